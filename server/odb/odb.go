@@ -1,0 +1,171 @@
+// Package odb is the operational database shared by the servers of a cluster: membership with heartbeats, every
+// module version, deployments and one status row per server per deployment. SQLite (embedded, one file shared by the
+// servers of an environment) and PostgreSQL (servers on several hosts) implement the same Store.
+package odb
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned (wrapped) when a deployment, module or version does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ServerState is what a server says of itself.
+type ServerState string
+
+const (
+	ServerStarting ServerState = "starting" // registered, still loading its modules
+	ServerLive     ServerState = "live"     // serving; heartbeats
+	ServerStopped  ServerState = "stopped"  // stopped cleanly
+)
+
+// Server is one cluster member.
+type Server struct {
+	Name        string
+	URL         string // base URL peers use to nudge it, e.g. http://127.0.0.1:17010
+	PID         int
+	Host        string
+	State       ServerState
+	StartedAt   time.Time
+	HeartbeatAt time.Time
+}
+
+// Live reports whether the server counts as live at now: state live and a heartbeat within maxAge.
+func (s Server) Live(now time.Time, maxAge time.Duration) bool {
+	return s.State == ServerLive && now.Sub(s.HeartbeatAt) <= maxAge
+}
+
+// Status of one server in one deployment.
+type Status string
+
+const (
+	StatusPending  Status = "pending"
+	StatusDeployed Status = "deployed"
+	StatusFailed   Status = "failed"
+	StatusOffline  Status = "offline"
+)
+
+// Action of a deployment.
+type Action string
+
+const (
+	ActionDeploy   Action = "deploy"
+	ActionUndeploy Action = "undeploy"
+)
+
+// ErrorDetail is why a server failed a deployment.
+type ErrorDetail struct {
+	Type      string `json:"type"`
+	Message   string `json:"message"`
+	Line      int    `json:"line,omitempty"`
+	Column    int    `json:"column,omitempty"`
+	Traceback string `json:"traceback,omitempty"`
+}
+
+// ServerStatus is one server's row in a deployment.
+type ServerStatus struct {
+	Server     string
+	Status     Status
+	Services   []string
+	Error      *ErrorDetail
+	DurationMs float64 // time the server took to apply it
+	UpdatedAt  time.Time
+}
+
+// Version is one immutable version of a module's source.
+type Version struct {
+	ID        int64
+	Module    string // file name, e.g. crm_channel.py
+	Number    int    // 1, 2, 3... per module
+	SHA256    string // hex
+	Source    string
+	Who       string
+	Origin    string
+	CreatedAt time.Time
+}
+
+// Deployment asks every server to deploy a version of a module, or to undeploy it.
+type Deployment struct {
+	ID         int64
+	Module     string
+	Action     Action
+	Version    Version // zero for undeploy
+	Who        string
+	Origin     string
+	ReceivedBy string
+	CreatedAt  time.Time
+	Servers    []ServerStatus // ordered by server name
+}
+
+// Module is a module's current state.
+type Module struct {
+	Name           string
+	Current        *Version // nil once undeployed
+	LastDeployment int64    // newest deployment of the module (deploy or undeploy)
+}
+
+// NewDeployment is the input of CreateDeployment.
+type NewDeployment struct {
+	Module string
+	Action Action
+	// For deploy: the source. A source whose sha256 equals the module's newest version reuses that version;
+	// otherwise a new version is stored. Ignored for undeploy.
+	Source string
+	// For rollback: deploy this existing version (its module must match) instead of Source. 0 = use Source.
+	VersionID  int64
+	Who        string
+	Origin     string
+	ReceivedBy string
+	// One row per server, usually pending for live servers and offline for the others.
+	Servers []ServerStatus
+}
+
+// DeploymentFilter selects deployments, newest first.
+type DeploymentFilter struct {
+	Module string // "" = all
+	Limit  int    // 0 = 50
+}
+
+// Store is the ODB. Every method is safe for concurrent use, also from several processes sharing one database.
+type Store interface {
+	// RegisterServer inserts or updates a member (name is the key), setting StartedAt and HeartbeatAt to now.
+	RegisterServer(ctx context.Context, s Server) error
+	// SetServerState changes a member's state and refreshes its heartbeat.
+	SetServerState(ctx context.Context, name string, state ServerState) error
+	// Heartbeat refreshes a member's heartbeat.
+	Heartbeat(ctx context.Context, name string) error
+	// Servers lists members ordered by name.
+	Servers(ctx context.Context) ([]Server, error)
+
+	// CreateDeployment stores the version (when needed), the deployment and its rows in one transaction, and moves
+	// the module's current version (to the deployed version, or to none for undeploy).
+	CreateDeployment(ctx context.Context, d NewDeployment) (Deployment, error)
+	// Deployment returns one deployment with its version (source included) and rows.
+	Deployment(ctx context.Context, id int64) (Deployment, error)
+	// Deployments lists deployments (with rows; Version.Source left empty), newest first.
+	Deployments(ctx context.Context, f DeploymentFilter) ([]Deployment, error)
+	// PendingFor lists deployments where server's row is pending, oldest first, with sources.
+	PendingFor(ctx context.Context, server string) ([]Deployment, error)
+	// SetServerStatus inserts or replaces server's row in a deployment (UpdatedAt = now).
+	SetServerStatus(ctx context.Context, deploymentID int64, st ServerStatus) error
+	// MarkOffline turns every pending row of server into offline (a server that died while pending, or one that
+	// starts again and skips what it missed in favour of the modules' current versions).
+	MarkOffline(ctx context.Context, server string) error
+
+	// Modules lists every module ever deployed ordered by name, with current versions (sources included).
+	Modules(ctx context.Context) ([]Module, error)
+	// Module returns one module.
+	Module(ctx context.Context, name string) (Module, error)
+	// Versions lists a module's versions newest first (sources included).
+	Versions(ctx context.Context, module string) ([]Version, error)
+
+	// Changes returns a channel that receives (coalesced, non-blocking) whenever another process may have changed the
+	// ODB: PostgreSQL LISTEN/NOTIFY; SQLite `PRAGMA data_version` checked at most every 50 ms. It is closed when ctx
+	// ends or the store is closed. This is the safety net: servers also nudge each other over HTTP.
+	Changes(ctx context.Context) <-chan struct{}
+
+	// Close releases the store.
+	Close() error
+}
