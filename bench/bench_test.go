@@ -1,0 +1,107 @@
+// Package bench measures the deploy path end to end against real clusters; run with `go tool task bench`.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/zato-go/zato/deployclient"
+	"github.com/zato-go/zato/internal/testenv"
+)
+
+const module = `from zato.server.service import Service
+
+class Ping(Service):
+    def handle(self):
+        self.response.payload = {'n': %d}
+`
+
+func newClient(b *testing.B, c *testenv.Cluster) *deployclient.Client {
+	cl, err := deployclient.New(deployclient.Config{URL: c.URL, Username: c.Username, Password: c.Password, Timeout: 30 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cl
+}
+
+func report(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.95), "p95-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+}
+
+// BenchmarkDeployConfirmed is upload to every server confirmed, as a client sees it (SSE).
+func BenchmarkDeployConfirmed(b *testing.B) {
+	for _, n := range []int{2, 6} {
+		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
+			c := testenv.StartCluster(b, testenv.Options{Servers: n})
+			cl := newClient(b, c)
+			ctx := context.Background()
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				d, err := cl.Deploy(ctx, "bench_mod.py", []byte(fmt.Sprintf(module, i)), "api", nil)
+				if err != nil || d.Status != "deployed" || d.Confirmed != n {
+					b.Fatalf("deploy %d: %v %+v", i, err, d)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			b.StopTimer()
+			report(b, lat)
+		})
+	}
+}
+
+// BenchmarkStatus is a plain status round trip, for scale.
+func BenchmarkStatus(b *testing.B) {
+	c := testenv.StartCluster(b, testenv.Options{Servers: 2})
+	cl := newClient(b, c)
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := cl.StatusRaw(ctx); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	report(b, lat)
+}
+
+// BenchmarkRestart500 is a server restart that reloads 500 modules.
+func BenchmarkRestart500(b *testing.B) {
+	c := testenv.StartCluster(b, testenv.Options{Servers: 1})
+	cl := newClient(b, c)
+	ctx := context.Background()
+	for i := range 500 {
+		if _, err := cl.Upload(ctx, fmt.Sprintf("mod_%03d.py", i), []byte(fmt.Sprintf(module, i)), "api"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Wait for the last one to be confirmed: deployments apply in order.
+	if d, err := cl.Deploy(ctx, "mod_last.py", []byte(fmt.Sprintf(module, 0)), "api", nil); err != nil || d.Status != "deployed" {
+		b.Fatalf("%v %+v", err, d)
+	}
+	entries, _ := os.ReadDir(filepath.Join(c.Servers[0].Dir, "work/hot-deploy/current"))
+	if len(entries) < 501 {
+		b.Fatalf("%d modules in the work dir", len(entries))
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Stop(b, "server1")
+		start := time.Now()
+		c.Start(b, "server1")
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	report(b, lat)
+}

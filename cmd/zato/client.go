@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zato-go/zato/deployclient"
+)
+
+// client builds a deployclient from the layered configuration; server picks one of the file's servers by name.
+func (a *app) client(server string) (*deployclient.Client, error) {
+	url := a.v.GetString("url")
+	if server != "" {
+		var servers []struct{ Name, URL string }
+		if err := a.v.UnmarshalKey("servers", &servers); err != nil {
+			return nil, fmt.Errorf("read servers: %w", err)
+		}
+		url = ""
+		for _, s := range servers {
+			if s.Name == server {
+				url = s.URL
+			}
+		}
+		if url == "" {
+			return nil, fmt.Errorf("no server named %q in the client config", server)
+		}
+	}
+	if url == "" {
+		return nil, errors.New("no server URL: pass --url, set ZATO_URL, or point --config/ZATO_CONFIG at a zato-client.yaml")
+	}
+	return deployclient.New(deployclient.Config{
+		URL: url, Username: a.v.GetString("username"), Password: a.v.GetString("password"),
+		CAFile: a.v.GetString("ca-file"), Timeout: 30 * time.Second,
+	})
+}
+
+func (a *app) clientCmds() []*cobra.Command {
+	return []*cobra.Command{a.deployCmd(), a.invokeCmd(), a.statusCmd(), a.historyCmd(), a.rollbackCmd(), a.undeployCmd()}
+}
+
+// deployResult is one module's line of `zato deploy --json`.
+type deployResult struct {
+	Module       string         `json:"module"`
+	DeploymentID int64          `json:"deployment_id"`
+	Status       string         `json:"status"`
+	Servers      []serverResult `json:"servers"`
+}
+
+type serverResult struct {
+	Name     string                    `json:"name"`
+	Status   string                    `json:"status"`
+	Services []string                  `json:"services"`
+	Error    *deployclient.DeployError `json:"error,omitempty"`
+}
+
+func toResult(d deployclient.Deployment) deployResult {
+	r := deployResult{Module: d.Module, DeploymentID: d.ID, Status: d.Status, Servers: []serverResult{}}
+	for _, s := range d.Servers {
+		svc := s.Services
+		if svc == nil {
+			svc = []string{}
+		}
+		r.Servers = append(r.Servers, serverResult{Name: s.Name, Status: s.Status, Services: svc, Error: s.Error})
+	}
+	return r
+}
+
+func (a *app) deployCmd() *cobra.Command {
+	var asJSON bool
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "deploy FILE...",
+		Short: "Upload modules and print each server's confirmation as it arrives; exit 0 only if every server deployed",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client("")
+			if err != nil {
+				return err
+			}
+			ok := true
+			var results []deployResult
+			for _, file := range args {
+				src, err := os.ReadFile(file)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+				start := time.Now()
+				seen := map[string]string{}
+				d, err := cl.Deploy(ctx, filepath.Base(file), src, "cli", func(d deployclient.Deployment) {
+					if asJSON {
+						return
+					}
+					for _, s := range d.Servers {
+						if seen[s.Name] == s.Status {
+							continue
+						}
+						seen[s.Name] = s.Status
+						if s.Status != "pending" {
+							fmt.Println(serverLine(d.Module, s))
+						}
+					}
+				})
+				cancel()
+				if err != nil && d.ID == 0 {
+					return fmt.Errorf("deploy %s: %w", file, err)
+				}
+				if err != nil { // timed out: report what we know, pending servers stay pending
+					ok = false
+					if !asJSON {
+						fmt.Fprintf(os.Stderr, "%s: %v\n", d.Module, err)
+					}
+				}
+				if d.Status != "deployed" {
+					ok = false
+				}
+				results = append(results, toResult(d))
+				if !asJSON {
+					fmt.Printf("%s: %s on %d/%d servers in %s (deployment %d)\n", d.Module, d.Status, d.Confirmed, d.Expected,
+						time.Since(start).Round(time.Millisecond), d.ID)
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(results); err != nil {
+					return err
+				}
+			}
+			if !ok {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
+	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for every server to confirm")
+	return c
+}
+
+func serverLine(module string, s deployclient.ServerStatus) string {
+	switch {
+	case s.Error != nil:
+		loc := ""
+		if s.Error.Line > 0 {
+			loc = fmt.Sprintf(" at line %d, column %d", s.Error.Line, s.Error.Column)
+		}
+		return fmt.Sprintf("  %s: %s %s: %s: %s%s", s.Name, s.Status, module, s.Error.Type, s.Error.Message, loc)
+	case s.Status == "deployed":
+		return fmt.Sprintf("  %s: deployed %s -> %s", s.Name, module, strings.Join(s.Services, ", "))
+	default:
+		return fmt.Sprintf("  %s: %s", s.Name, s.Status)
+	}
+}
+
+func (a *app) invokeCmd() *cobra.Command {
+	var data, server string
+	c := &cobra.Command{
+		Use:   "invoke SERVICE",
+		Short: "Invoke a service and print its response as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client(server)
+			if err != nil {
+				return err
+			}
+			var payload []byte
+			if data != "" {
+				if !json.Valid([]byte(data)) {
+					return errors.New("--data must be JSON")
+				}
+				payload = []byte(data)
+			}
+			out, err := cl.Invoke(cmd.Context(), args[0], payload)
+			if err != nil {
+				return err
+			}
+			fmt.Println(string(out))
+			return nil
+		},
+	}
+	c.Flags().StringVar(&data, "data", "", "JSON request payload")
+	c.Flags().StringVar(&server, "server", "", "server name from the client config (default: the config's url)")
+	return c
+}
+
+func (a *app) statusCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Servers (live or offline) and modules (version, sha256, per-server state)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := a.client("")
+			if err != nil {
+				return err
+			}
+			raw, err := cl.StatusRaw(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				fmt.Println(string(raw))
+				return nil
+			}
+			var st struct {
+				Servers []struct {
+					Name, URL, State string
+					HeartbeatAt      time.Time `json:"heartbeat_at"`
+				}
+				Modules []struct {
+					Name, SHA256, Status string
+					Version              int
+					Deployed             bool
+					Servers              []struct{ Name, Status string }
+				}
+				Sources []struct{ Server, Entry, Status, Message string }
+			}
+			if err := json.Unmarshal(raw, &st); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "SERVER\tSTATE\tURL\tLAST HEARTBEAT")
+			for _, s := range st.Servers {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.State, s.URL, s.HeartbeatAt.Local().Format(time.DateTime))
+			}
+			fmt.Fprintln(tw, "\nMODULE\tVERSION\tSHA256\tSTATUS\tSERVERS")
+			for _, m := range st.Modules {
+				var per []string
+				for _, s := range m.Servers {
+					per = append(per, s.Name+"="+s.Status)
+				}
+				ver, sum := fmt.Sprint(m.Version), short(m.SHA256)
+				if !m.Deployed {
+					ver, sum = "-", "undeployed"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, ver, sum, m.Status, strings.Join(per, " "))
+			}
+			if len(st.Sources) > 0 {
+				fmt.Fprintln(tw, "\nSERVICE SOURCE\tSERVER\tSTATUS\tMESSAGE")
+				for _, s := range st.Sources {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Entry, s.Server, s.Status, s.Message)
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+func (a *app) historyCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "history MODULE",
+		Short: "List a module's versions: who, when, origin, sha256",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client("")
+			if err != nil {
+				return err
+			}
+			vs, err := cl.Versions(cmd.Context(), moduleArg(args[0]))
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(os.Stdout).Encode(vs)
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tWHEN\tWHO\tORIGIN\tSHA256")
+			for _, v := range vs {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", v.Version, v.CreatedAt.Local().Format(time.DateTime), v.Who, v.Origin, v.SHA256)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+// moduleArg accepts "x", "x.py" or a path to x.py.
+func moduleArg(s string) string {
+	s = filepath.Base(s)
+	if !strings.HasSuffix(s, ".py") {
+		s += ".py"
+	}
+	return s
+}
+
+func (a *app) waitAndPrint(ctx context.Context, cl *deployclient.Client, d deployclient.Deployment, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	final, err := cl.Watch(ctx, d.ID, nil)
+	if err != nil {
+		return err
+	}
+	for _, s := range final.Servers {
+		fmt.Println(serverLine(final.Module, s))
+	}
+	fmt.Printf("%s: %s %s on %d/%d servers (deployment %d)\n", final.Module, final.Action, final.Status, final.Confirmed, final.Expected, final.ID)
+	if final.Status != "deployed" {
+		return exitError{1}
+	}
+	return nil
+}
+
+func (a *app) rollbackCmd() *cobra.Command {
+	var to int
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "rollback MODULE",
+		Short: "Redeploy an earlier version of a module cluster-wide (default: the one before the current)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client("")
+			if err != nil {
+				return err
+			}
+			d, err := cl.Rollback(cmd.Context(), moduleArg(args[0]), to)
+			if err != nil {
+				return err
+			}
+			return a.waitAndPrint(cmd.Context(), cl, d, timeout)
+		},
+	}
+	c.Flags().IntVar(&to, "to", 0, "version number to roll back to")
+	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for confirmations")
+	return c
+}
+
+func (a *app) undeployCmd() *cobra.Command {
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "undeploy MODULE",
+		Short: "Remove a module and its services from every server",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := a.client("")
+			if err != nil {
+				return err
+			}
+			d, err := cl.Undeploy(cmd.Context(), moduleArg(args[0]))
+			if err != nil {
+				return err
+			}
+			return a.waitAndPrint(cmd.Context(), cl, d, timeout)
+		},
+	}
+	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for confirmations")
+	return c
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+)
+
+// app holds what the verbs share: the layered client configuration.
+type app struct {
+	v *viper.Viper
+}
+
+func newRoot() *cobra.Command {
+	a := &app{v: viper.New()}
+	root := &cobra.Command{
+		Use:           "zato",
+		Short:         "Hot-deploy Python services to every server of a Zato-style cluster",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.loadConfig(cmd)
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.String("config", "", "client config file (zato-client.yaml); also ZATO_CONFIG")
+	pf.String("url", "", "server URL; also ZATO_URL")
+	pf.String("username", "", "API user; also ZATO_USERNAME")
+	pf.String("password", "", "API password; also ZATO_PASSWORD (prefer the environment or the config file)")
+	pf.String("ca-file", "", "CA certificate for TLS; also ZATO_CA_FILE")
+	for _, k := range []string{"url", "username", "password", "ca-file"} {
+		_ = a.v.BindPFlag(k, pf.Lookup(k))
+	}
+	root.AddCommand(a.quickstartCmd(), a.startCmd(), a.stopCmd(), a.serverCmd(), a.lspCmd())
+	root.AddCommand(a.clientCmds()...)
+	return root
+}
+
+// loadConfig layers, later wins: the config file, ZATO_* environment, flags.
+func (a *app) loadConfig(cmd *cobra.Command) error {
+	a.v.SetEnvPrefix("ZATO")
+	a.v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	a.v.AutomaticEnv()
+	path, _ := cmd.Flags().GetString("config")
+	if path == "" {
+		path = os.Getenv("ZATO_CONFIG")
+	}
+	if path != "" {
+		a.v.SetConfigFile(path)
+		a.v.SetConfigType("yaml")
+		if err := a.v.ReadInConfig(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,343 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/zato-go/zato/internal/testenv"
+)
+
+const greet = `from zato.server.service import Service
+
+class Greet(Service):
+    class SimpleIO:
+        input_required = ('name',)
+
+    def handle(self):
+        self.response.payload = {'hello': self.request.input.name, 'version': %d}
+
+class Farewell(Service):
+    def handle(self):
+        self.response.payload = {'bye': True}
+`
+
+func TestDeployConfirmedByEveryServer(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{})
+	cl := client(t, c, "")
+	d := deploy(t, cl, "greet_mod.py", fmt.Sprintf(greet, 1))
+	mustStatus(t, d, "deployed")
+	if d.Expected != 2 || d.Confirmed != 2 {
+		t.Fatalf("confirmed %d/%d, want 2/2", d.Confirmed, d.Expected)
+	}
+	for _, s := range d.Servers {
+		if !contains(s.Services, "greet-mod.greet") || !contains(s.Services, "greet-mod.farewell") {
+			t.Fatalf("%s services %v", s.Name, s.Services)
+		}
+	}
+	for _, s := range c.Servers {
+		out := invoke(t, client(t, c, s.URL), "greet-mod.greet", `{"name": "Ann"}`)
+		if out["hello"] != "Ann" || out["version"] != float64(1) {
+			t.Fatalf("%s answered %v", s.Name, out)
+		}
+		log := readLog(t, c, s.Name)
+		if !strings.Contains(log, "Deployed 2 services from greet_mod.py -> [greet-mod.farewell greet-mod.greet]") {
+			t.Fatalf("%s log lacks the deployed line:\n%s", s.Name, log)
+		}
+		if b, err := os.ReadFile(filepath.Join(s.Dir, "work/hot-deploy/current/greet_mod.py")); err != nil || !bytes.Contains(b, []byte("version': 1")) {
+			t.Fatalf("%s work dir: %v %s", s.Name, err, b)
+		}
+	}
+	if log := readLog(t, c, d.ReceivedBy); !strings.Contains(log, fmt.Sprintf("Uploaded package id:[%d], payload_name:[greet_mod.py]", d.ID)) {
+		t.Fatalf("receiving server's log lacks the upload line")
+	}
+
+	// Missing required input is a clear 400.
+	_, err := cl.Invoke(ctx(t), "greet-mod.greet", []byte(`{}`))
+	if err == nil || !strings.Contains(err.Error(), "name") {
+		t.Fatalf("missing input: %v", err)
+	}
+
+	// A redeploy without Farewell removes it everywhere.
+	src := strings.Split(fmt.Sprintf(greet, 2), "class Farewell")[0]
+	d = deploy(t, cl, "greet_mod.py", src)
+	mustStatus(t, d, "deployed")
+	for _, s := range c.Servers {
+		sc := client(t, c, s.URL)
+		if out := invoke(t, sc, "greet-mod.greet", `{"name": "Bo"}`); out["version"] != float64(2) {
+			t.Fatalf("%s still serves the old version: %v", s.Name, out)
+		}
+		if _, err := sc.Invoke(ctx(t), "greet-mod.farewell", nil); err == nil {
+			t.Fatalf("%s still serves a removed service", s.Name)
+		}
+	}
+
+	// Undeploy removes every service of the module from every server.
+	ud, err := cl.Undeploy(ctx(t), "greet_mod.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ud, err = cl.Watch(ctx(t), ud.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	mustStatus(t, ud, "deployed")
+	for _, s := range c.Servers {
+		if _, err := client(t, c, s.URL).Invoke(ctx(t), "greet-mod.greet", []byte(`{"name":"x"}`)); err == nil {
+			t.Fatalf("%s still serves an undeployed module", s.Name)
+		}
+		if _, err := os.Stat(filepath.Join(s.Dir, "work/hot-deploy/current/greet_mod.py")); !os.IsNotExist(err) {
+			t.Fatalf("%s kept the undeployed file: %v", s.Name, err)
+		}
+	}
+}
+
+func TestFailuresKeepThePreviousVersion(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{ServerConf: map[string]string{"hot_deploy.import_timeout": "1s"}})
+	cl := client(t, c, "")
+	mustStatus(t, deploy(t, cl, "svc_mod.py", fmt.Sprintf(greet, 1)), "deployed")
+
+	cases := []struct {
+		name, src, errType string
+		line               int
+	}{
+		{"syntax", "from zato.server.service import Service\n\nclass A(Service):\n    def handle(self)\n        pass\n", "SyntaxError", 4},
+		{"exception", "from zato.server.service import Service\nx = 1\nraise ValueError('boom')\n", "ValueError", 3},
+		{"hang", "import time\nwhile True:\n    time.sleep(0.05)\n", "ImportTimeout", 0},
+		{"exit", "import os\nos._exit(3)\n", "WorkerExited", 0},
+	}
+	for _, tc := range cases {
+		d := deploy(t, cl, "svc_mod.py", tc.src)
+		mustStatus(t, d, "failed")
+		for _, s := range d.Servers {
+			if s.Status != "failed" || s.Error == nil || s.Error.Type != tc.errType {
+				t.Fatalf("%s on %s: %+v %+v", tc.name, s.Name, s, s.Error)
+			}
+			if tc.line > 0 && s.Error.Line != tc.line {
+				t.Fatalf("%s on %s: line %d, want %d", tc.name, s.Name, s.Error.Line, tc.line)
+			}
+		}
+		// The previous version keeps serving on every server, and the servers stay up.
+		for _, s := range c.Servers {
+			if out := invoke(t, client(t, c, s.URL), "svc-mod.greet", `{"name": "x"}`); out["version"] != float64(1) {
+				t.Fatalf("after %s, %s answered %v", tc.name, s.Name, out)
+			}
+		}
+	}
+
+	// A service name owned by another module fails the deployment naming both modules.
+	d := deploy(t, cl, "other_mod.py", "from zato.server.service import Service\n\nclass G(Service):\n    name = 'svc-mod.greet'\n    def handle(self):\n        pass\n")
+	mustStatus(t, d, "failed")
+	if e := d.Servers[0].Error; e == nil || !strings.Contains(e.Message, "svc_mod") || !strings.Contains(e.Message, "other_mod") {
+		t.Fatalf("conflict error: %+v", e)
+	}
+}
+
+func TestOfflineServerCatchesUpAfterKill(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{})
+	cl := client(t, c, c.Server(t, "server1").URL)
+	mustStatus(t, deploy(t, cl, "catch_up.py", fmt.Sprintf(greet, 1)), "deployed")
+
+	c.Kill(t, "server2")
+	d := deploy(t, cl, "catch_up.py", fmt.Sprintf(greet, 2))
+	mustStatus(t, d, "partial")
+	if s := serverByName(d, "server2"); s.Status != "offline" {
+		t.Fatalf("server2 is %s, want offline", s.Status)
+	}
+	c.Stop(t, "server1")
+	c.Start(t, "server1")
+	c.Start(t, "server2")
+	for _, s := range c.Servers {
+		if out := invoke(t, client(t, c, s.URL), "catch-up.greet", `{"name": "x"}`); out["version"] != float64(2) {
+			t.Fatalf("%s after restart answered %v", s.Name, out)
+		}
+	}
+	// The catch-up is recorded in the newest deployment.
+	final, err := cl.Deployment(ctx(t), d.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustStatus(t, final, "deployed")
+}
+
+func TestConcurrentDeploysEndIdentical(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{})
+	a, b := client(t, c, c.Servers[0].URL), client(t, c, c.Servers[1].URL)
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(2)
+		go func() { defer wg.Done(); deploy(t, a, "race_mod.py", fmt.Sprintf(greet, 100+i)) }()
+		go func() { defer wg.Done(); deploy(t, b, "race_mod.py", fmt.Sprintf(greet, 200+i)) }()
+	}
+	wg.Wait()
+	var got []any
+	for _, s := range c.Servers {
+		got = append(got, invoke(t, client(t, c, s.URL), "race-mod.greet", `{"name": "x"}`)["version"])
+		f, _ := os.ReadFile(filepath.Join(s.Dir, "work/hot-deploy/current/race_mod.py"))
+		if !bytes.Contains(f, []byte(fmt.Sprint(got[len(got)-1]))) {
+			t.Fatalf("%s's work dir does not hold what it serves", s.Name)
+		}
+	}
+	if got[0] != got[1] {
+		t.Fatalf("servers disagree: %v", got)
+	}
+}
+
+func TestAPIRefusesBadInputAndBadCredentials(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{Servers: 1})
+	do := func(method, path, user, pass string, body []byte) (int, string, http.Header) {
+		req, _ := http.NewRequest(method, c.URL+path, bytes.NewReader(body))
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	if code, _, _ := do("GET", "/healthz", "", "", nil); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	code, _, h := do("GET", "/api/v1/modules", "", "", nil)
+	if code != 401 || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic") {
+		t.Fatalf("no credentials: %d %v", code, h)
+	}
+	if code, _, _ := do("GET", "/api/v1/modules", c.Username, "wrong", nil); code != 401 {
+		t.Fatalf("wrong password: %d", code)
+	}
+	zato := func(name string, payload []byte) []byte {
+		b, _ := json.Marshal(map[string]string{"payload_name": name, "payload": base64.StdEncoding.EncodeToString(payload)})
+		return b
+	}
+	bad := []struct {
+		path string
+		body []byte
+		code int
+	}{
+		{"/api/v1/deploy", []byte(`{"name": "../x.py", "source": "x=1"}`), 400},
+		{"/api/v1/deploy", []byte(`{"name": "a/b.py", "source": "x=1"}`), 400},
+		{"/api/v1/deploy", []byte(`{"name": "x.txt", "source": "x=1"}`), 400},
+		{"/api/v1/deploy", []byte(`{"name": "x.py", "source": `), 400},
+		{"/api/v1/deploy", []byte(`{"name": "x.py", "source": "` + strings.Repeat("a", 1<<20+1) + `"}`), 413},
+		{"/ide-deploy", zato(`a\b.py`, []byte("x=1")), 400},
+		{"/ide-deploy", zato("x.py", []byte{0xff, 0xfe}), 400},
+		{"/ide-deploy", zato("x.py\x00", []byte("x=1")), 400},
+		{"/ide-deploy", []byte(`{"payload_name": "x.py", "payload": "***"}`), 400},
+		{"/ide-deploy", []byte(`{not json`), 400},
+	}
+	for _, b := range bad {
+		if code, body, _ := do("POST", b.path, c.Username, c.Password, b.body); code != b.code {
+			t.Errorf("%s %.60q: %d %s, want %d", b.path, b.body, code, body, b.code)
+		}
+	}
+	if _, body, _ := do("GET", "/api/v1/modules", c.Username, c.Password, nil); strings.Contains(body, "x.py") {
+		t.Fatalf("bad input changed something: %s", body)
+	}
+
+	// Zato's VS Code plug-in: GET with a JSON body; an empty body is a connection test.
+	code, body, _ := do("GET", "/ide-deploy", c.Username, c.Password, nil)
+	if code != 200 || strings.TrimSpace(body) != `{"zato_ide_deploy_create_response":{"msg":"Ping succeeded.","success":true}}` {
+		t.Fatalf("ping: %d %s", code, body)
+	}
+	code, body, _ = do("GET", "/ide-deploy", c.Username, c.Password, zato("ide_mod.py", []byte(fmt.Sprintf(greet, 7))))
+	var resp struct {
+		R struct {
+			Success bool
+			Msg     string
+		} `json:"zato_ide_deploy_create_response"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); code != 200 || err != nil || !resp.R.Success || !strings.Contains(resp.R.Msg, "1/1") {
+		t.Fatalf("ide-deploy: %d %s", code, body)
+	}
+	code, body, _ = do("POST", "/zato/api/invoke/ide-mod.greet", c.Username, c.Password, []byte(`{"name": "Zed"}`))
+	if code != 200 || !strings.Contains(body, `"hello": "Zed"`) && !strings.Contains(body, `"hello":"Zed"`) {
+		t.Fatalf("zato invoke: %d %s", code, body)
+	}
+	code, body, _ = do("POST", "/zato/api/invoke/zato.hot-deploy.create", c.Username, c.Password, zato("hd_mod.py", []byte(fmt.Sprintf(greet, 8))))
+	if code != 200 || !strings.Contains(body, `"success":true`) {
+		t.Fatalf("hot-deploy.create: %d %s", code, body)
+	}
+}
+
+func TestPostgreSQLCluster(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{ODB: "postgresql"})
+	cl := client(t, c, "")
+	d := deploy(t, cl, "pg_mod.py", fmt.Sprintf(greet, 1))
+	mustStatus(t, d, "deployed")
+	c.Kill(t, "server2")
+	d = deploy(t, cl, "pg_mod.py", fmt.Sprintf(greet, 2))
+	mustStatus(t, d, "partial")
+	c.Start(t, "server2")
+	if out := invoke(t, client(t, c, c.Server(t, "server2").URL), "pg-mod.greet", `{"name": "x"}`); out["version"] != float64(2) {
+		t.Fatalf("server2 did not catch up: %v", out)
+	}
+}
+
+func TestCLI(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{})
+	file := filepath.Join(t.TempDir(), "cli_mod.py")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(greet, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Zato(t, "deploy", file, "--json")
+	if err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
+	}
+	var res []struct {
+		Module       string `json:"module"`
+		DeploymentID int64  `json:"deployment_id"`
+		Status       string `json:"status"`
+		Servers      []struct {
+			Name, Status string
+			Services     []string
+		} `json:"servers"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 || res[0].Status != "deployed" || len(res[0].Servers) != 2 || res[0].DeploymentID == 0 {
+		t.Fatalf("deploy --json: %v\n%s", err, out)
+	}
+	out, err = c.Zato(t, "invoke", "cli-mod.greet", "--data", `{"name": "Cy"}`, "--server", "server2")
+	if err != nil || !strings.Contains(out, `"Cy"`) {
+		t.Fatalf("invoke: %v %s", err, out)
+	}
+	out, err = c.Zato(t, "status", "--json")
+	if err != nil || !strings.Contains(out, `"cli_mod.py"`) || !strings.Contains(out, `"live"`) {
+		t.Fatalf("status: %v %s", err, out)
+	}
+	// A failing module exits non-zero and names the line.
+	if err := os.WriteFile(file, []byte("def broken(:\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = c.Zato(t, "deploy", file)
+	if err == nil || !strings.Contains(out, "SyntaxError") || !strings.Contains(out, "line 1") {
+		t.Fatalf("failing deploy: %v\n%s", err, out)
+	}
+	out, err = c.Zato(t, "history", "cli_mod.py")
+	if err != nil || strings.Count(out, "cli") < 2 {
+		t.Fatalf("history: %v\n%s", err, out)
+	}
+	out, err = c.Zato(t, "rollback", "cli_mod.py", "--to", "1")
+	if err != nil {
+		t.Fatalf("rollback: %v\n%s", err, out)
+	}
+	out, err = c.Zato(t, "invoke", "cli-mod.greet", "--data", `{"name": "Di"}`, "--server", "server1")
+	if err != nil || !strings.Contains(out, `"Di"`) {
+		t.Fatalf("invoke after rollback: %v %s", err, out)
+	}
+}

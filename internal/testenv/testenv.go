@@ -1,0 +1,234 @@
+// Package testenv builds the real zato binary and starts real clusters of server processes for tests.
+package testenv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zato-go/zato/internal/pgtest"
+	"github.com/zato-go/zato/server/config"
+	"github.com/zato-go/zato/server/procs"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// ZatoBinary builds cmd/zato once per test process and returns its path.
+func ZatoBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "zato-testbin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "zato")
+		cmd := exec.Command("go", "build", "-o", buildPath, "github.com/zato-go/zato/cmd/zato")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// Options of StartCluster.
+type Options struct {
+	Servers int    // default 2
+	ODB     string // "sqlite" (default) or "postgresql" (a throwaway PostgreSQL is started)
+	// ServerConf overrides "section.key" -> value in every server.conf.
+	ServerConf map[string]string
+	// NoStart creates the environment without starting it.
+	NoStart bool
+}
+
+// Server is one server of a Cluster.
+type Server struct {
+	Name, URL, Dir string
+}
+
+// Cluster is a running environment.
+type Cluster struct {
+	Dir, URL, Username, Password string
+	Servers                      []Server
+	ClientConfig                 string // path of zato-client.yaml
+	bin                          string
+}
+
+// StartCluster creates an environment in a temp dir and starts every server; all stop when the test ends (and,
+// through ZATO_PARENT_PID, if the test process dies).
+func StartCluster(t testing.TB, o Options) *Cluster {
+	t.Helper()
+	if o.Servers <= 0 {
+		o.Servers = 2
+	}
+	bin := ZatoBinary(t)
+	dir := filepath.Join(t.TempDir(), "env")
+	args := []string{"quickstart", "create", dir, "--servers", strconv.Itoa(o.Servers), "--base-port", strconv.Itoa(freePorts(t, o.Servers))}
+	if o.ODB == "postgresql" {
+		args = append(args, "--odb", "postgresql", "--odb-dsn", pgtest.Start(t))
+	}
+	for k, v := range o.ServerConf {
+		args = append(args, "--set", k+"="+v)
+	}
+	c := &Cluster{Dir: dir, bin: bin, ClientConfig: filepath.Join(dir, config.ClientFileName)}
+	if out, err := c.run(args...); err != nil {
+		t.Fatalf("quickstart create: %v\n%s", err, out)
+	}
+	cf, err := config.ReadClientFile(c.ClientConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.URL, c.Username, c.Password = cf.URL, cf.Username, cf.Password
+	for _, s := range cf.Servers {
+		c.Servers = append(c.Servers, Server{Name: s.Name, URL: s.URL, Dir: s.Dir})
+	}
+	t.Cleanup(func() {
+		if out, err := c.run("stop", dir); err != nil {
+			t.Logf("stop: %v\n%s", err, out)
+		}
+		if t.Failed() {
+			for _, s := range c.Servers {
+				b, _ := os.ReadFile(filepath.Join(s.Dir, config.LogRel))
+				t.Logf("--- %s log ---\n%s", s.Name, lastLines(string(b), 60))
+			}
+		}
+	})
+	if !o.NoStart {
+		if out, err := c.run("start", dir); err != nil {
+			t.Fatalf("start: %v\n%s", err, out)
+		}
+	}
+	return c
+}
+
+// Server returns a server by name.
+func (c *Cluster) Server(t testing.TB, name string) Server {
+	t.Helper()
+	for _, s := range c.Servers {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no server %q", name)
+	return Server{}
+}
+
+// Start starts one server (or all with name "").
+func (c *Cluster) Start(t testing.TB, name string) {
+	t.Helper()
+	dir := c.Dir
+	if name != "" {
+		dir = c.Server(t, name).Dir
+	}
+	if out, err := c.run("start", dir); err != nil {
+		t.Fatalf("start %s: %v\n%s", name, err, out)
+	}
+}
+
+// Stop stops one server gracefully.
+func (c *Cluster) Stop(t testing.TB, name string) {
+	t.Helper()
+	if out, err := c.run("stop", c.Server(t, name).Dir); err != nil {
+		t.Fatalf("stop %s: %v\n%s", name, err, out)
+	}
+}
+
+// Kill kills one server with SIGKILL and waits until it is gone.
+func (c *Cluster) Kill(t testing.TB, name string) {
+	t.Helper()
+	pid, ok := procs.Running(c.Server(t, name).Dir)
+	if !ok {
+		t.Fatalf("%s is not running", name)
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !procs.WaitFD(fd, 10*time.Second) {
+		t.Fatalf("%s (pid %d) did not die", name, pid)
+	}
+}
+
+// Zato runs the zato binary against this cluster (ZATO_CONFIG set) and returns its stdout; err carries stderr.
+func (c *Cluster) Zato(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	return c.run(args...)
+}
+
+// Env is the environment commands run with.
+func (c *Cluster) Env() []string {
+	return append(os.Environ(), "ZATO_CONFIG="+c.ClientConfig, procs.ParentPIDEnv+"="+strconv.Itoa(os.Getpid()))
+}
+
+// Bin is the zato binary.
+func (c *Cluster) Bin() string { return c.bin }
+
+func (c *Cluster) run(args ...string) (string, error) {
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = c.Env()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("zato %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		}
+	}
+	return stdout.String(), err
+}
+
+// freePorts finds n consecutive free ports on 127.0.0.1 and returns the first.
+func freePorts(t testing.TB, n int) int {
+	t.Helper()
+	for range 200 {
+		base := 20000 + rand.IntN(30000)
+		ok := true
+		for i := range n {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free ports")
+	return 0
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

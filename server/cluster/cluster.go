@@ -1,0 +1,553 @@
+// Package cluster is one server's part in the cluster: membership and heartbeats, the deployer that applies
+// deployments from the ODB to the Python runtime in order, and nudges that tell the other servers to look at the ODB
+// now rather than at their next safety-net check.
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zato-go/zato/server/odb"
+	"github.com/zato-go/zato/server/runtime"
+)
+
+// Liveness: a server heartbeats every HeartbeatEvery and counts as offline once its heartbeat is older than MaxAge.
+const (
+	HeartbeatEvery = time.Second
+	MaxAge         = 3 * time.Second
+)
+
+// NudgePath is the internal endpoint a peer posts to; SecretHeader carries the cluster secret.
+const (
+	NudgePath    = "/zato/internal/nudge"
+	SecretHeader = "X-Zato-Cluster-Secret"
+)
+
+// Runtime is what the deployer needs of the Python runtime.
+type Runtime interface {
+	Load(ctx context.Context, module, filename string, source []byte) (runtime.LoadResult, error)
+	Unload(ctx context.Context, module string) ([]string, error)
+}
+
+// Config of a Cluster member.
+type Config struct {
+	Name       string
+	URL        string // how peers reach this server
+	Secret     string // shared by the servers of a cluster, authenticates nudges
+	CurrentDir string // work/hot-deploy/current
+	Logger     *slog.Logger
+	// BeforeApply, if set, runs before each change to CurrentDir (backups).
+	BeforeApply func(ctx context.Context, module string)
+	HTTPClient  *http.Client
+	// MaxPayload bounds a module's size (default 1 MB).
+	MaxPayload int64
+}
+
+// Cluster is this server's membership and deployer.
+type Cluster struct {
+	cfg   Config
+	store odb.Store
+	rt    Runtime
+	log   *slog.Logger
+	hub   *Hub
+	wake  chan struct{}
+	http  *http.Client
+
+	mu     sync.Mutex
+	loaded map[string]string // module -> sha256 of the version now serving
+	peers  []odb.Server      // last known members, for nudges
+}
+
+// New returns a Cluster member; call Start.
+func New(cfg Config, store odb.Store, rt Runtime) *Cluster {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = 1 << 20
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 2 * time.Second}
+	}
+	return &Cluster{
+		cfg: cfg, store: store, rt: rt, log: cfg.Logger, hub: NewHub(),
+		wake: make(chan struct{}, 1), http: cfg.HTTPClient, loaded: map[string]string{},
+	}
+}
+
+// Hub is woken at every change this server learns of.
+func (c *Cluster) Hub() *Hub { return c.hub }
+
+// Store is the ODB.
+func (c *Cluster) Store() odb.Store { return c.store }
+
+// Name of this server.
+func (c *Cluster) Name() string { return c.cfg.Name }
+
+// Start registers the server, reconciles the work dir and the runtime with the ODB, counts the server live and runs
+// the deployer and heartbeats until ctx ends. It returns once the server is live.
+func (c *Cluster) Start(ctx context.Context, pid int, host string) error {
+	if err := c.store.RegisterServer(ctx, odb.Server{
+		Name: c.cfg.Name, URL: c.cfg.URL, PID: pid, Host: host, State: odb.ServerStarting,
+	}); err != nil {
+		return fmt.Errorf("register %s: %w", c.cfg.Name, err)
+	}
+	// What was pending for us while we were away is superseded by the modules' current versions, applied below.
+	if err := c.store.MarkOffline(ctx, c.cfg.Name); err != nil {
+		return fmt.Errorf("mark missed deployments offline: %w", err)
+	}
+	if err := c.reconcile(ctx, true); err != nil {
+		return err
+	}
+	if err := c.store.SetServerState(ctx, c.cfg.Name, odb.ServerLive); err != nil {
+		return fmt.Errorf("set %s live: %w", c.cfg.Name, err)
+	}
+	// A deployment created while we were starting gave us an offline row: catch up on it now that we are live.
+	if err := c.reconcile(ctx, false); err != nil {
+		return err
+	}
+	c.refreshPeers(ctx)
+	c.nudgePeers()
+	go c.deployLoop(ctx)
+	go c.heartbeatLoop(ctx)
+	go c.watchLoop(ctx)
+	return nil
+}
+
+// Stop marks the server stopped so that clients see it offline at once.
+func (c *Cluster) Stop(ctx context.Context) {
+	if err := c.store.SetServerState(ctx, c.cfg.Name, odb.ServerStopped); err != nil {
+		c.log.Warn("could not mark server stopped", "err", err)
+	}
+	c.nudgePeers()
+}
+
+// Nudged is called by the API when a peer says the ODB changed.
+func (c *Cluster) Nudged() {
+	c.kick()
+	c.hub.Notify()
+}
+
+func (c *Cluster) kick() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Submission is a request to deploy or undeploy a module cluster-wide.
+type Submission struct {
+	Module    string
+	Action    odb.Action
+	Source    string
+	VersionID int64 // rollback to this version
+	Who       string
+	Origin    string
+}
+
+// Submit stores a deployment with a pending row for every live server and an offline row for the others, then
+// wakes every server. It returns at once; servers confirm through the ODB.
+func (c *Cluster) Submit(ctx context.Context, s Submission) (odb.Deployment, error) {
+	// Every way in passes here, so this is where bad input is refused.
+	if s.Action == odb.ActionDeploy && s.VersionID == 0 {
+		if err := ValidateModule(s.Module, []byte(s.Source), c.cfg.MaxPayload); err != nil {
+			return odb.Deployment{}, err
+		}
+	} else if !ValidName(s.Module) {
+		return odb.Deployment{}, fmt.Errorf("%w: %q", ErrBadName, s.Module)
+	}
+	members, err := c.store.Servers(ctx)
+	if err != nil {
+		return odb.Deployment{}, fmt.Errorf("list servers: %w", err)
+	}
+	now := time.Now()
+	rows := make([]odb.ServerStatus, 0, len(members))
+	for _, m := range members {
+		st := odb.StatusOffline
+		if m.Name == c.cfg.Name || m.Live(now, MaxAge) {
+			st = odb.StatusPending
+		}
+		rows = append(rows, odb.ServerStatus{Server: m.Name, Status: st})
+	}
+	d, err := c.store.CreateDeployment(ctx, odb.NewDeployment{
+		Module: s.Module, Action: s.Action, Source: s.Source, VersionID: s.VersionID,
+		Who: s.Who, Origin: s.Origin, ReceivedBy: c.cfg.Name, Servers: rows,
+	})
+	if err != nil {
+		return odb.Deployment{}, fmt.Errorf("store deployment of %s: %w", s.Module, err)
+	}
+	c.log.Info(fmt.Sprintf("Uploaded package id:[%d], payload_name:[%s]", d.ID, s.Module),
+		"origin", s.Origin, "who", s.Who, "version", d.Version.Number, "action", string(s.Action))
+	c.setPeers(members)
+	c.kick()
+	c.nudgePeers()
+	c.hub.Notify()
+	return d, nil
+}
+
+// View reads a deployment as clients see it.
+func (c *Cluster) View(ctx context.Context, id int64) (View, error) {
+	d, err := c.store.Deployment(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	members, err := c.store.Servers(ctx)
+	if err != nil {
+		return View{}, fmt.Errorf("list servers: %w", err)
+	}
+	return MakeView(d, members, time.Now(), MaxAge), nil
+}
+
+// WaitDone blocks until the deployment is done or ctx ends, calling onChange (if set) with every new view.
+func (c *Cluster) WaitDone(ctx context.Context, id int64, onChange func(View)) (View, error) {
+	for {
+		ch := c.hub.Wait() // taken before reading, so no change slips between the read and the wait
+		v, err := c.View(ctx, id)
+		if err != nil {
+			return v, err
+		}
+		if onChange != nil {
+			onChange(v)
+		}
+		if v.Done {
+			return v, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return v, ctx.Err()
+		}
+	}
+}
+
+func (c *Cluster) deployLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		}
+		if err := c.applyPending(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("apply pending deployments", "err", err)
+		}
+	}
+}
+
+func (c *Cluster) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(HeartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := c.store.Heartbeat(ctx, c.cfg.Name); err != nil && ctx.Err() == nil {
+			c.log.Warn("heartbeat", "err", err)
+		}
+		c.reapDead(ctx)
+		c.kick() // safety net: look for work we were not nudged about
+	}
+}
+
+// reapDead turns the pending rows of servers that stopped heartbeating into offline ones and wakes waiters.
+func (c *Cluster) reapDead(ctx context.Context) {
+	members, err := c.store.Servers(ctx)
+	if err != nil {
+		return
+	}
+	c.setPeers(members)
+	now := time.Now()
+	changed := false
+	for _, m := range members {
+		if m.Name == c.cfg.Name || m.Live(now, MaxAge) {
+			continue
+		}
+		if m.State == odb.ServerLive || m.State == odb.ServerStarting {
+			// Dead without saying so (kill -9): its waiting clients must hear "offline" now.
+			changed = true
+		}
+	}
+	if changed {
+		c.hub.Notify()
+	}
+}
+
+func (c *Cluster) watchLoop(ctx context.Context) {
+	for range c.store.Changes(ctx) {
+		c.kick()
+		c.hub.Notify()
+	}
+}
+
+func (c *Cluster) setPeers(members []odb.Server) {
+	c.mu.Lock()
+	c.peers = members
+	c.mu.Unlock()
+}
+
+func (c *Cluster) refreshPeers(ctx context.Context) {
+	if members, err := c.store.Servers(ctx); err == nil {
+		c.setPeers(members)
+	}
+}
+
+// nudgePeers tells every live peer to look at the ODB now. Fire and forget: the ODB stays the truth and the
+// safety-net checks catch a lost nudge.
+func (c *Cluster) nudgePeers() {
+	c.mu.Lock()
+	peers := c.peers
+	c.mu.Unlock()
+	now := time.Now()
+	for _, p := range peers {
+		if p.Name == c.cfg.Name || p.URL == "" || !p.Live(now, MaxAge) {
+			continue
+		}
+		go func(url string) {
+			req, err := http.NewRequest(http.MethodPost, strings.TrimRight(url, "/")+NudgePath, nil)
+			if err != nil {
+				return
+			}
+			req.Header.Set(SecretHeader, c.cfg.Secret)
+			resp, err := c.http.Do(req)
+			if err != nil {
+				c.log.Debug("nudge failed", "peer", url, "err", err)
+				return
+			}
+			resp.Body.Close()
+		}(p.URL)
+	}
+}
+
+// applyPending applies, oldest first, every deployment where this server's row is pending.
+func (c *Cluster) applyPending(ctx context.Context) error {
+	pending, err := c.store.PendingFor(ctx, c.cfg.Name)
+	if err != nil {
+		return fmt.Errorf("list pending deployments: %w", err)
+	}
+	for _, d := range pending {
+		st := c.apply(ctx, d.Module, d.Action, d.Version.Source, false)
+		if err := c.record(ctx, d.ID, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) record(ctx context.Context, id int64, st odb.ServerStatus) error {
+	if err := c.store.SetServerStatus(ctx, id, st); err != nil {
+		return fmt.Errorf("record status of deployment %d: %w", id, err)
+	}
+	c.hub.Notify()
+	c.nudgePeers()
+	return nil
+}
+
+// apply makes the runtime and the work dir hold src for module (or nothing, for undeploy). The file is written only
+// after the runtime accepted the module, so current/ always holds the last good versions.
+func (c *Cluster) apply(ctx context.Context, module string, action odb.Action, src string, quiet bool) odb.ServerStatus {
+	start := time.Now()
+	st := odb.ServerStatus{Server: c.cfg.Name}
+	path := filepath.Join(c.cfg.CurrentDir, module)
+	if c.cfg.BeforeApply != nil {
+		c.cfg.BeforeApply(ctx, module)
+	}
+	if action == odb.ActionUndeploy {
+		removed, err := c.rt.Unload(ctx, module)
+		if err == nil {
+			err = os.Remove(path)
+			if errors.Is(err, os.ErrNotExist) {
+				err = nil
+			}
+		}
+		if err != nil {
+			st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "UndeployError", Message: err.Error()}
+		} else {
+			st.Status = odb.StatusDeployed
+			c.mu.Lock()
+			delete(c.loaded, module)
+			c.mu.Unlock()
+			c.log.Info(fmt.Sprintf("Undeployed %s, removed services -> %v", module, removed))
+		}
+		st.DurationMs = ms(time.Since(start))
+		return st
+	}
+	res, err := c.rt.Load(ctx, module, path, []byte(src))
+	switch {
+	case err != nil:
+		st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "RuntimeError", Message: err.Error()}
+	case res.Error != nil:
+		e := res.Error
+		st.Status = odb.StatusFailed
+		st.Error = &odb.ErrorDetail{Type: e.Type, Message: e.Message, Line: e.Line, Column: e.Column, Traceback: e.Traceback}
+		c.log.Error(fmt.Sprintf("Could not deploy %s: %s: %s (line %d)", module, e.Type, e.Message, e.Line))
+	default:
+		if werr := writeAtomic(path, []byte(src)); werr != nil {
+			st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "WriteError", Message: werr.Error()}
+			break
+		}
+		st.Status, st.Services = odb.StatusDeployed, res.Services
+		if st.Services == nil {
+			st.Services = []string{}
+		}
+		c.mu.Lock()
+		c.loaded[module] = sha(src)
+		c.mu.Unlock()
+		if !quiet {
+			c.log.Info(fmt.Sprintf("Deployed %d services from %s -> %v", len(res.Services), module, res.Services),
+				"removed", res.Removed)
+		}
+	}
+	st.DurationMs = ms(time.Since(start))
+	return st
+}
+
+// reconcile makes the work dir and the runtime match the modules' current versions in the ODB and records the
+// result in each module's newest deployment. At start it first loads what the work dir holds, so that a module
+// whose current version fails keeps serving its last good version, as it did before the restart.
+func (c *Cluster) reconcile(ctx context.Context, starting bool) error {
+	modules, err := c.store.Modules(ctx)
+	if err != nil {
+		return fmt.Errorf("list modules: %w", err)
+	}
+	if starting {
+		if err := c.loadWorkDir(ctx, modules); err != nil {
+			return err
+		}
+	}
+	for _, m := range modules {
+		c.mu.Lock()
+		have, ok := c.loaded[m.Name]
+		c.mu.Unlock()
+		var st odb.ServerStatus
+		switch {
+		case m.Current == nil && !ok:
+			if !starting {
+				continue
+			}
+			st = odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusDeployed, Services: []string{}}
+		case m.Current == nil:
+			st = c.apply(ctx, m.Name, odb.ActionUndeploy, "", true)
+		case ok && have == m.Current.SHA256:
+			if !starting {
+				continue
+			}
+			st = odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusDeployed, Services: c.servicesOf(ctx, m.Name)}
+		default:
+			st = c.apply(ctx, m.Name, odb.ActionDeploy, m.Current.Source, true)
+		}
+		if m.LastDeployment != 0 {
+			if err := c.store.SetServerStatus(ctx, m.LastDeployment, st); err != nil {
+				return fmt.Errorf("record %s: %w", m.Name, err)
+			}
+		}
+	}
+	if len(modules) > 0 {
+		c.log.Info(fmt.Sprintf("Reconciled %d modules with the ODB", len(modules)))
+	}
+	return nil
+}
+
+// loadWorkDir loads the last good versions kept in current/ and removes what the ODB no longer knows.
+func (c *Cluster) loadWorkDir(ctx context.Context, modules []odb.Module) error {
+	known := map[string]bool{}
+	for _, m := range modules {
+		if m.Current != nil {
+			known[m.Name] = true
+		}
+	}
+	entries, err := os.ReadDir(c.cfg.CurrentDir)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", c.cfg.CurrentDir, err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		path := filepath.Join(c.cfg.CurrentDir, name)
+		if !known[name] { // half-written temp files, undeployed modules
+			if err := os.RemoveAll(path); err != nil {
+				return fmt.Errorf("remove %s: %w", path, err)
+			}
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		res, err := c.rt.Load(ctx, name, path, src)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", name, err)
+		}
+		if res.Error == nil {
+			c.mu.Lock()
+			c.loaded[name] = sha(string(src))
+			c.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// servicesOf asks the runtime which services a module serves, when it can tell.
+func (c *Cluster) servicesOf(_ context.Context, module string) []string {
+	type lister interface{ Services() []runtime.ServiceInfo }
+	out := []string{}
+	if l, ok := c.rt.(lister); ok {
+		for _, s := range l.Services() {
+			if s.Module == module {
+				out = append(out, s.Name)
+			}
+		}
+	}
+	return out
+}
+
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func sha(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

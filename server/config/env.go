@@ -1,0 +1,285 @@
+package config
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// EnvOptions describe a new environment.
+type EnvOptions struct {
+	Servers   int
+	BasePort  int
+	ODBEngine string // sqlite (default) | postgresql
+	ODBDSN    string // postgresql DSN
+	Username  string // default "admin"
+	Password  string // default: random
+	// Overrides are "section.key" -> value applied to every server.conf, e.g. "hot_deploy.import_timeout": "2s".
+	Overrides map[string]string
+}
+
+// ClientFile is zato-client.yaml: what the CLI, the LSP and tests need to reach the environment.
+type ClientFile struct {
+	URL      string         `yaml:"url"`
+	Username string         `yaml:"username"`
+	Password string         `yaml:"password"`
+	Servers  []ClientServer `yaml:"servers"`
+}
+
+// ClientServer is one server of ClientFile.
+type ClientServer struct {
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+	Dir  string `yaml:"dir,omitempty"`
+}
+
+// ClientFileName is written at the top of an environment.
+const ClientFileName = "zato-client.yaml"
+
+// SQLiteFileName is the embedded ODB of an environment.
+const SQLiteFileName = "zato.db"
+
+// CreateEnv lays out an environment in dir: one directory per server with its server.conf, and zato-client.yaml.
+// The ODB itself is created by the caller (this package does not import the ODB).
+func CreateEnv(dir string, o EnvOptions) (ClientFile, error) {
+	if o.Servers <= 0 {
+		o.Servers = 2
+	}
+	if o.BasePort <= 0 {
+		o.BasePort = 17010
+	}
+	if o.ODBEngine == "" {
+		o.ODBEngine = "sqlite"
+	}
+	if o.ODBEngine != "sqlite" && o.ODBEngine != "postgresql" {
+		return ClientFile{}, fmt.Errorf("unknown ODB engine %q (sqlite or postgresql)", o.ODBEngine)
+	}
+	if o.ODBEngine == "postgresql" && o.ODBDSN == "" {
+		return ClientFile{}, errors.New("--odb-dsn is required with --odb postgresql")
+	}
+	if o.Username == "" {
+		o.Username = "admin"
+	}
+	if o.Password == "" {
+		o.Password = RandomToken(24)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ClientFile{}, err
+	}
+	if entries, err := os.ReadDir(abs); err == nil && len(entries) > 0 {
+		return ClientFile{}, fmt.Errorf("%s exists and is not empty", abs)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return ClientFile{}, fmt.Errorf("create %s: %w", abs, err)
+	}
+	hash, err := HashPassword(o.Password)
+	if err != nil {
+		return ClientFile{}, err
+	}
+	secret := RandomToken(24)
+	cf := ClientFile{Username: o.Username, Password: o.Password}
+	for i := 1; i <= o.Servers; i++ {
+		name := fmt.Sprintf("server%d", i)
+		sdir := filepath.Join(abs, name)
+		port := o.BasePort + i - 1
+		dsn := o.ODBDSN
+		if o.ODBEngine == "sqlite" {
+			dsn = "../../../" + SQLiteFileName // relative to config/repo
+		}
+		if err := writeServerConf(sdir, confValues{
+			Name: name, Port: port, Username: o.Username, PasswordHash: hash, Secret: secret,
+			ODBEngine: o.ODBEngine, ODBDSN: dsn,
+		}, o.Overrides); err != nil {
+			return ClientFile{}, err
+		}
+		s, err := Load(sdir)
+		if err != nil {
+			return ClientFile{}, err
+		}
+		if err := MkdirLayout(s); err != nil {
+			return ClientFile{}, err
+		}
+		if err := os.WriteFile(s.ServiceSources, []byte(sourcesTemplate), 0o644); err != nil {
+			return ClientFile{}, fmt.Errorf("write %s: %w", s.ServiceSources, err)
+		}
+		cf.Servers = append(cf.Servers, ClientServer{Name: name, URL: s.PublicURL, Dir: sdir})
+	}
+	cf.URL = cf.Servers[0].URL
+	if err := WriteClientFile(filepath.Join(abs, ClientFileName), cf); err != nil {
+		return ClientFile{}, err
+	}
+	return cf, nil
+}
+
+// WriteClientFile writes a ClientFile with mode 0600: it holds the password.
+func WriteClientFile(path string, cf ClientFile) error {
+	b, err := yaml.Marshal(cf)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Chmod(path, 0o600)
+}
+
+// ReadClientFile reads zato-client.yaml.
+func ReadClientFile(path string) (ClientFile, error) {
+	var cf ClientFile
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cf, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := yaml.Unmarshal(b, &cf); err != nil {
+		return cf, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return cf, nil
+}
+
+type confValues struct {
+	Name, Username, PasswordHash, Secret, ODBEngine, ODBDSN string
+	Port                                                    int
+}
+
+var confTemplate = template.Must(template.New("server.conf").Parse(`[main]
+name={{.Name}}
+work_dir=../../work
+service_sources=./service-sources.txt
+
+[http]
+host=127.0.0.1
+port={{.Port}}
+tls_cert=
+tls_key=
+
+[api]
+username={{.Username}}
+password_hash={{.PasswordHash}}
+max_payload=1048576
+
+[cluster]
+secret={{.Secret}}
+
+[odb]
+engine={{.ODBEngine}}
+dsn={{.ODBDSN}}
+
+[hot_deploy]
+pickup_dir=../../pickup/incoming/services
+pickup_poll_interval=0
+backup_history=100
+backup_format=bztar
+delete_after_pick_up=False
+current_work_dir=./hot-deploy/current
+backup_work_dir=./hot-deploy/backup
+last_backup_work_dir=./hot-deploy/backup/last
+import_timeout=10s
+
+[python]
+executable=python3
+`))
+
+const sourcesTemplate = `# Service sources imported when the server starts, one per line: a directory (its *.py files),
+# a .py file, or a dotted module name importable from zato_extra_paths. Relative paths are relative to the server dir.
+`
+
+func writeServerConf(sdir string, v confValues, overrides map[string]string) error {
+	var b strings.Builder
+	if err := confTemplate.Execute(&b, v); err != nil {
+		return err
+	}
+	text := applyOverrides(b.String(), overrides)
+	p := filepath.Join(sdir, ConfRel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	// 0600: it holds the cluster secret and the password hash.
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+
+// applyOverrides sets "section.key" values in INI text, adding keys or sections that are missing.
+func applyOverrides(text string, overrides map[string]string) string {
+	for sk, val := range overrides {
+		section, key, ok := strings.Cut(sk, ".")
+		if !ok {
+			continue
+		}
+		lines := strings.Split(text, "\n")
+		cur, inserted := "", -1
+		done := false
+		for i, l := range lines {
+			t := strings.TrimSpace(l)
+			if strings.HasPrefix(t, "[") && strings.HasSuffix(t, "]") {
+				cur = strings.Trim(t, "[]")
+				if cur == section {
+					inserted = i + 1
+				}
+				continue
+			}
+			if cur == section {
+				if k, _, ok := strings.Cut(t, "="); ok && strings.TrimSpace(k) == key {
+					lines[i] = key + "=" + val
+					done = true
+					break
+				}
+			}
+		}
+		if !done {
+			if inserted >= 0 {
+				lines = append(lines[:inserted], append([]string{key + "=" + val}, lines[inserted:]...)...)
+			} else {
+				lines = append(lines, "", "["+section+"]", key+"="+val)
+			}
+		}
+		text = strings.Join(lines, "\n")
+	}
+	return text
+}
+
+// RandomToken returns n random bytes, URL-safe base64 encoded.
+func RandomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// HashPassword returns "sha256$salt$hex". A salted SHA-256 rather than bcrypt: generated passwords carry 192 bits of
+// entropy, so a slow hash buys nothing against brute force and would add tens of ms to every API call.
+func HashPassword(password string) (string, error) {
+	if password == "" {
+		return "", errors.New("empty password")
+	}
+	salt := RandomToken(16)
+	sum := sha256.Sum256([]byte(salt + password))
+	return "sha256$" + salt + "$" + hex.EncodeToString(sum[:]), nil
+}
+
+// CheckPassword compares in constant time.
+func CheckPassword(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 3 || parts[0] != "sha256" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(parts[1] + password))
+	want, err := hex.DecodeString(parts[2])
+	if err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare(sum[:], want) == 1
+}

@@ -1,0 +1,147 @@
+// Package node runs one server process: it wires the config, the ODB, the Python runtime, the cluster member, the
+// HTTP API and the pickup watcher, and stops them in order.
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/zato-go/zato/server/api"
+	"github.com/zato-go/zato/server/cluster"
+	"github.com/zato-go/zato/server/config"
+	"github.com/zato-go/zato/server/odb"
+	"github.com/zato-go/zato/server/pickup"
+	"github.com/zato-go/zato/server/runtime"
+)
+
+// Options of Run.
+type Options struct {
+	// Ready, if set, is called once the server is live and listening.
+	Ready func(url string)
+	// LogTo receives the log as well as logs/server.log (e.g. stderr in the foreground).
+	LogTo io.Writer
+}
+
+// Run runs the server in dir until ctx ends.
+func Run(ctx context.Context, dir string, opts Options) error {
+	cfg, err := config.Load(dir)
+	if err != nil {
+		return err
+	}
+	if err := config.MkdirLayout(cfg); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(cfg.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	defer logFile.Close()
+	var out io.Writer = logFile
+	if opts.LogTo != nil {
+		out = io.MultiWriter(logFile, opts.LogTo)
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})).With("server", cfg.Name)
+
+	// Listen first: a port taken by someone else must fail the start before we claim membership.
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on %s:%d: %w", cfg.Host, cfg.Port, err)
+	}
+	defer ln.Close()
+
+	store, err := odb.Open(ctx, cfg.ODBEngine, cfg.ODBDSN)
+	if err != nil {
+		return fmt.Errorf("open ODB: %w", err)
+	}
+	defer store.Close()
+
+	rt, err := runtime.Start(ctx, runtime.Config{
+		Python:        cfg.Python,
+		Dir:           cfg.Dir + "/" + config.RuntimeRel,
+		ModuleDir:     cfg.CurrentWorkDir,
+		ExtraPaths:    []string{cfg.ExtraPathsDir},
+		ImportTimeout: cfg.ImportTimeout,
+		InvokeTimeout: cfg.InvokeTimeout,
+		Logger:        log.With("component", "python"),
+		Server:        cfg.Name,
+	})
+	if err != nil {
+		return fmt.Errorf("start python runtime: %w", err)
+	}
+	defer rt.Close()
+
+	cl := cluster.New(cluster.Config{
+		Name: cfg.Name, URL: cfg.PublicURL, Secret: cfg.ClusterSecret, CurrentDir: cfg.CurrentWorkDir, Logger: log,
+		MaxPayload: cfg.MaxPayload,
+	}, store, rt)
+
+	a := api.New(api.Config{
+		Server: cfg.Name, MaxPayload: cfg.MaxPayload, Secret: cfg.ClusterSecret, Logger: log,
+		Auth: api.Auth{Username: cfg.Username, Check: func(p string) bool { return config.CheckPassword(cfg.PasswordHash, p) }},
+	}, cl, rt)
+
+	srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	serveErr := make(chan error, 1)
+	go func() {
+		var err error
+		if cfg.TLSCert != "" {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			err = srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		serveErr <- err
+	}()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := cl.Start(runCtx, os.Getpid(), hostname()); err != nil {
+		return err
+	}
+	if err := os.WriteFile(cfg.PIDPath, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	defer os.Remove(cfg.PIDPath)
+	pw := pickup.New(pickup.Config{
+		Dir: cfg.PickupDir, Poll: cfg.PickupPoll, DeleteAfter: cfg.DeleteAfterPickUp, Logger: log.With("component", "pickup"),
+	}, cl)
+	go func() {
+		if err := pw.Run(runCtx); err != nil {
+			log.Error("pickup dir watcher stopped", "err", err)
+		}
+	}()
+	log.Info("Server started", "url", cfg.PublicURL, "pid", os.Getpid(), "odb", cfg.ODBEngine)
+	if opts.Ready != nil {
+		opts.Ready(cfg.PublicURL)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	log.Info("Server stopping")
+	stopCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	cl.Stop(stopCtx)
+	_ = srv.Shutdown(stopCtx)
+	cancel()
+	log.Info("Server stopped")
+	return nil
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
