@@ -166,6 +166,24 @@ type Store interface {
 	// ends or the store is closed. This is the safety net: servers also nudge each other over HTTP.
 	Changes(ctx context.Context) <-chan struct{}
 
-	// Close releases the store.
+	// SetSourceResults replaces server's service-sources results (Server is taken from the argument, UpdatedAt = now).
+	SetSourceResults(ctx context.Context, server string, results []SourceResult) error
+	// SourceResults lists every server's results ordered by server name, then in the order they were given.
+	SourceResults(ctx context.Context) ([]SourceResult, error)
+
+	// Close releases the store. Calling it again is a no-op.
 	Close() error
+}
+
+// ErrWrongModule is returned (wrapped) when NewDeployment.VersionID names a version of another module.
+var ErrWrongModule = errors.New("version belongs to another module")
+
+// SourceResult is what one server made of one entry of its service-sources.txt.
+type SourceResult struct {
+	Server    string
+	Entry     string // the line of service-sources.txt
+	Status    string // "ok" | "failed"
+	Message   string
+	Services  []string
+	UpdatedAt time.Time
 }

@@ -1,0 +1,157 @@
+package odb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// pgChannel is the LISTEN/NOTIFY channel every write transaction notifies.
+const pgChannel = "zato_odb"
+
+// pgMigrationLock is the advisory lock key that makes concurrent opens migrate one at a time.
+const pgMigrationLock int64 = 0x7a61746f5f6f6462 // "zato_odb"
+
+type pgBackend struct {
+	pool   *pgxpool.Pool
+	listen *pgx.ConnConfig // for Changes' dedicated connection
+}
+
+// OpenPostgres opens the PostgreSQL ODB at dsn (URL or key=value string).
+func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL ODB: parse DSN: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL ODB: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open PostgreSQL ODB %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port,
+			cfg.ConnConfig.Database, err)
+	}
+	b := &pgBackend{pool: pool, listen: cfg.ConnConfig.Copy()}
+	err = migrate(ctx, b, "postgresql", `CREATE TABLE IF NOT EXISTS schema_migrations
+		(version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
+		func(ctx context.Context, q querier) error {
+			_, err := q.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pgMigrationLock)
+			return err
+		})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open PostgreSQL ODB: %w", err)
+	}
+	return newStore(b), nil
+}
+
+// forUpdate: writers of one module take turns on its row (READ COMMITTED then sees what the previous one committed).
+func (b *pgBackend) forUpdate() string { return " FOR UPDATE" }
+
+func (b *pgBackend) close() error {
+	b.pool.Close()
+	return nil
+}
+
+// pgRetries bounds how often a write that hit a serialization failure or a deadlock is tried again.
+const pgRetries = 3
+
+func (b *pgBackend) write(ctx context.Context, fn func(q querier) error) error {
+	var err error
+	for range pgRetries {
+		err = b.tx(ctx, pgx.TxOptions{}, func(q querier) error {
+			if err := fn(q); err != nil {
+				return err
+			}
+			_, err := q.exec(ctx, `SELECT pg_notify('`+pgChannel+`', '')`)
+			return err
+		})
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || (pe.Code != "40001" && pe.Code != "40P01") || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func (b *pgBackend) read(ctx context.Context, fn func(q querier) error) error {
+	return b.tx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (b *pgBackend) tx(ctx context.Context, opts pgx.TxOptions, fn func(q querier) error) error {
+	tx, err := b.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(pgQuerier{tx}); err != nil {
+		tx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// watch LISTENs on a dedicated connection, reconnecting with backoff; after a reconnect it signals once, since
+// notifications sent while it was away are lost.
+func (b *pgBackend) watch(ctx context.Context, ready, changed func()) {
+	const minBackoff, maxBackoff = 100 * time.Millisecond, 5 * time.Second
+	backoff := minBackoff
+	connected := false
+	for ctx.Err() == nil {
+		conn, err := pgx.ConnectConfig(ctx, b.listen.Copy())
+		if err == nil {
+			_, err = conn.Exec(ctx, `LISTEN `+pgChannel)
+		}
+		if err == nil {
+			if connected {
+				changed()
+			}
+			connected = true
+			backoff = minBackoff
+			ready()
+			for {
+				if _, err = conn.WaitForNotification(ctx); err != nil {
+					break
+				}
+				changed()
+			}
+		}
+		if conn != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			conn.Close(cctx)
+			cancel()
+		}
+		ready() // the first attempt failed: do not keep Changes waiting
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+type pgQuerier struct{ tx pgx.Tx }
+
+func (q pgQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := q.tx.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (q pgQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
+	return q.tx.Query(ctx, query, args...)
+}
+
+func (q pgQuerier) queryRow(ctx context.Context, query string, args ...any) row {
+	return q.tx.QueryRow(ctx, query, args...)
+}

@@ -1,0 +1,213 @@
+package odb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// sqliteTime is how times are stored: fixed width, so that they sort as text.
+const sqliteTime = "2006-01-02T15:04:05.000000Z"
+
+// sqliteParams apply to every connection: FULL so that a commit survives a power loss; every transaction begins
+// IMMEDIATE (takes the write lock at once) because a deferred one that upgrades from read to write gets SQLITE_BUSY
+// without waiting when another process committed in between. Read transactions ask for ReadOnly, which the driver
+// begins DEFERRED. WAL (readers never wait for the writer) is set once by setWAL: it is stored in the file, and
+// switching to it from several connections at once fails with SQLITE_BUSY without waiting.
+const sqliteParams = "_busy_timeout=5000&_foreign_keys=1&_synchronous=FULL&_txlock=immediate"
+
+// sqlitePool is small: one process rarely has more than a few queries in flight, and writes take turns anyway.
+const sqlitePool = 6
+
+type sqliteBackend struct {
+	db *sql.DB
+	// wlock lets this process's writers take turns in Go (honouring their contexts) instead of polling SQLite's busy
+	// handler against each other; other processes still wait on the file lock with busy_timeout.
+	wlock chan struct{}
+}
+
+// OpenSQLite opens (creating if needed) the SQLite ODB at path, which several processes may share.
+func OpenSQLite(ctx context.Context, path string) (Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, ":memory:") {
+		return nil, fmt.Errorf("open SQLite ODB: bad path %q (a file path without ? or #)", path)
+	}
+	db, err := sql.Open("sqlite", path+"?"+sqliteParams)
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite ODB %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(sqlitePool)
+	db.SetMaxIdleConns(sqlitePool)
+	b := &sqliteBackend{db: db, wlock: make(chan struct{}, 1)}
+	if err := setWAL(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open SQLite ODB %s: %w", path, err)
+	}
+	err = migrate(ctx, b, "sqlite", `CREATE TABLE IF NOT EXISTS schema_migrations
+		(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+		func(context.Context, querier) error { return nil })
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open SQLite ODB %s: %w", path, err)
+	}
+	return newStore(b), nil
+}
+
+// setWAL switches the file to WAL, retrying while other processes hold it busy (they may be doing the same).
+func setWAL(ctx context.Context, db *sql.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		var mode string
+		err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("journal_mode is %s, not wal", mode)
+		case !isBusy(err):
+			return fmt.Errorf("set WAL: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("set WAL: %w (%w)", err, ctx.Err())
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (b *sqliteBackend) forUpdate() string { return "" }
+
+func (b *sqliteBackend) close() error { return b.db.Close() }
+
+// busyRetries bounds how often a write that found the database busy for the whole busy_timeout is tried again.
+const busyRetries = 3
+
+func (b *sqliteBackend) write(ctx context.Context, fn func(q querier) error) error {
+	select {
+	case b.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-b.wlock }()
+	var err error
+	for range busyRetries {
+		if err = b.tx(ctx, false, fn); !isBusy(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func (b *sqliteBackend) read(ctx context.Context, fn func(q querier) error) error {
+	return b.tx(ctx, true, fn)
+}
+
+func (b *sqliteBackend) tx(ctx context.Context, readOnly bool, fn func(q querier) error) error {
+	tx, err := b.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(sqliteQuerier{tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
+// watch polls PRAGMA data_version, which changes when another connection (of this process or another) commits.
+func (b *sqliteBackend) watch(ctx context.Context, ready, changed func()) {
+	const every = 50 * time.Millisecond
+	var conn *sql.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	last, broken := int64(-1), false
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		var v int64
+		var err error
+		if conn == nil {
+			conn, err = b.db.Conn(ctx)
+		}
+		if err == nil {
+			err = conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			// A new connection has its own counter: start over, and tell the subscribers once it works again.
+			if conn != nil {
+				conn.Close()
+				conn = nil
+			}
+			last, broken = -1, true
+		case broken || (last >= 0 && v != last):
+			changed()
+			last, broken = v, false
+		default:
+			last = v
+		}
+		ready()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+type sqliteQuerier struct{ tx *sql.Tx }
+
+// sqliteArgs stores times as fixed-width UTC text.
+func sqliteArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if t, ok := a.(time.Time); ok {
+			a = t.UTC().Format(sqliteTime)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func (q sqliteQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	r, err := q.tx.ExecContext(ctx, query, sqliteArgs(args)...)
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+func (q sqliteQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
+	rs, err := q.tx.QueryContext(ctx, query, sqliteArgs(args)...)
+	if err != nil {
+		return nil, err
+	}
+	return sqliteRows{rs}, nil
+}
+
+func (q sqliteQuerier) queryRow(ctx context.Context, query string, args ...any) row {
+	return q.tx.QueryRowContext(ctx, query, sqliteArgs(args)...)
+}
+
+type sqliteRows struct{ *sql.Rows }
+
+func (r sqliteRows) Close() { r.Rows.Close() }
