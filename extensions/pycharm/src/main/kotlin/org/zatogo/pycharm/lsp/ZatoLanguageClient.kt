@@ -1,0 +1,82 @@
+package org.zatogo.pycharm.lsp
+
+import com.google.gson.JsonObject
+import com.intellij.openapi.application.ApplicationManager
+import com.intellij.openapi.diagnostic.Logger
+import com.intellij.openapi.project.Project
+import com.redhat.devtools.lsp4ij.ServerStatus
+import com.redhat.devtools.lsp4ij.client.LanguageClientImpl
+import org.eclipse.lsp4j.jsonrpc.services.JsonNotification
+import org.zatogo.pycharm.Zato
+import org.zatogo.pycharm.settings.ZatoConfig
+import org.zatogo.pycharm.settings.ZatoSettingsListener
+import org.zatogo.pycharm.status.DeployStatus
+import org.zatogo.pycharm.status.ZatoDeployStatusService
+
+/**
+ * The LSP client side of `zato lsp`.
+ *
+ * - Receives the custom `zato/deployStatus` notification (LSP4J finds `@JsonNotification` methods on the
+ *   local service object, which LSP4IJ sets to this client) and hands it to [ZatoDeployStatusService],
+ *   which publishes it on the project message bus for the status bar widget and the deployment log.
+ * - Answers `workspace/configuration` for the `zato` section: LSP4IJ's `findSettings(section)` looks the
+ *   section up in [createSettings], which is `{"zato": {...}}`.
+ * - Sends `workspace/didChangeConfiguration` once the server has started and whenever the settings change.
+ */
+class ZatoLanguageClient(project: Project) : LanguageClientImpl(project) {
+
+    private val connection = project.messageBus.connect()
+
+    init {
+        connection.subscribe(ZatoSettingsListener.TOPIC, object : ZatoSettingsListener {
+            override fun settingsChanged() {
+                // Reading PasswordSafe may block: never on the EDT, where Configurable.apply() runs.
+                ApplicationManager.getApplication().executeOnPooledThread { pushSettings() }
+            }
+        })
+        ZatoDeployStatusService.getInstance(project).client = this
+    }
+
+    @JsonNotification(Zato.DEPLOY_STATUS_NOTIFICATION)
+    fun deployStatus(params: JsonObject) {
+        val status = try {
+            DeployStatus.fromJson(params)
+        } catch (e: RuntimeException) {
+            LOG.warn("Malformed ${Zato.DEPLOY_STATUS_NOTIFICATION} notification: $params", e)
+            return
+        }
+        ZatoDeployStatusService.getInstance(project).publish(status)
+    }
+
+    override fun createSettings(): Any = ZatoConfig.settings(project)
+
+    override fun handleServerStatusChanged(serverStatus: ServerStatus) {
+        super.handleServerStatusChanged(serverStatus)
+        if (serverStatus == ServerStatus.started) {
+            ApplicationManager.getApplication().executeOnPooledThread { pushSettings() }
+        }
+    }
+
+    /** Sends `workspace/didChangeConfiguration` with `{"zato": {...}}` now, on the calling thread. */
+    fun pushSettings() {
+        if (isDisposed) {
+            return
+        }
+        triggerChangeConfiguration()
+    }
+
+    override fun dispose() {
+        connection.disconnect()
+        if (!project.isDisposed) {
+            val service = ZatoDeployStatusService.getInstance(project)
+            if (service.client === this) {
+                service.client = null
+            }
+        }
+        super.dispose()
+    }
+
+    private companion object {
+        val LOG = Logger.getInstance(ZatoLanguageClient::class.java)
+    }
+}

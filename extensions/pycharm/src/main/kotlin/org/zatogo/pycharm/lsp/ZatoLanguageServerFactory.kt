@@ -1,0 +1,21 @@
+package org.zatogo.pycharm.lsp
+
+import com.intellij.openapi.project.Project
+import com.redhat.devtools.lsp4ij.LanguageServerFactory
+import com.redhat.devtools.lsp4ij.client.LanguageClientImpl
+import com.redhat.devtools.lsp4ij.server.StreamConnectionProvider
+
+/**
+ * Registered in plugin.xml under `com.redhat.devtools.lsp4ij.server` (id "zato") and mapped to the
+ * Python language by `com.redhat.devtools.lsp4ij.languageMapping`: LSP4IJ starts `zato lsp` when a
+ * Python file is opened, syncs it (didOpen/didChange/didSave) and shows diagnostics, code lenses,
+ * hover and `$/progress` by itself. This plug-in only adds what LSP4IJ cannot know about.
+ */
+class ZatoLanguageServerFactory : LanguageServerFactory {
+
+    override fun createConnectionProvider(project: Project): StreamConnectionProvider =
+        ZatoConnectionProvider(project)
+
+    override fun createLanguageClient(project: Project): LanguageClientImpl =
+        ZatoLanguageClient(project)
+}
