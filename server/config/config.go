@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/spf13/viper"
 )
 
 // Server is one server's configuration with every path made absolute.
@@ -75,7 +73,7 @@ func Load(serverDir string) (Server, error) {
 		return Server{}, fmt.Errorf("server dir %s: %w", serverDir, err)
 	}
 	confPath := filepath.Join(dir, ConfRel)
-	v := viper.New()
+	v := newViper()
 	v.SetConfigFile(confPath)
 	v.SetConfigType("ini")
 	if err := v.ReadInConfig(); err != nil {

@@ -1,0 +1,243 @@
+# -*- coding: utf-8 -*-
+""" The python3 worker of a server: imports hot-deployed modules and runs their services.
+Requests and responses are JSON lines on stdin and on the original stdout; anything the services print goes to stderr.
+"""
+
+import importlib
+import json
+import logging
+import os
+import sys
+import traceback
+import types
+import uuid
+
+PROTO = os.fdopen(os.dup(1), 'w', encoding='utf-8', buffering=1)
+os.dup2(2, 1)  # print() in a service must never corrupt the protocol
+sys.stdout = sys.stderr
+
+for p in reversed(sys.argv[1:]):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from zato.server.service import Service, Bunch, BadInput, Request, Response, sio_spec  # noqa: E402
+
+LOG_MARK = '\x1eZATO-LOG\t'
+
+
+class _Handler(logging.Handler):
+    def emit(self, record):
+        try:
+            msg = record.getMessage()
+            if record.exc_info:
+                msg += '\n' + ''.join(traceback.format_exception(*record.exc_info))
+            sys.stderr.write(LOG_MARK + json.dumps({'level': record.levelname, 'logger': record.name, 'msg': msg}) + '\n')
+            sys.stderr.flush()
+        except Exception:
+            pass
+
+
+root = logging.getLogger()
+root.handlers[:] = [_Handler()]
+root.setLevel(logging.INFO)
+
+SERVER_NAME = os.environ.get('ZATO_SERVER_NAME', '')
+services = {}   # service name -> (class, python module name)
+modules = {}    # python module name -> [service names]
+
+
+class InvokeFailure(Exception):
+    def __init__(self, status, type_, message, tb=''):
+        Exception.__init__(self, message)
+        self.status, self.type, self.message, self.tb = status, type_, message, tb
+
+
+def error_of(exc, filename):
+    """ Type, message, line and column of an import failure, located in the module's own file when possible. """
+    info = {'type': type(exc).__name__, 'message': str(exc), 'line': 0, 'column': 0,
+            'traceback': ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
+    if isinstance(exc, SyntaxError):
+        info['message'] = exc.msg or str(exc)
+        if exc.filename in (filename, '<unknown>', None) or True:
+            info['line'] = exc.lineno or 0
+            info['column'] = exc.offset or 0
+        return info
+    if isinstance(exc, SystemExit):
+        info['message'] = 'the module called sys.exit({!r}) at import'.format(exc.code)
+    line = col = 0
+    for fs in traceback.extract_tb(exc.__traceback__):
+        if fs.filename == filename:
+            line = fs.lineno or 0
+            col = (getattr(fs, 'colno', None) or 0) + 1 if getattr(fs, 'colno', None) is not None else 0
+    info['line'], info['column'] = line, col
+    return info
+
+
+def own_services(mod, modname):
+    found = {}
+    for obj in list(vars(mod).values()):
+        if not isinstance(obj, type) or not issubclass(obj, Service) or obj is Service:
+            continue
+        if obj.__module__ != modname or obj.__dict__.get('zato_dont_import'):
+            continue
+        name = obj.get_name()
+        if name in found and found[name] is not obj:
+            raise ValueError('service name {} is used by two classes of {}: {} and {}'.format(
+                name, modname, found[name].__name__, obj.__name__))
+        found[name] = obj
+    return found
+
+
+def register(modname, found, filename):
+    """ Swaps a module's services atomically; refuses names owned by another module. """
+    for name in found:
+        owner = services.get(name)
+        if owner and owner[1] != modname:
+            raise InvokeFailure(0, 'ServiceNameConflict',
+                'service {} of {}.py is already deployed from {}.py'.format(name, modname, owner[1]))
+    old = modules.get(modname, [])
+    for name in old:
+        services.pop(name, None)
+    for name, cls in found.items():
+        services[name] = (cls, modname)
+    modules[modname] = sorted(found)
+    return sorted(found), sorted(set(old) - set(found))
+
+
+def op_load(req):
+    module_file, filename, source = req['module'], req['filename'], req['source']
+    modname = module_file[:-3] if module_file.endswith('.py') else module_file
+    previous = sys.modules.get(modname)
+    try:
+        code = compile(source, filename, 'exec')
+        mod = types.ModuleType(modname)
+        mod.__file__ = filename
+        sys.modules[modname] = mod  # so that classes get __module__ == modname and the module can be imported
+        exec(code, mod.__dict__)
+        found = own_services(mod, modname)
+        svcs, removed = register(modname, found, filename)
+    except InvokeFailure as e:
+        restore(modname, previous)
+        return {'ok': False, 'error': {'type': e.type, 'message': e.message, 'line': 0, 'column': 0, 'traceback': ''}}
+    except BaseException as e:  # SystemExit included: a module must not stop the worker
+        restore(modname, previous)
+        return {'ok': False, 'error': error_of(e, filename)}
+    return {'ok': True, 'services': svcs, 'removed': removed}
+
+
+def restore(modname, previous):
+    if previous is not None:
+        sys.modules[modname] = previous
+    else:
+        sys.modules.pop(modname, None)
+
+
+def op_import(req):
+    dotted = req['dotted']
+    try:
+        if dotted in sys.modules:
+            mod = importlib.reload(sys.modules[dotted])
+        else:
+            mod = importlib.import_module(dotted)
+        found = own_services(mod, mod.__name__)
+        svcs, removed = register(mod.__name__, found, getattr(mod, '__file__', ''))
+    except InvokeFailure as e:
+        return {'ok': False, 'error': {'type': e.type, 'message': e.message, 'line': 0, 'column': 0, 'traceback': ''}}
+    except BaseException as e:
+        return {'ok': False, 'error': error_of(e, getattr(e, 'filename', None) or '')}
+    return {'ok': True, 'services': svcs, 'removed': removed}
+
+
+def op_unload(req):
+    module_file = req['module']
+    modname = module_file[:-3] if module_file.endswith('.py') else module_file
+    removed = modules.pop(modname, [])
+    for name in removed:
+        services.pop(name, None)
+    sys.modules.pop(modname, None)
+    return {'ok': True, 'removed': sorted(removed)}
+
+
+def op_services(req):
+    return {'ok': True, 'services': [
+        {'name': name, 'module': modname + '.py', 'class': cls.__name__} for name, (cls, modname) in sorted(services.items())]}
+
+
+def to_jsonable(value):
+    if isinstance(value, Bunch):
+        return dict(value)
+    return value
+
+
+def run_service(name, payload, cid, depth=0):
+    if depth > 50:
+        raise InvokeFailure(500, 'RecursionError', 'services invoked each other more than 50 levels deep')
+    entry = services.get(name)
+    if entry is None:
+        raise InvokeFailure(404, 'ServiceNotFound', 'no service named {}'.format(name))
+    cls = entry[0]
+    in_req, in_opt, out_req, _ = sio_spec(cls.__dict__.get('SimpleIO') or getattr(cls, 'SimpleIO', None))
+    data = payload if isinstance(payload, dict) else {}
+    if in_req or in_opt:
+        missing = [k for k in in_req if data.get(k) is None]
+        if missing:
+            raise InvokeFailure(400, 'BadInput', 'missing required input: {}'.format(', '.join(missing)))
+        inp = Bunch()
+        for k in in_req + in_opt:
+            inp[k] = data.get(k)
+    else:
+        inp = Bunch(data)
+    svc = cls()
+    svc.name = name
+    svc.cid = cid or uuid.uuid4().hex
+    svc.server_name = SERVER_NAME
+    svc.request = Request(payload, inp)
+    svc.response = Response()
+    svc.logger = logging.getLogger(name)
+    svc._invoker = lambda n, p, c: run_service(n, p, c, depth + 1)
+    svc.before_handle()
+    svc.handle()
+    svc.after_handle()
+    out = to_jsonable(svc.response.payload)
+    if out_req and isinstance(out, dict):
+        missing = [k for k in out_req if k not in out]
+        if missing:
+            raise InvokeFailure(500, 'BadOutput', 'service {} did not set required output: {}'.format(name, ', '.join(missing)))
+    return out
+
+
+def op_invoke(req):
+    try:
+        out = run_service(req['service'], req.get('payload'), req.get('cid'))
+        return {'ok': True, 'response': json.loads(json.dumps(out, default=_not_serializable))}
+    except InvokeFailure as e:
+        return {'ok': False, 'status': e.status or 500, 'error': {'type': e.type, 'message': e.message, 'traceback': e.tb}}
+    except BaseException as e:
+        return {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': str(e),
+                'traceback': ''.join(traceback.format_exception(type(e), e, e.__traceback__))}}
+
+
+def _not_serializable(value):
+    raise TypeError('the response holds a {} which is not JSON-serializable'.format(type(value).__name__))
+
+
+OPS = {'load': op_load, 'import': op_import, 'unload': op_unload, 'services': op_services, 'invoke': op_invoke,
+       'ping': lambda req: {'ok': True}}
+
+
+def main():
+    for line in sys.stdin.buffer:
+        try:
+            req = json.loads(line)
+        except ValueError:
+            continue
+        try:
+            resp = OPS[req['op']](req)
+        except BaseException as e:
+            resp = {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': str(e), 'traceback': traceback.format_exc()}}
+        resp['id'] = req.get('id')
+        PROTO.write(json.dumps(resp) + '\n')
+
+
+if __name__ == '__main__':
+    main()

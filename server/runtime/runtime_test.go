@@ -1,0 +1,261 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type recorder struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	line := rec.Message
+	rec.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	r.lines = append(r.lines, line)
+	return nil
+}
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *recorder) WithGroup(string) slog.Handler      { return r }
+func (r *recorder) has(s string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.lines {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func start(t testing.TB, cfg Config) (*Runtime, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	dir := t.TempDir()
+	if cfg.Dir == "" {
+		cfg.Dir = filepath.Join(dir, "runtime")
+	}
+	if cfg.ModuleDir == "" {
+		cfg.ModuleDir = filepath.Join(dir, "current")
+		os.MkdirAll(cfg.ModuleDir, 0o755)
+	}
+	cfg.Logger = slog.New(rec)
+	r, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, rec
+}
+
+func load(t testing.TB, r *Runtime, module, src string) LoadResult {
+	t.Helper()
+	res, err := r.Load(context.Background(), module, "/srv/"+module, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func call(t testing.TB, r *Runtime, svc, payload string) (map[string]any, error) {
+	t.Helper()
+	var p []byte
+	if payload != "" {
+		p = []byte(payload)
+	}
+	out, err := r.Invoke(context.Background(), svc, p, InvokeOptions{CID: "cid-1"})
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		return map[string]any{"_raw": string(out)}, nil
+	}
+	return m, nil
+}
+
+const billing = `from zato.server.service import Service, Integer
+
+class ListOverdueInvoices(Service):
+    class SimpleIO:
+        input_required = (Integer('min_days'),)
+        input_optional = ('currency',)
+
+    def before_handle(self):
+        self.order = ['before']
+
+    def handle(self):
+        self.order.append('handle')
+        self.logger.info('listing from %s', self.server_name)
+        self.response.payload.min_days = self.request.input.min_days
+        self.response.payload.currency = self.request.input.currency
+        self.response.payload.cid = self.cid
+        self.response.payload.segment = self.invoke('billing.segment', {'x': 1})
+        self.response.payload.order = self.order
+
+    def after_handle(self):
+        self.order.append('after')
+
+class Segment(Service):
+    name = 'billing.segment'
+    def handle(self):
+        self.response.payload = ['smb', self.request.payload['x']]
+
+class Base(Service):
+    zato_dont_import = True
+`
+
+func TestServicesAnswer(t *testing.T) {
+	r, rec := start(t, Config{Server: "server1"})
+	res := load(t, r, "billing_invoice.py", billing)
+	if res.Error != nil || fmt.Sprint(res.Services) != "[billing-invoice.list-overdue-invoices billing.segment]" {
+		t.Fatalf("%+v %v", res, res.Error)
+	}
+	out, err := call(t, r, "billing-invoice.list-overdue-invoices", `{"min_days": 30}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["min_days"] != float64(30) || out["currency"] != nil || out["cid"] != "cid-1" || fmt.Sprint(out["segment"]) != "[smb 1]" || fmt.Sprint(out["order"]) != "[before handle after]" {
+		t.Fatalf("%v", out)
+	}
+	if !rec.has("listing from server1") {
+		t.Fatal("self.logger did not reach the log")
+	}
+	_, err = call(t, r, "billing-invoice.list-overdue-invoices", `{}`)
+	var ie *InvokeError
+	if !errors.As(err, &ie) || ie.Status != 400 || !strings.Contains(ie.Message, "min_days") {
+		t.Fatalf("missing input: %v", err)
+	}
+	if _, err := call(t, r, "nope", ""); !errors.As(err, &ie) || ie.Status != 404 {
+		t.Fatalf("unknown: %v", err)
+	}
+	// Strings are JSON strings.
+	load(t, r, "s.py", "from zato.server.service import Service\nclass S(Service):\n    def handle(self):\n        print('to stderr, not the protocol')\n        self.response.payload = 'hi'\n")
+	out2, err := r.Invoke(context.Background(), "s.s", nil, InvokeOptions{})
+	if err != nil || string(out2) != `"hi"` {
+		t.Fatalf("%s %v", out2, err)
+	}
+	svcs := r.Services()
+	if len(svcs) != 3 || svcs[0].Module != "billing_invoice.py" {
+		t.Fatalf("%+v", svcs)
+	}
+}
+
+func TestRedeployRemovesAndConflicts(t *testing.T) {
+	r, _ := start(t, Config{})
+	load(t, r, "a.py", "from zato.server.service import Service\nclass One(Service): pass\nclass Two(Service): pass\n")
+	res := load(t, r, "a.py", "from zato.server.service import Service\nclass One(Service): pass\n")
+	if fmt.Sprint(res.Removed) != "[a.two]" {
+		t.Fatalf("removed %v", res.Removed)
+	}
+	if _, err := call(t, r, "a.two", ""); err == nil {
+		t.Fatal("a removed service still answers")
+	}
+	res = load(t, r, "b.py", "from zato.server.service import Service\nclass X(Service):\n    name = 'a.one'\n")
+	if res.Error == nil || res.Error.Type != "ServiceNameConflict" || !strings.Contains(res.Error.Message, "a.py") || !strings.Contains(res.Error.Message, "b.py") {
+		t.Fatalf("%+v", res.Error)
+	}
+	// Classes imported from elsewhere do not count.
+	res = load(t, r, "c.py", "from zato.server.service import Service\nfrom a import One\nclass Own(Service): pass\n")
+	if fmt.Sprint(res.Services) != "[c.own]" {
+		t.Fatalf("%v %v", res.Services, res.Error)
+	}
+}
+
+func TestFailuresKeepPreviousVersion(t *testing.T) {
+	r, _ := start(t, Config{ImportTimeout: 700 * time.Millisecond})
+	load(t, r, "m.py", "from zato.server.service import Service\nclass Ok(Service):\n    def handle(self):\n        self.response.payload = {'v': 1}\n")
+	cases := []struct{ src, typ string; line, col int }{
+		{"x = 1\ndef f(:\n    pass\n", "SyntaxError", 2, 7},
+		{"x = 1\n\nraise ValueError('boom')\n", "ValueError", 3, 1},
+		{"import sys\nsys.exit(2)\n", "SystemExit", 2, 1},
+		{"import time\nwhile True:\n    time.sleep(0.01)\n", "ImportTimeout", 0, 0},
+		{"import os\nos._exit(3)\n", "WorkerExited", 0, 0},
+	}
+	for _, c := range cases {
+		res := load(t, r, "m.py", c.src)
+		if res.Error == nil || res.Error.Type != c.typ || res.Error.Line != c.line || (c.col > 0 && res.Error.Column != c.col) {
+			t.Fatalf("%s: %+v", c.typ, res.Error)
+		}
+		if out, err := call(t, r, "m.ok", ""); err != nil || out["v"] != float64(1) {
+			t.Fatalf("after %s: %v %v", c.typ, out, err)
+		}
+	}
+}
+
+func TestImportDottedFromExtraPaths(t *testing.T) {
+	extra := t.TempDir()
+	os.MkdirAll(filepath.Join(extra, "acme"), 0o755)
+	os.WriteFile(filepath.Join(extra, "acme", "__init__.py"), nil, 0o644)
+	os.WriteFile(filepath.Join(extra, "acme", "money.py"), []byte("def fmt(x):\n    return 'EUR %d' % x\n"), 0o644)
+	os.WriteFile(filepath.Join(extra, "acme_svc.py"), []byte("from zato.server.service import Service\nfrom acme.money import fmt\nclass Q(Service):\n    def handle(self):\n        self.response.payload = {'q': fmt(2)}\n"), 0o644)
+	r, _ := start(t, Config{ExtraPaths: []string{extra}})
+	res, err := r.ImportDotted(context.Background(), "acme_svc")
+	if err != nil || res.Error != nil || fmt.Sprint(res.Services) != "[acme-svc.q]" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if out, err := call(t, r, "acme-svc.q", ""); err != nil || out["q"] != "EUR 2" {
+		t.Fatalf("%v %v", out, err)
+	}
+	res, _ = r.ImportDotted(context.Background(), "no_such_mod")
+	if res.Error == nil || res.Error.Type != "ModuleNotFoundError" {
+		t.Fatalf("%+v", res.Error)
+	}
+}
+
+func TestInvokeTimeoutRestarts(t *testing.T) {
+	r, _ := start(t, Config{InvokeTimeout: 500 * time.Millisecond})
+	load(t, r, "h.py", "import time\nfrom zato.server.service import Service\nclass Hang(Service):\n    def handle(self):\n        time.sleep(30)\nclass Ok(Service):\n    def handle(self):\n        self.response.payload = {'ok': True}\n")
+	var ie *InvokeError
+	if _, err := call(t, r, "h.hang", ""); !errors.As(err, &ie) || ie.Status != 504 {
+		t.Fatalf("%v", err)
+	}
+	if out, err := call(t, r, "h.ok", ""); err != nil || out["ok"] != true {
+		t.Fatalf("%v %v", out, err)
+	}
+}
+
+func TestLoad500Modules(t *testing.T) {
+	r, _ := start(t, Config{})
+	start := time.Now()
+	for i := range 500 {
+		res := load(t, r, fmt.Sprintf("m%03d.py", i), fmt.Sprintf("from zato.server.service import Service\nclass S(Service):\n    def handle(self):\n        self.response.payload = {'n': %d}\n", i))
+		if res.Error != nil {
+			t.Fatal(res.Error)
+		}
+	}
+	t.Logf("500 modules in %s", time.Since(start))
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("500 modules took %s", d)
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	r, _ := start(b, Config{})
+	for i := 0; i < b.N; i++ {
+		load(b, r, "bench.py", fmt.Sprintf("from zato.server.service import Service\nclass S(Service):\n    def handle(self):\n        self.response.payload = {'n': %d}\n", i))
+	}
+}
+
+func BenchmarkInvoke(b *testing.B) {
+	r, _ := start(b, Config{})
+	load(b, r, "bench.py", "from zato.server.service import Service\nclass S(Service):\n    def handle(self):\n        self.response.payload = {'n': 1}\n")
+	for i := 0; i < b.N; i++ {
+		if _, err := r.Invoke(context.Background(), "bench.s", []byte(`{"a":1}`), InvokeOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
