@@ -21,6 +21,9 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Annotations[noClientConfig] != "" {
+				return nil // server-side verbs do not talk to the API
+			}
 			return a.loadConfig(cmd)
 		},
 	}
@@ -33,7 +36,10 @@ func newRoot() *cobra.Command {
 	for _, k := range []string{"url", "username", "password", "ca-file"} {
 		_ = a.v.BindPFlag(k, pf.Lookup(k))
 	}
-	root.AddCommand(a.quickstartCmd(), a.startCmd(), a.stopCmd(), a.serverCmd(), a.lspCmd())
+	for _, c := range []*cobra.Command{a.quickstartCmd(), a.startCmd(), a.stopCmd(), a.serverCmd(), a.lspCmd()} {
+		markServerSide(c)
+		root.AddCommand(c)
+	}
 	root.AddCommand(a.clientCmds()...)
 	return root
 }
@@ -55,4 +61,16 @@ func (a *app) loadConfig(cmd *cobra.Command) error {
 		}
 	}
 	return nil
+}
+
+const noClientConfig = "no-client-config"
+
+func markServerSide(c *cobra.Command) {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[noClientConfig] = "1"
+	for _, sub := range c.Commands() {
+		markServerSide(sub)
+	}
 }

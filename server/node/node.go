@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/zato-go/zato/server/api"
+	"github.com/zato-go/zato/server/backup"
 	"github.com/zato-go/zato/server/cluster"
 	"github.com/zato-go/zato/server/config"
 	"github.com/zato-go/zato/server/odb"
 	"github.com/zato-go/zato/server/pickup"
 	"github.com/zato-go/zato/server/runtime"
+	"github.com/zato-go/zato/server/sources"
 )
 
 // Options of Run.
@@ -79,9 +81,34 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	}
 	defer rt.Close()
 
+	bk, err := backup.New(backup.Config{
+		CurrentDir: cfg.CurrentWorkDir, BackupDir: cfg.BackupWorkDir, LastDir: cfg.LastBackupWorkDir,
+		History: cfg.BackupHistory, Format: cfg.BackupFormat, Logger: log.With("component", "backup"),
+	})
+	if err != nil {
+		return err
+	}
+	bkCtx, bkStop := context.WithCancel(context.Background())
+	bkDone := make(chan struct{})
+	go func() { bk.Run(bkCtx); close(bkDone) }()
+	defer func() { bkStop(); <-bkDone }() // finish queued archives before exiting
+
+	// service-sources.txt is imported before the hot-deployed modules, as in Zato.
+	var results []odb.SourceResult
+	for _, r := range sources.Load(ctx, rt, cfg.ServiceSources, cfg.Dir, log.With("component", "sources")) {
+		st := "ok"
+		if !r.OK {
+			st = "failed"
+		}
+		results = append(results, odb.SourceResult{Server: cfg.Name, Entry: r.Entry, Status: st, Message: r.Message, Services: r.Services})
+	}
+	if err := store.SetSourceResults(ctx, cfg.Name, results); err != nil {
+		return fmt.Errorf("record service sources: %w", err)
+	}
+
 	cl := cluster.New(cluster.Config{
 		Name: cfg.Name, URL: cfg.PublicURL, Secret: cfg.ClusterSecret, CurrentDir: cfg.CurrentWorkDir, Logger: log,
-		MaxPayload: cfg.MaxPayload,
+		MaxPayload: cfg.MaxPayload, BeforeApply: bk.Snapshot,
 	}, store, rt)
 
 	a := api.New(api.Config{
