@@ -111,14 +111,31 @@ func (b *Backups) Snapshot(_ context.Context, module string) {
 	}
 }
 
-// Run archives snapshots until ctx ends, then finishes what is queued.
+// Quiet is how long the server must see no new snapshot before it compresses what is queued. A snapshot is already
+// a complete backup (hard links); compressing it (bzip2 by default) costs more CPU than a deployment, so it waits
+// for a pause instead of competing with the deployments and confirmations of a busy moment.
+const Quiet = 250 * time.Millisecond
+
+// Run archives snapshots once deployments pause, until ctx ends; then it finishes what is queued.
 func (b *Backups) Run(ctx context.Context) {
 	b.recover(ctx)
+	var queue []string
+	timer := time.NewTimer(Quiet)
+	timer.Stop()
 	for {
 		select {
 		case snap := <-b.jobs:
-			b.archive(ctx, snap)
+			queue = append(queue, snap)
+			timer.Reset(Quiet)
+		case <-timer.C:
+			for _, snap := range queue {
+				b.archive(ctx, snap)
+			}
+			queue = nil
 		case <-ctx.Done():
+			for _, snap := range queue {
+				b.archive(context.Background(), snap)
+			}
 			for {
 				select {
 				case snap := <-b.jobs:

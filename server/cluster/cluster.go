@@ -305,13 +305,30 @@ func (c *Cluster) refreshPeers(ctx context.Context) {
 
 // nudgePeers tells every live peer to look at the ODB now. Fire and forget: the ODB stays the truth and the
 // safety-net checks catch a lost nudge.
-func (c *Cluster) nudgePeers() {
+func (c *Cluster) nudgePeers() { c.nudge("") }
+
+// nudge tells one live peer (or all, with only == "") to look at the ODB now.
+func (c *Cluster) nudge(only string) {
+	if only == c.cfg.Name {
+		return
+	}
 	c.mu.Lock()
 	peers := c.peers
 	c.mu.Unlock()
 	now := time.Now()
 	for _, p := range peers {
-		if p.Name == c.cfg.Name || p.URL == "" || !p.Live(now, MaxAge) {
+		if !p.Live(now, MaxAge) {
+			// The cache is refreshed at each heartbeat; a peer that went live since (they start together) must not
+			// wait for that, so look again when the cache shows anyone not live.
+			c.refreshPeers(context.Background())
+			c.mu.Lock()
+			peers = c.peers
+			c.mu.Unlock()
+			break
+		}
+	}
+	for _, p := range peers {
+		if p.Name == c.cfg.Name || p.URL == "" || !p.Live(now, MaxAge) || (only != "" && p.Name != only) {
 			continue
 		}
 		go func(url string) {
@@ -338,19 +355,13 @@ func (c *Cluster) applyPending(ctx context.Context) error {
 	}
 	for _, d := range pending {
 		st := c.apply(ctx, d.Module, d.Action, d.Version.Source, false)
-		if err := c.record(ctx, d.ID, st); err != nil {
-			return err
+		if err := c.store.SetServerStatus(ctx, d.ID, st); err != nil {
+			return fmt.Errorf("record status of deployment %d: %w", d.ID, err)
 		}
+		c.hub.Notify()
+		// Only the receiving server has clients waiting on this deployment; others learn of it from the ODB.
+		c.nudge(d.ReceivedBy)
 	}
-	return nil
-}
-
-func (c *Cluster) record(ctx context.Context, id int64, st odb.ServerStatus) error {
-	if err := c.store.SetServerStatus(ctx, id, st); err != nil {
-		return fmt.Errorf("record status of deployment %d: %w", id, err)
-	}
-	c.hub.Notify()
-	c.nudgePeers()
 	return nil
 }
 
@@ -515,6 +526,9 @@ func (c *Cluster) servicesOf(_ context.Context, module string) []string {
 	return out
 }
 
+// writeAtomic replaces path by rename, so readers never see a half-written module. It does not fsync: the ODB is
+// the truth and a server reconciles current/ with it at every start (a file lost to a power cut is rewritten from
+// the ODB), so a sync here would only add milliseconds to every deployment.
 func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -527,22 +541,13 @@ func writeAtomic(path string, data []byte) error {
 		f.Close()
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
 	if err := f.Close(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", path, err)
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 func sha(s string) string {

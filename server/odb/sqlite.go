@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -30,6 +32,10 @@ type sqliteBackend struct {
 	// wlock lets this process's writers take turns in Go (honouring their contexts) instead of polling SQLite's busy
 	// handler against each other; other processes still wait on the file lock with busy_timeout.
 	wlock chan struct{}
+	// flock serializes writers across processes with a kernel lock, which wakes the next writer the moment the
+	// previous one commits. Without it, processes meet SQLite's busy handler, which sleeps 1, 2, 5, 10, 15, 20,
+	// 25 ms between tries: six servers confirming one deployment at once paid tens of ms in those sleeps.
+	flock *os.File
 }
 
 // OpenSQLite opens (creating if needed) the SQLite ODB at path, which several processes may share.
@@ -43,7 +49,12 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	}
 	db.SetMaxOpenConns(sqlitePool)
 	db.SetMaxIdleConns(sqlitePool)
-	b := &sqliteBackend{db: db, wlock: make(chan struct{}, 1)}
+	lf, err := os.OpenFile(path+"-wlock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open SQLite ODB write lock: %w", err)
+	}
+	b := &sqliteBackend{db: db, wlock: make(chan struct{}, 1), flock: lf}
 	if err := setWAL(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open SQLite ODB %s: %w", path, err)
@@ -83,7 +94,10 @@ func setWAL(ctx context.Context, db *sql.DB) error {
 
 func (b *sqliteBackend) forUpdate() string { return "" }
 
-func (b *sqliteBackend) close() error { return b.db.Close() }
+func (b *sqliteBackend) close() error {
+	b.flock.Close()
+	return b.db.Close()
+}
 
 // busyRetries bounds how often a write that found the database busy for the whole busy_timeout is tried again.
 const busyRetries = 3
@@ -95,6 +109,10 @@ func (b *sqliteBackend) write(ctx context.Context, fn func(q querier) error) err
 		return ctx.Err()
 	}
 	defer func() { <-b.wlock }()
+	if err := lockFile(ctx, b.flock); err != nil {
+		return err
+	}
+	defer unix.Flock(int(b.flock.Fd()), unix.LOCK_UN)
 	var err error
 	for range busyRetries {
 		if err = b.tx(ctx, false, fn); !isBusy(err) || ctx.Err() != nil {
@@ -211,3 +229,27 @@ func (q sqliteQuerier) queryRow(ctx context.Context, query string, args ...any) 
 type sqliteRows struct{ *sql.Rows }
 
 func (r sqliteRows) Close() { r.Rows.Close() }
+
+// lockFile takes an exclusive flock, giving up when ctx ends. The blocking call runs on its own goroutine so a
+// cancelled caller is not held; if the lock arrives after that, it is released at once.
+func lockFile(ctx context.Context, f *os.File) error {
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err == nil {
+		return nil
+	}
+	got := make(chan error, 1)
+	go func() { got <- unix.Flock(int(f.Fd()), unix.LOCK_EX) }()
+	select {
+	case err := <-got:
+		if err != nil {
+			return fmt.Errorf("lock the ODB for writing: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		go func() {
+			if <-got == nil {
+				unix.Flock(int(f.Fd()), unix.LOCK_UN)
+			}
+		}()
+		return ctx.Err()
+	}
+}

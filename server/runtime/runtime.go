@@ -109,6 +109,7 @@ type worker struct {
 
 type reply struct {
 	ID       int64           `json:"id"`
+	Log      *logRecord      `json:"log"`
 	OK       bool            `json:"ok"`
 	Services json.RawMessage `json:"services"`
 	Removed  []string        `json:"removed"`
@@ -205,6 +206,10 @@ func (r *Runtime) spawn() error {
 				r.log.Warn("bad reply from the python worker", "err", err)
 				continue
 			}
+			if rep.Log != nil {
+				r.logFromWorker(rep.Log)
+				continue
+			}
 			select {
 			case w.replies <- rep:
 			default: // a reply nobody waits for any more (its caller gave up)
@@ -221,25 +226,26 @@ func (r *Runtime) readStderr(rd io.Reader) {
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "\x1eZATO-LOG\t"); ok {
-			var m struct{ Level, Logger, Msg string }
-			if json.Unmarshal([]byte(rest), &m) == nil {
-				lvl := slog.LevelInfo
-				switch m.Level {
-				case "DEBUG":
-					lvl = slog.LevelDebug
-				case "WARNING":
-					lvl = slog.LevelWarn
-				case "ERROR", "CRITICAL":
-					lvl = slog.LevelError
-				}
-				r.log.Log(context.Background(), lvl, m.Msg, "service", m.Logger)
-				continue
-			}
-		}
-		r.log.Info(line, "stream", "stderr")
+		r.log.Info(sc.Text(), "stream", "stderr")
 	}
+}
+
+// logRecord is a service's self.logger record, sent on the protocol stream.
+type logRecord struct {
+	Level, Logger, Msg string
+}
+
+func (r *Runtime) logFromWorker(m *logRecord) {
+	lvl := slog.LevelInfo
+	switch m.Level {
+	case "DEBUG":
+		lvl = slog.LevelDebug
+	case "WARNING":
+		lvl = slog.LevelWarn
+	case "ERROR", "CRITICAL":
+		lvl = slog.LevelError
+	}
+	r.log.Log(context.Background(), lvl, m.Msg, "service", m.Logger)
 }
 
 // errWorkerExited and errTimeout tell call's callers what happened to the worker.

@@ -178,7 +178,10 @@ func TestRedeployRemovesAndConflicts(t *testing.T) {
 func TestFailuresKeepPreviousVersion(t *testing.T) {
 	r, _ := start(t, Config{ImportTimeout: 700 * time.Millisecond})
 	load(t, r, "m.py", "from zato.server.service import Service\nclass Ok(Service):\n    def handle(self):\n        self.response.payload = {'v': 1}\n")
-	cases := []struct{ src, typ string; line, col int }{
+	cases := []struct {
+		src, typ  string
+		line, col int
+	}{
 		{"x = 1\ndef f(:\n    pass\n", "SyntaxError", 2, 7},
 		{"x = 1\n\nraise ValueError('boom')\n", "ValueError", 3, 1},
 		{"import sys\nsys.exit(2)\n", "SystemExit", 2, 1},

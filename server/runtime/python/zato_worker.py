@@ -22,17 +22,14 @@ for p in reversed(sys.argv[1:]):
 
 from zato.server.service import Service, Bunch, BadInput, Request, Response, sio_spec  # noqa: E402
 
-LOG_MARK = '\x1eZATO-LOG\t'
-
-
 class _Handler(logging.Handler):
+    """ Log records travel on the protocol stream, ahead of the reply they belong to, so none is lost or late. """
     def emit(self, record):
         try:
             msg = record.getMessage()
             if record.exc_info:
                 msg += '\n' + ''.join(traceback.format_exception(*record.exc_info))
-            sys.stderr.write(LOG_MARK + json.dumps({'level': record.levelname, 'logger': record.name, 'msg': msg}) + '\n')
-            sys.stderr.flush()
+            PROTO.write(json.dumps({'log': {'level': record.levelname, 'logger': record.name, 'msg': msg}}) + '\n')
         except Exception:
             pass
 
