@@ -1,0 +1,145 @@
+package deployclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// Ping checks the connection and the credentials: an authenticated read, or Zato's empty-body /ide-deploy.
+func (c *Client) Ping(ctx context.Context) error {
+	if c.cfg.Kind == KindZato {
+		return c.zatoPing(ctx)
+	}
+	if err := c.do(ctx, retrySafe, http.MethodGet, "/api/v1/servers", nil, nil); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// StatusRaw is GET /api/v1/status as the server sent it.
+func (c *Client) StatusRaw(ctx context.Context) (json.RawMessage, error) {
+	if c.cfg.Kind == KindZato {
+		return nil, fmt.Errorf("status: %w", ErrUnsupported)
+	}
+	var raw json.RawMessage
+	if err := c.do(ctx, retrySafe, http.MethodGet, "/api/v1/status", nil, &raw); err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	return raw, nil
+}
+
+// Status is servers, modules and service sources.
+func (c *Client) Status(ctx context.Context) (StatusReport, error) {
+	raw, err := c.StatusRaw(ctx)
+	if err != nil {
+		return StatusReport{}, err
+	}
+	var st StatusReport
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return StatusReport{}, fmt.Errorf("status: decode: %w", err)
+	}
+	st.Raw = raw
+	return st, nil
+}
+
+// Servers lists the cluster's members.
+func (c *Client) Servers(ctx context.Context) ([]Member, error) {
+	if c.cfg.Kind == KindZato {
+		return nil, fmt.Errorf("servers: %w", ErrUnsupported)
+	}
+	var out struct {
+		Servers []Member `json:"servers"`
+	}
+	if err := c.do(ctx, retrySafe, http.MethodGet, "/api/v1/servers", nil, &out); err != nil {
+		return nil, fmt.Errorf("servers: %w", err)
+	}
+	return out.Servers, nil
+}
+
+// Modules lists every module's current state.
+func (c *Client) Modules(ctx context.Context) ([]Module, error) {
+	if c.cfg.Kind == KindZato {
+		return nil, fmt.Errorf("modules: %w", ErrUnsupported)
+	}
+	var out struct {
+		Modules []Module `json:"modules"`
+	}
+	if err := c.do(ctx, retrySafe, http.MethodGet, "/api/v1/modules", nil, &out); err != nil {
+		return nil, fmt.Errorf("modules: %w", err)
+	}
+	return out.Modules, nil
+}
+
+// Services lists the services of the server the client talks to.
+func (c *Client) Services(ctx context.Context) (ServicesReport, error) {
+	if c.cfg.Kind == KindZato {
+		return ServicesReport{}, fmt.Errorf("services: %w", ErrUnsupported)
+	}
+	var out ServicesReport
+	if err := c.do(ctx, retrySafe, http.MethodGet, "/api/v1/services", nil, &out); err != nil {
+		return ServicesReport{}, fmt.Errorf("services: %w", err)
+	}
+	return out, nil
+}
+
+// Versions lists a module's versions, newest first.
+func (c *Client) Versions(ctx context.Context, module string) ([]Version, error) {
+	if c.cfg.Kind == KindZato {
+		return nil, fmt.Errorf("versions: %w", ErrUnsupported)
+	}
+	var out struct {
+		Versions []Version `json:"versions"`
+	}
+	if err := c.do(ctx, retrySafe, http.MethodGet, "/api/v1/modules/"+url.PathEscape(module)+"/versions", nil, &out); err != nil {
+		return nil, fmt.Errorf("versions of %s: %w", module, err)
+	}
+	return out.Versions, nil
+}
+
+// Rollback deploys an earlier version of a module (0: the one before the current) and returns the new deployment
+// (not yet done: Watch it).
+func (c *Client) Rollback(ctx context.Context, module string, version int) (Deployment, error) {
+	if c.cfg.Kind == KindZato {
+		return Deployment{}, fmt.Errorf("rollback: %w", ErrUnsupported)
+	}
+	var d Deployment
+	body := map[string]int{"version": version}
+	if err := c.do(ctx, retryIdempotentWrite, http.MethodPost, "/api/v1/modules/"+url.PathEscape(module)+"/rollback", body, &d); err != nil {
+		return Deployment{}, fmt.Errorf("rollback %s: %w", module, err)
+	}
+	return d, nil
+}
+
+// Undeploy removes a module from every server and returns the deployment (not yet done: Watch it).
+func (c *Client) Undeploy(ctx context.Context, module string) (Deployment, error) {
+	if c.cfg.Kind == KindZato {
+		return Deployment{}, fmt.Errorf("undeploy: %w", ErrUnsupported)
+	}
+	var d Deployment
+	if err := c.do(ctx, retryIdempotentWrite, http.MethodDelete, "/api/v1/modules/"+url.PathEscape(module), nil, &d); err != nil {
+		return Deployment{}, fmt.Errorf("undeploy %s: %w", module, err)
+	}
+	return d, nil
+}
+
+// Invoke runs a service on the server the client talks to; payload is JSON or empty. A service's own failure comes
+// back as an *APIError with its exception type in Code and its traceback.
+func (c *Client) Invoke(ctx context.Context, service string, payload []byte) (json.RawMessage, error) {
+	path := "/api/v1/invoke/"
+	if c.cfg.Kind == KindZato {
+		path = "/zato/api/invoke/"
+	}
+	var body any
+	if len(bytes.TrimSpace(payload)) > 0 {
+		body = json.RawMessage(payload)
+	}
+	var out json.RawMessage
+	if err := c.do(ctx, retryNotSent, http.MethodPost, path+url.PathEscape(service), body, &out); err != nil {
+		return nil, fmt.Errorf("invoke %s: %w", service, err)
+	}
+	return out, nil
+}

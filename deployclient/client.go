@@ -1,0 +1,260 @@
+// Package deployclient is the client of the zato HTTP API (docs/architecture.md) and of stock Zato's /ide-deploy.
+// The CLI, the language server and the tests use it.
+package deployclient
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+)
+
+// KindZato is a stock Zato server: only /ide-deploy is available and it gives no per-server confirmation.
+const KindZato = "zato"
+
+// Config says how to reach one target.
+type Config struct {
+	URL                string
+	Username, Password string
+	CAFile             string // PEM bundle trusted in addition to nothing else (the system pool is not used when set)
+	InsecureSkipVerify bool
+	Timeout            time.Duration // per request; long-polls and event streams get their wait on top. Default 30s.
+	Kind               string        // "" (this project's server) or "zato" (stock Zato)
+	Retries            int           // retries on network errors and 5xx; default 3, negative for none
+	Logger             *slog.Logger  // retries and other noise at debug level; default discards
+}
+
+// Client talks to one target. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	base string
+	r    *resty.Client
+	log  *slog.Logger
+}
+
+// Errors callers branch on. Use errors.Is: they wrap the detail.
+var (
+	// ErrUnauthorized is a 401 or 403: wrong user name or password.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrUnreachable is a network failure: connection refused or reset, DNS, TLS, a timeout before any answer.
+	ErrUnreachable = errors.New("unreachable")
+	// ErrUnsupported is an operation the target's kind does not offer (stock Zato has only /ide-deploy).
+	ErrUnsupported = errors.New("not supported by this server kind")
+)
+
+// APIError is an error answer (4xx, 5xx) from the server.
+type APIError struct {
+	Status    int    // HTTP status
+	Code      string // "bad_name", "not_found", ... (for invoke errors, the Python exception type)
+	Message   string
+	Traceback string // invoke errors only
+}
+
+func (e *APIError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("server answered %d %s: %s", e.Status, e.Code, e.Message)
+	}
+	return fmt.Sprintf("server answered %d: %s", e.Status, e.Message)
+}
+
+// Is makes errors.Is(err, ErrUnauthorized) true for 401 and 403 answers.
+func (e *APIError) Is(target error) bool {
+	return target == ErrUnauthorized && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden)
+}
+
+// New builds a client. It does not contact the server (see Ping).
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("bad server URL %q: want http(s)://host:port", cfg.URL)
+	}
+	if cfg.Kind != "" && cfg.Kind != KindZato {
+		return nil, fmt.Errorf("unknown server kind %q (want empty or %q)", cfg.Kind, KindZato)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = 3
+	} else if cfg.Retries < 0 {
+		cfg.Retries = 0
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tlsConf := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // opt-in for self-signed dev servers
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", cfg.CAFile)
+		}
+		tlsConf.RootCAs = pool
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsConf
+	tr.MaxIdleConnsPerHost = 16
+	// No http.Client timeout: it would cut event streams and long-polls. Each call sets a context deadline instead.
+	r := resty.NewWithClient(&http.Client{Transport: tr}).
+		SetBaseURL(u.String()).
+		SetLogger(restyLogger{log}).
+		SetRetryCount(cfg.Retries).
+		SetRetryWaitTime(100*time.Millisecond).
+		SetRetryMaxWaitTime(2*time.Second).
+		SetHeader("User-Agent", "zato-go-deployclient")
+	if cfg.Username != "" || cfg.Password != "" {
+		r.SetBasicAuth(cfg.Username, cfg.Password)
+	}
+	return &Client{cfg: cfg, base: u.String(), r: r, log: log}, nil
+}
+
+// URL is the server the client talks to.
+func (c *Client) URL() string { return c.base }
+
+// Kind is "" or KindZato.
+func (c *Client) Kind() string { return c.cfg.Kind }
+
+// retryPolicy says when a request may be sent again.
+type retryPolicy int
+
+const (
+	// retrySafe: reads. Any network error or 5xx.
+	retrySafe retryPolicy = iota
+	// retryIdempotentWrite: uploads, rollbacks, undeploys. A repeat creates another deployment of the same content,
+	// which is harmless, so network errors and 5xx qualify, but not a timeout (the server is slow, not gone).
+	retryIdempotentWrite
+	// retryNotSent: invocations run user code, so only failures that prove nothing reached the server.
+	retryNotSent
+)
+
+func (p retryPolicy) condition(resp *resty.Response, err error) bool {
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return false
+		}
+		switch p {
+		case retryNotSent:
+			return notSent(err)
+		case retryIdempotentWrite:
+			var ne net.Error
+			return !(errors.As(err, &ne) && ne.Timeout())
+		}
+		return true
+	}
+	if resp == nil || resp.StatusCode() < 500 || p == retryNotSent {
+		return false
+	}
+	// 501 and 505 will not get better.
+	return resp.StatusCode() != http.StatusNotImplemented && resp.StatusCode() != http.StatusHTTPVersionNotSupported
+}
+
+// notSent reports failures that happen before a request leaves: refused connections, DNS.
+func notSent(err error) bool {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dnsErr) || (errors.As(err, &opErr) && opErr.Op == "dial")
+}
+
+// req starts a request with the per-call deadline and retry policy.
+func (c *Client) req(ctx context.Context, p retryPolicy) *resty.Request {
+	return c.r.R().SetContext(ctx).AddRetryCondition(p.condition)
+}
+
+// withTimeout bounds one call by the configured timeout plus extra (a long-poll's wait).
+func (c *Client) withTimeout(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.cfg.Timeout+extra)
+}
+
+// do sends a request and decodes a 2xx JSON answer into out (nil to skip). Errors are ErrUnreachable, ErrUnauthorized
+// (as an *APIError), *APIError, or the context's error.
+func (c *Client) do(parent context.Context, p retryPolicy, method, path string, body, out any) error {
+	ctx, cancel := c.withTimeout(parent, 0)
+	defer cancel()
+	r := c.req(ctx, p)
+	if body != nil {
+		r.SetHeader("Content-Type", "application/json").SetBody(body)
+	}
+	resp, err := r.Execute(method, path)
+	if err != nil {
+		return c.netErr(parent, method, path, err)
+	}
+	if resp.IsError() {
+		return apiError(resp.StatusCode(), resp.Body())
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(resp.Body(), out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// netErr classifies a transport error: the caller's own cancellation or deadline stays itself; everything else,
+// including our per-request timeout, is unreachable.
+func (c *Client) netErr(parent context.Context, method, path string, err error) error {
+	if perr := parent.Err(); perr != nil {
+		return fmt.Errorf("%s %s%s: %w", method, c.base, path, perr)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s %s%s: %w: no answer within %s", method, c.base, path, ErrUnreachable, c.cfg.Timeout)
+	}
+	return fmt.Errorf("%s %s%s: %w: %w", method, c.base, path, ErrUnreachable, err)
+}
+
+// apiError decodes {"error": {...}} (API errors and invoke errors share it).
+func apiError(status int, body []byte) error {
+	var e struct {
+		Error struct {
+			Code, Type, Message, Traceback string
+		} `json:"error"`
+	}
+	ae := &APIError{Status: status}
+	if json.Unmarshal(body, &e) == nil && (e.Error.Message != "" || e.Error.Code != "" || e.Error.Type != "") {
+		ae.Code, ae.Message, ae.Traceback = e.Error.Code, e.Error.Message, e.Error.Traceback
+		if ae.Code == "" {
+			ae.Code = e.Error.Type
+		}
+	} else {
+		ae.Message = strings.TrimSpace(string(body))
+		if len(ae.Message) > 300 {
+			ae.Message = ae.Message[:300] + "..."
+		}
+		if ae.Message == "" {
+			ae.Message = http.StatusText(status)
+		}
+	}
+	return ae
+}
+
+// restyLogger sends resty's retry chatter to slog at debug level: the CLI and the LSP report failures themselves.
+type restyLogger struct{ l *slog.Logger }
+
+func (r restyLogger) Errorf(f string, v ...any) { r.l.Debug("http", "error", fmt.Sprintf(f, v...)) }
+func (r restyLogger) Warnf(f string, v ...any)  { r.l.Debug("http", "warn", fmt.Sprintf(f, v...)) }
+func (r restyLogger) Debugf(f string, v ...any) { r.l.Debug("http", "debug", fmt.Sprintf(f, v...)) }
+
+var _ io.Closer = (*Client)(nil)
+
+// Close releases idle connections.
+func (c *Client) Close() error {
+	c.r.GetClient().CloseIdleConnections()
+	return nil
+}

@@ -1,0 +1,156 @@
+package deployclient
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// FileConfig is zato-client.yaml or a workspace's .zato.yaml. The top-level url/username/password are the default
+// target when there are no named targets.
+type FileConfig struct {
+	URL                string            `mapstructure:"url"`
+	Username           string            `mapstructure:"username"`
+	Password           string            `mapstructure:"password"`
+	PasswordEnv        string            `mapstructure:"passwordEnv"`
+	CAFile             string            `mapstructure:"caFile"`
+	InsecureSkipVerify bool              `mapstructure:"insecureSkipVerify"`
+	Kind               string            `mapstructure:"kind"`
+	Timeout            time.Duration     `mapstructure:"timeout"`
+	Servers            []ServerRef       `mapstructure:"servers"`
+	Targets            map[string]Target `mapstructure:"targets"`
+	DefaultTarget      string            `mapstructure:"defaultTarget"`
+}
+
+// ServerRef is one server of an environment, for talking to a given server directly.
+type ServerRef struct {
+	Name string `mapstructure:"name"`
+	URL  string `mapstructure:"url"`
+	Dir  string `mapstructure:"dir"`
+}
+
+// Target is a named place to deploy to.
+type Target struct {
+	URL                string `mapstructure:"url"`
+	Username           string `mapstructure:"username"`
+	Password           string `mapstructure:"password"`
+	PasswordEnv        string `mapstructure:"passwordEnv"`
+	CAFile             string `mapstructure:"caFile"`
+	InsecureSkipVerify bool   `mapstructure:"insecureSkipVerify"`
+	Kind               string `mapstructure:"kind"`
+}
+
+// DefaultTargetName names the target made of the top-level keys.
+const DefaultTargetName = "default"
+
+// LoadConfig reads a client config file (YAML, or any format viper knows by its extension).
+func LoadConfig(path string) (FileConfig, error) {
+	v := viper.New()
+	v.SetConfigFile(path)
+	if ext := fileExt(path); ext == "" || ext == "yml" {
+		v.SetConfigType("yaml")
+	}
+	if err := v.ReadInConfig(); err != nil {
+		return FileConfig{}, fmt.Errorf("read client config %s: %w", path, err)
+	}
+	return DecodeConfig(v)
+}
+
+// DecodeConfig decodes a viper tree (a config file possibly layered with other sources) into a FileConfig.
+func DecodeConfig(v *viper.Viper) (FileConfig, error) {
+	var fc FileConfig
+	if err := v.Unmarshal(&fc); err != nil {
+		return FileConfig{}, fmt.Errorf("decode client config: %w", err)
+	}
+	return fc, nil
+}
+
+func fileExt(path string) string {
+	for i := len(path) - 1; i >= 0 && path[i] != '/' && path[i] != os.PathSeparator; i-- {
+		if path[i] == '.' {
+			if i == 0 || path[i-1] == '/' {
+				return "" // a dot file such as .zato.yaml has the extension after its first dot
+			}
+			return path[i+1:]
+		}
+	}
+	return ""
+}
+
+// TargetNames lists the configured targets, the default one first.
+func (f FileConfig) TargetNames() []string {
+	var names []string
+	for n := range f.Targets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 && f.URL != "" {
+		return []string{DefaultTargetName}
+	}
+	def := f.defaultName()
+	out := []string{}
+	if _, ok := f.Targets[def]; ok {
+		out = append(out, def)
+	}
+	for _, n := range names {
+		if n != def {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (f FileConfig) defaultName() string {
+	if f.DefaultTarget != "" {
+		return f.DefaultTarget
+	}
+	if f.URL == "" && len(f.Targets) == 1 {
+		for n := range f.Targets {
+			return n
+		}
+	}
+	return DefaultTargetName
+}
+
+// Target resolves a target by name ("" for the default) into a client Config. A named target inherits the top-level
+// username, password and TLS settings it does not set; passwordEnv is read from the environment.
+func (f FileConfig) Target(name string) (string, Config, error) {
+	if name == "" {
+		name = f.defaultName()
+	}
+	t, ok := f.Targets[name]
+	if !ok {
+		if name != DefaultTargetName {
+			return name, Config{}, fmt.Errorf("no target named %q", name)
+		}
+		t = Target{URL: f.URL}
+	}
+	cfg := Config{
+		URL: t.URL, Username: first(t.Username, f.Username), Password: t.Password, CAFile: first(t.CAFile, f.CAFile),
+		InsecureSkipVerify: t.InsecureSkipVerify || f.InsecureSkipVerify, Kind: first(t.Kind, f.Kind), Timeout: f.Timeout,
+	}
+	switch {
+	case t.Password != "":
+	case t.PasswordEnv != "":
+		cfg.Password = os.Getenv(t.PasswordEnv)
+	case f.Password != "":
+		cfg.Password = f.Password
+	case f.PasswordEnv != "":
+		cfg.Password = os.Getenv(f.PasswordEnv)
+	}
+	if cfg.URL == "" {
+		return name, cfg, errors.New("no server URL configured")
+	}
+	return name, cfg, nil
+}
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
