@@ -316,16 +316,18 @@ func (c *Cluster) nudge(only string) {
 	peers := c.peers
 	c.mu.Unlock()
 	now := time.Now()
+	// The cache is refreshed at each heartbeat; a peer that joined or went live since (servers start together) must
+	// not wait for that, so look again when the cache shows anyone not live or lacks the peer asked for.
+	stale, found := false, only == ""
 	for _, p := range peers {
-		if !p.Live(now, MaxAge) {
-			// The cache is refreshed at each heartbeat; a peer that went live since (they start together) must not
-			// wait for that, so look again when the cache shows anyone not live.
-			c.refreshPeers(context.Background())
-			c.mu.Lock()
-			peers = c.peers
-			c.mu.Unlock()
-			break
-		}
+		stale = stale || !p.Live(now, MaxAge)
+		found = found || p.Name == only
+	}
+	if stale || !found {
+		c.refreshPeers(context.Background())
+		c.mu.Lock()
+		peers = c.peers
+		c.mu.Unlock()
 	}
 	for _, p := range peers {
 		if p.Name == c.cfg.Name || p.URL == "" || !p.Live(now, MaxAge) || (only != "" && p.Name != only) {
