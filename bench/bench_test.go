@@ -105,3 +105,40 @@ func BenchmarkRestart500(b *testing.B) {
 	b.StopTimer()
 	report(b, lat)
 }
+
+// BenchmarkPickupConfirmed is a file closed in the pickup dir to every server confirming it. The deployment id is
+// not known in advance, so the client long-polls the newest deployment of the module.
+func BenchmarkPickupConfirmed(b *testing.B) {
+	c := testenv.StartCluster(b, testenv.Options{Servers: 2})
+	cl := newClient(b, c)
+	ctx := context.Background()
+	pickup := filepath.Join(c.Servers[0].Dir, "pickup/incoming/services")
+	var last int64
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if err := os.WriteFile(filepath.Join(pickup, "picked_bench.py"), []byte(fmt.Sprintf(module, i)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		var d deployclient.Deployment
+		for {
+			list, err := cl.Deployments(ctx, "picked_bench.py", 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(list) > 0 && list[0].ID > last {
+				d = list[0]
+				break
+			}
+		}
+		d, err := cl.Watch(ctx, d.ID, nil)
+		if err != nil || d.Status != "deployed" || d.Confirmed != 2 {
+			b.Fatalf("pickup %d: %v %+v", i, err, d)
+		}
+		last = d.ID
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	report(b, lat)
+}

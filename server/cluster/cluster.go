@@ -439,6 +439,7 @@ func (c *Cluster) reconcile(ctx context.Context, starting bool) error {
 			return err
 		}
 	}
+	var served map[string][]string // module -> services, asked of the runtime once
 	for _, m := range modules {
 		c.mu.Lock()
 		have, ok := c.loaded[m.Name]
@@ -456,7 +457,14 @@ func (c *Cluster) reconcile(ctx context.Context, starting bool) error {
 			if !starting {
 				continue
 			}
-			st = odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusDeployed, Services: c.servicesOf(ctx, m.Name)}
+			if served == nil {
+				served = c.servicesByModule()
+			}
+			svcs := served[m.Name]
+			if svcs == nil {
+				svcs = []string{}
+			}
+			st = odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusDeployed, Services: svcs}
 		default:
 			st = c.apply(ctx, m.Name, odb.ActionDeploy, m.Current.Source, true)
 		}
@@ -514,15 +522,13 @@ func (c *Cluster) loadWorkDir(ctx context.Context, modules []odb.Module) error {
 	return nil
 }
 
-// servicesOf asks the runtime which services a module serves, when it can tell.
-func (c *Cluster) servicesOf(_ context.Context, module string) []string {
+// servicesByModule asks the runtime which services each module serves, when it can tell.
+func (c *Cluster) servicesByModule() map[string][]string {
 	type lister interface{ Services() []runtime.ServiceInfo }
-	out := []string{}
+	out := map[string][]string{}
 	if l, ok := c.rt.(lister); ok {
 		for _, s := range l.Services() {
-			if s.Module == module {
-				out = append(out, s.Name)
-			}
+			out[s.Module] = append(out[s.Module], s.Name)
 		}
 	}
 	return out
