@@ -102,7 +102,7 @@ func TestDeployConfirmedByEveryServer(t *testing.T) {
 
 func TestFailuresKeepThePreviousVersion(t *testing.T) {
 	t.Parallel()
-	c := testenv.StartCluster(t, testenv.Options{ServerConf: map[string]string{"hot_deploy.import_timeout": "1s"}})
+	c := testenv.StartCluster(t, testenv.Options{ServerConf: map[string]string{"hot_deploy.import_timeout": "3s"}})
 	cl := client(t, c, "")
 	mustStatus(t, deploy(t, cl, "svc_mod.py", fmt.Sprintf(greet, 1)), "deployed")
 

@@ -23,6 +23,7 @@ import (
 	"github.com/zato-go/zato/server/pickup"
 	"github.com/zato-go/zato/server/runtime"
 	"github.com/zato-go/zato/server/sources"
+	"github.com/zato-go/zato/server/webadmin"
 )
 
 // Options of Run.
@@ -115,6 +116,9 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		Server: cfg.Name, MaxPayload: cfg.MaxPayload, Secret: cfg.ClusterSecret, Logger: log,
 		Auth: api.Auth{Username: cfg.Username, Check: func(p string) bool { return config.CheckPassword(cfg.PasswordHash, p) }},
 	}, cl, rt)
+	a.Handle("/admin/", webadmin.New(webadmin.Config{
+		Server: cfg.Name, Logger: log.With("component", "webadmin"), CheckCredentials: a.CheckCredentials, Secure: cfg.TLSCert != "",
+	}, a, cl, rt))
 
 	srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)

@@ -176,7 +176,7 @@ func TestRedeployRemovesAndConflicts(t *testing.T) {
 }
 
 func TestFailuresKeepPreviousVersion(t *testing.T) {
-	r, _ := start(t, Config{ImportTimeout: 700 * time.Millisecond})
+	r, _ := start(t, Config{ImportTimeout: 3 * time.Second}) // generous: CI runs every package at once, under -race
 	load(t, r, "m.py", "from zato.server.service import Service\nclass Ok(Service):\n    def handle(self):\n        self.response.payload = {'v': 1}\n")
 	cases := []struct {
 		src, typ  string
