@@ -213,7 +213,7 @@ func (a *API) accepted(w http.ResponseWriter, r *http.Request, id int64) {
 		a.internal(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, deploymentJSON(v))
+	writeJSON(w, http.StatusAccepted, DeploymentView(v))
 }
 
 func (a *API) internal(w http.ResponseWriter, err error) {
@@ -260,7 +260,7 @@ func (a *API) getDeployment(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, deploymentJSON(v))
+	writeJSON(w, http.StatusOK, DeploymentView(v))
 }
 
 func parseWait(s string) (time.Duration, error) {
@@ -297,7 +297,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	first := true
 	v, err := a.cl.WaitDone(r.Context(), id, func(v cluster.View) {
 		if first {
-			send("deployment", deploymentJSON(v))
+			send("deployment", DeploymentView(v))
 			for _, s := range v.Servers {
 				seen[s.Server] = string(s.Status)
 			}
@@ -306,7 +306,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			for _, s := range v.Servers {
 				if seen[s.Server] != string(s.Status) {
 					seen[s.Server] = string(s.Status)
-					send("server", serverJSON(s))
+					send("server", ServerView(s))
 				}
 			}
 		}
@@ -315,7 +315,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // client went away
 	}
-	send("done", deploymentJSON(v))
+	send("done", DeploymentView(v))
 	_ = rc.Flush()
 }
 
@@ -334,7 +334,7 @@ func (a *API) listDeployments(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	out := make([]DeploymentJSON, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, deploymentJSON(cluster.MakeView(d, members, now, cluster.MaxAge)))
+		out = append(out, DeploymentView(cluster.MakeView(d, members, now, cluster.MaxAge)))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deployments": out})
 }
@@ -356,7 +356,7 @@ func (a *API) Modules(ctx context.Context) ([]ModuleJSON, error) {
 			if err != nil {
 				return nil, err
 			}
-			dj := deploymentJSON(v)
+			dj := DeploymentView(v)
 			mj.Status, mj.Servers, mj.UpdatedAt = dj.Status, dj.Servers, dj.CreatedAt
 		}
 		out = append(out, mj)
@@ -622,7 +622,7 @@ func (a *API) zatoDeploy(w http.ResponseWriter, r *http.Request, elem, origin st
 		a.internal(w, err)
 		return
 	}
-	dj := deploymentJSON(v)
+	dj := DeploymentView(v)
 	reply(http.StatusOK, dj.Status == cluster.OverallDeployed, Summary(dj), map[string]any{
 		"deployment_id": dj.ID, "status": dj.Status, "servers": dj.Servers,
 	})

@@ -35,19 +35,21 @@ type ServerJSON struct {
 	DurationMs float64          `json:"duration_ms"`
 }
 
-func deploymentJSON(v cluster.View) DeploymentJSON {
+// DeploymentView converts a deployment view to its JSON form (the API's, the web admin's and their SSE streams').
+func DeploymentView(v cluster.View) DeploymentJSON {
 	out := DeploymentJSON{
 		ID: v.ID, Module: v.Module, Action: string(v.Action), Version: v.Version.Number, SHA256: v.Version.SHA256,
 		Status: v.Status, Done: v.Done, Expected: v.Expected, Confirmed: v.Confirmed, CreatedAt: v.CreatedAt,
 		Who: v.Who, Origin: v.Origin, ReceivedBy: v.ReceivedBy, Servers: make([]ServerJSON, 0, len(v.Servers)),
 	}
 	for _, s := range v.Servers {
-		out.Servers = append(out.Servers, serverJSON(s))
+		out.Servers = append(out.Servers, ServerView(s))
 	}
 	return out
 }
 
-func serverJSON(s odb.ServerStatus) ServerJSON {
+// ServerView converts one server's row to its JSON form.
+func ServerView(s odb.ServerStatus) ServerJSON {
 	svc := s.Services
 	if svc == nil {
 		svc = []string{}

@@ -60,4 +60,3 @@ func TestCreateEnvAndLoad(t *testing.T) {
 		t.Fatal("created over a non-empty directory")
 	}
 }
-
