@@ -118,6 +118,7 @@ func New(cfg Config) (*Client, error) {
 		SetRetryCount(cfg.Retries).
 		SetRetryWaitTime(100*time.Millisecond).
 		SetRetryMaxWaitTime(2*time.Second).
+		SetDisableWarn(true). // basic auth over plain HTTP is the local quickstart; not worth a log line per request
 		SetHeader("User-Agent", "zato-go-deployclient")
 	if cfg.Username != "" || cfg.Password != "" {
 		r.SetBasicAuth(cfg.Username, cfg.Password)

@@ -117,8 +117,17 @@ func (f FileConfig) defaultName() string {
 }
 
 // Target resolves a target by name ("" for the default) into a client Config. A named target inherits the top-level
-// username, password and TLS settings it does not set; passwordEnv is read from the environment.
+// username, password and TLS settings it does not set; passwordEnv is read from the process environment.
 func (f FileConfig) Target(name string) (string, Config, error) {
+	return f.ResolveTarget(name, os.LookupEnv)
+}
+
+// ResolveTarget is Target with the environment passwordEnv is read from.
+func (f FileConfig) ResolveTarget(name string, getenv func(string) (string, bool)) (string, Config, error) {
+	env := func(k string) string {
+		v, _ := getenv(k)
+		return v
+	}
 	if name == "" {
 		name = f.defaultName()
 	}
@@ -136,11 +145,11 @@ func (f FileConfig) Target(name string) (string, Config, error) {
 	switch {
 	case t.Password != "":
 	case t.PasswordEnv != "":
-		cfg.Password = os.Getenv(t.PasswordEnv)
+		cfg.Password = env(t.PasswordEnv)
 	case f.Password != "":
 		cfg.Password = f.Password
 	case f.PasswordEnv != "":
-		cfg.Password = os.Getenv(f.PasswordEnv)
+		cfg.Password = env(f.PasswordEnv)
 	}
 	if cfg.URL == "" {
 		return name, cfg, errors.New("no server URL configured")

@@ -1,0 +1,225 @@
+package lsp
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/uri"
+
+	"github.com/zato-go/zato/internal/testenv"
+)
+
+// Benchmarks of issue 3 against a real 2-server cluster: `go test -run '^$' -bench . ./lsp/`.
+
+// percentile of sorted durations, in milliseconds.
+func percentile(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p)
+	return float64(s[i].Microseconds()) / 1000
+}
+
+// BenchmarkSaveToAllConfirmed: from didSave to the zato/deployStatus saying both servers confirmed. The saves
+// rotate over modules so that no two saves of one module come within the burst window (quietWindow), as a person
+// saving a file never does; bursts are BenchmarkBurst50Saves.
+func BenchmarkSaveToAllConfirmed(b *testing.B) {
+	c := testenv.StartCluster(b, testenv.Options{})
+	dir := workspace(b, c, "")
+	e := newSession(b, fixture{})
+	e.initialize(dir, nil)
+	const modules = 16
+	// Warm up: each module's first import.
+	for i := range modules {
+		from := e.mark()
+		e.save(filepath.Join(dir, fmt.Sprintf("bench_save_%02d.py", i)), fmt.Sprintf(versionSvc, 0))
+		e.awaitStatus(from, fmt.Sprintf("bench_save_%02d.py", i), stateDeployed)
+	}
+	var lat []time.Duration
+	var serverMs []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		module := fmt.Sprintf("bench_save_%02d.py", i%modules)
+		from := e.mark()
+		start := time.Now()
+		e.save(filepath.Join(dir, module), fmt.Sprintf(versionSvc, i))
+		st := e.awaitStatus(from, module, stateDeployed, stateFailed, statePartial)
+		lat = append(lat, time.Since(start))
+		if st.State != stateDeployed || st.Confirmed != 2 {
+			b.Fatalf("%+v", st)
+		}
+		serverMs = append(serverMs, time.Duration(st.ElapsedMs*float64(time.Millisecond)))
+	}
+	b.ReportMetric(percentile(lat, 0.5), "p50-ms")
+	b.ReportMetric(percentile(lat, 0.95), "p95-ms")
+	b.ReportMetric(percentile(serverMs, 0.5), "lsp-elapsed-p50-ms")
+}
+
+// BenchmarkBurst50Saves: 50 saves of one module within a second cause at most 3 uploads, and the last content is
+// what every server serves.
+func BenchmarkBurst50Saves(b *testing.B) {
+	c := testenv.StartCluster(b, testenv.Options{})
+	dir := workspace(b, c, "")
+	e := newSession(b, fixture{})
+	e.initialize(dir, nil)
+	path := filepath.Join(dir, "bench_burst.py")
+	version, bursts, uploads := 0, 0, int64(0)
+	for b.Loop() {
+		before := e.srv.uploads.Load()
+		// 50 saves paced over ~1 s, as an editor's auto-save or a formatter on save would.
+		tick := time.NewTicker(19 * time.Millisecond)
+		for range 50 {
+			version++
+			e.save(path, fmt.Sprintf(versionSvc, version))
+			<-tick.C
+		}
+		tick.Stop()
+		e.awaitIdle("bench_burst.py")
+		n := e.srv.uploads.Load() - before
+		uploads += n
+		bursts++
+		if n > 3 {
+			b.Fatalf("50 saves caused %d uploads", n)
+		}
+		for _, s := range c.Servers {
+			if v := versionOn(b, c, s, "bench-burst.get-version"); v != version {
+				b.Fatalf("%s serves version %d, want %d", s.Name, v, version)
+			}
+		}
+	}
+	b.ReportMetric(float64(uploads)/float64(bursts), "uploads/burst")
+}
+
+// BenchmarkHoverAndCodeLensWhileDeploying: hover and code lens latency (p99) while deployments run all the time.
+func BenchmarkHoverAndCodeLensWhileDeploying(b *testing.B) {
+	c := testenv.StartCluster(b, testenv.Options{})
+	dir := workspace(b, c, "")
+	e := newSession(b, fixture{})
+	e.initialize(dir, nil)
+	path := filepath.Join(dir, "bench_hover.py")
+	src := fmt.Sprintf(versionSvc, 0)
+	e.open(path, src)
+	e.save(path, src)
+	e.awaitStatus(0, "bench_hover.py", stateDeployed)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	deploys := 0
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			module := fmt.Sprintf("bench_bg_%d.py", i%8)
+			from := e.mark()
+			e.save(filepath.Join(dir, module), fmt.Sprintf(versionSvc, i))
+			e.awaitStatus(from, module, stateDeployed, stateFailed, statePartial)
+			deploys++
+		}
+	})
+	u := string(uri.File(path))
+	hoverParams := map[string]any{"textDocument": map[string]any{"uri": u}, "position": map[string]any{"line": 4, "character": 8}}
+	lensParams := map[string]any{"textDocument": map[string]any{"uri": u}}
+	var hovers, lenses []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		var h struct{ Contents struct{ Value string } }
+		if err := e.call("textDocument/hover", hoverParams, &h); err != nil || !strings.Contains(h.Contents.Value, "bench-hover.get-version") {
+			b.Fatalf("hover %v %q", err, h.Contents.Value)
+		}
+		t1 := time.Now()
+		var l []struct{ Command struct{ Title string } }
+		if err := e.call("textDocument/codeLens", lensParams, &l); err != nil || len(l) != 2 {
+			b.Fatalf("codeLens %v %v", err, l)
+		}
+		hovers = append(hovers, t1.Sub(t0))
+		lenses = append(lenses, time.Since(t1))
+	}
+	close(stop)
+	wg.Wait()
+	b.ReportMetric(percentile(hovers, 0.99), "hover-p99-ms")
+	b.ReportMetric(percentile(lenses, 0.99), "codelens-p99-ms")
+	b.ReportMetric(float64(deploys), "deploys-meanwhile")
+}
+
+// BenchmarkLSPProcessRSS runs a real `zato lsp` process through a session of saves and reports its resident memory.
+func BenchmarkLSPProcessRSS(b *testing.B) {
+	c := testenv.StartCluster(b, testenv.Options{})
+	dir := workspace(b, c, "")
+	cmd := exec.Command(testenv.ZatoBinary(b), "lsp")
+	cmd.Env = append(os.Environ(), "ZATO_CONFIG=")
+	cmd.Stderr = io.Discard
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	e := newEditor(b, jsonrpc2.NewStream(pipeRWC{stdout, stdin}), nil)
+	b.Cleanup(func() { _ = e.conn.Close() })
+	e.initialize(dir, nil)
+	i := 0
+	for b.Loop() {
+		i++
+		module := fmt.Sprintf("bench_rss_%02d.py", i%16)
+		path := filepath.Join(dir, module)
+		src := fmt.Sprintf(versionSvc, i)
+		from := e.mark()
+		e.open(path, src)
+		e.save(path, src)
+		e.awaitStatus(from, module, stateDeployed, stateFailed, statePartial)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		b.Skipf("no /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		for field, metric := range map[string]string{"VmRSS:": "rss-MB", "VmHWM:": "peak-rss-MB"} {
+			if rest, ok := strings.CutPrefix(line, field); ok {
+				kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+				b.ReportMetric(float64(kb)/1024, metric)
+				if metric == "peak-rss-MB" && kb > 40*1024 {
+					b.Errorf("zato lsp peaked at %d kB, over 40 MB", kb)
+				}
+			}
+		}
+	}
+}
+
+type pipeRWC struct {
+	io.ReadCloser
+	io.WriteCloser
+}
+
+func (p pipeRWC) Close() error {
+	err := p.WriteCloser.Close()
+	if rerr := p.ReadCloser.Close(); err == nil {
+		err = rerr
+	}
+	return err
+}

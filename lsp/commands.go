@@ -1,0 +1,176 @@
+package lsp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
+	"go.lsp.dev/uri"
+
+	"github.com/zato-go/zato/deployclient"
+)
+
+// commandArg is the object form of a command's first argument. zato.deploy also takes a bare URI string.
+type commandArg struct {
+	URI    string `json:"uri"`
+	Target string `json:"target"`
+	// zato.testConnection may carry settings not saved yet (a settings page's "Test Connection" button).
+	URL         string `json:"url"`
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	PasswordEnv string `json:"passwordEnv"`
+	Kind        string `json:"kind"`
+	CAFile      string `json:"caFile"`
+}
+
+func parseArg(args []protocol.LSPAny) (commandArg, error) {
+	var a commandArg
+	if len(args) == 0 {
+		return a, nil
+	}
+	raw := []byte(args[0])
+	var str string
+	if json.Unmarshal(raw, &str) == nil {
+		a.URI = str
+		return a, nil
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return a, fmt.Errorf("%w: argument must be a URI or an object: %v", jsonrpc2.ErrInvalidParams, err)
+	}
+	return a, nil
+}
+
+// ExecuteCommand dispatches the zato.* commands. It runs concurrently with other messages (see serve).
+func (s *server) ExecuteCommand(ctx context.Context, p *protocol.ExecuteCommandParams) (protocol.LSPAny, error) {
+	a, err := parseArg(p.Arguments)
+	if err != nil {
+		return nil, err
+	}
+	switch p.Command {
+	case cmdDeploy:
+		return s.cmdDeploy(a)
+	case cmdTestConnection:
+		return lspAny(s.testConnection(ctx, a))
+	case cmdToggle:
+		s.mu.Lock()
+		v := !(s.toggled != nil && *s.toggled || s.toggled == nil && s.cfgErr == nil && s.cfg.deployOnSave)
+		s.toggled = &v
+		s.mu.Unlock()
+		s.logf(protocol.MessageTypeInfo, "Zato: deploy on save %s", onOff(v))
+		return lspAny(map[string]bool{"deployOnSave": v})
+	case cmdShowStatus:
+		module := ""
+		if a.URI != "" {
+			module = moduleName(uri.URI(a.URI).FsPath())
+		}
+		rep, err := s.showStatus(ctx, module)
+		if err != nil {
+			return nil, err
+		}
+		return lspAny(rep)
+	}
+	return nil, fmt.Errorf("%w: unknown command %q", jsonrpc2.ErrInvalidParams, p.Command)
+}
+
+// cmdDeploy queues a deployment of a file now, whatever the deploy-on-save rules say.
+func (s *server) cmdDeploy(a commandArg) (protocol.LSPAny, error) {
+	if a.URI == "" {
+		return nil, fmt.Errorf("%w: zato.deploy needs the file's URI", jsonrpc2.ErrInvalidParams)
+	}
+	u, err := uri.Parse(a.URI)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad URI %q: %v", jsonrpc2.ErrInvalidParams, a.URI, err)
+	}
+	path := u.FsPath()
+	module := moduleName(path)
+	if module == "" {
+		msg := fmt.Sprintf("%s cannot be deployed: Zato module names are letters, digits and _ ending in .py", filepath.Base(path))
+		s.showMessage(protocol.MessageTypeError, "Zato: "+msg)
+		return nil, errors.New(msg)
+	}
+	// Read the text here (this handler may wait on the disk): the deployment goroutine gets it ready.
+	text, err := s.documentText(u)
+	if err != nil {
+		s.showMessage(protocol.MessageTypeError, "Zato: "+err.Error())
+		return nil, err
+	}
+	s.enqueue(deployRequest{uri: u, path: path, module: module, text: text, target: a.Target, savedAt: time.Now(), manual: true})
+	return lspAny(map[string]string{"module": module, "target": s.targetName(a.Target), "state": stateQueued})
+}
+
+// connectionResult is zato.testConnection's answer.
+type connectionResult struct {
+	OK      bool                  `json:"ok"`
+	Target  string                `json:"target"`
+	URL     string                `json:"url"`
+	State   string                `json:"state"` // ok, unreachable, unauthorized, failed
+	Message string                `json:"message"`
+	Servers []deployclient.Member `json:"servers"`
+}
+
+// testConnection checks the URL and credentials of a target, or of the settings passed in.
+func (s *server) testConnection(ctx context.Context, a commandArg) connectionResult {
+	res := connectionResult{Servers: []deployclient.Member{}}
+	var cl *deployclient.Client
+	var cc deployclient.Config
+	var err error
+	if a.URL != "" {
+		cc = deployclient.Config{URL: a.URL, Username: a.Username, Password: a.Password, Kind: a.Kind, CAFile: a.CAFile, Logger: s.log}
+		if cc.Password == "" && a.PasswordEnv != "" {
+			cc.Password, _ = s.getenv(a.PasswordEnv)
+		}
+		res.Target = a.Target
+		cl, err = deployclient.New(cc)
+		if cl != nil {
+			defer cl.Close()
+		}
+	} else {
+		res.Target, cl, cc, err = s.client(a.Target)
+	}
+	res.URL = cc.URL
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		err = cl.Ping(ctx)
+		if err == nil && cc.Kind != deployclient.KindZato {
+			if ms, serr := cl.Servers(ctx); serr == nil {
+				res.Servers = ms
+			}
+		}
+	}
+	switch {
+	case err == nil:
+		res.OK, res.State = true, "ok"
+		live := 0
+		for _, m := range res.Servers {
+			if m.State == "live" {
+				live++
+			}
+		}
+		if cc.Kind == deployclient.KindZato {
+			res.Message = fmt.Sprintf("Connected to Zato at %s", cc.URL)
+		} else {
+			res.Message = fmt.Sprintf("Connected to %s: %d/%d servers live", cc.URL, live, len(res.Servers))
+		}
+		s.logf(protocol.MessageTypeInfo, "Zato: %s", res.Message)
+	case errors.Is(err, deployclient.ErrUnauthorized):
+		res.State = stateUnauthorized
+		res.Message = fmt.Sprintf("Zato at %s rejected user %q: check the username and password", cc.URL, cc.Username)
+	case errors.Is(err, deployclient.ErrUnreachable):
+		res.State = stateUnreachable
+		res.Message = fmt.Sprintf("Cannot reach Zato at %s: %s", cc.URL, rootCause(err))
+	default:
+		res.State = stateFailed
+		res.Message = err.Error()
+	}
+	if !res.OK {
+		s.logf(protocol.MessageTypeError, "Zato: %s", res.Message)
+		s.showMessage(protocol.MessageTypeError, "Zato: "+res.Message)
+	}
+	return res
+}

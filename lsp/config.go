@@ -1,0 +1,337 @@
+package lsp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"github.com/spf13/viper"
+	"go.lsp.dev/protocol"
+
+	"github.com/zato-go/zato/deployclient"
+)
+
+// Workspace config files, same schema as zato-client.yaml.
+var workspaceConfigNames = []string{".zato.yaml", ".zato.yml"}
+
+// Defaults: every .py file except tests, virtualenvs and dot-directories.
+var (
+	defaultInclude = []string{"**/*.py"}
+	defaultExclude = []string{
+		"**/.*/**", "**/__pycache__/**", "**/venv/**", "**/env/**", "**/virtualenv/**", "**/site-packages/**",
+		"**/node_modules/**", "**/test/**", "**/tests/**", "**/test_*.py", "**/*_test.py", "**/conftest.py",
+	}
+)
+
+// marker is Zato's "# zato: ide-deploy=True" with spaces removed and lower-cased: Zato's IDE plug-ins deploy on
+// save only the files carrying it.
+const marker = "#zato:ide-deploy=true"
+
+// config is the merged configuration a deployment uses.
+type config struct {
+	file          deployclient.FileConfig
+	deployOnSave  bool
+	include       []string
+	exclude       []string
+	requireMarker bool
+	root          string   // the workspace folder globs are relative to
+	sources       []string // which layers contributed, for the log
+}
+
+// settings is what viper decodes: the client file's keys plus the editor-only ones.
+type settings struct {
+	deployclient.FileConfig `mapstructure:",squash"`
+	DeployOnSave            bool     `mapstructure:"deployOnSave"`
+	Include                 []string `mapstructure:"include"`
+	Exclude                 []string `mapstructure:"exclude"`
+	RequireMarker           bool     `mapstructure:"requireMarker"`
+}
+
+// configLayers are the sources, lowest first: the workspace's .zato.yaml (or the file ZATO_CONFIG names), ZATO_*
+// environment, initializationOptions, workspace/configuration's "zato" section, didChangeConfiguration's settings.
+type configLayers struct {
+	folders   []string
+	getenv    func(string) (string, bool)
+	init      map[string]any
+	workspace map[string]any
+	pushed    map[string]any
+}
+
+// envKeys maps ZATO_* variables to keys.
+var envKeys = map[string]string{
+	"ZATO_URL": "url", "ZATO_USERNAME": "username", "ZATO_PASSWORD": "password", "ZATO_PASSWORD_ENV": "passwordEnv",
+	"ZATO_CA_FILE": "caFile", "ZATO_KIND": "kind", "ZATO_TARGET": "defaultTarget", "ZATO_DEPLOY_ON_SAVE": "deployOnSave",
+	"ZATO_REQUIRE_MARKER": "requireMarker", "ZATO_INCLUDE": "include", "ZATO_EXCLUDE": "exclude",
+}
+
+func (l configLayers) merge() (config, error) {
+	v := viper.New()
+	c := config{}
+	if len(l.folders) > 0 {
+		c.root = l.folders[0]
+	}
+	file := ""
+	for _, dir := range l.folders {
+		for _, n := range workspaceConfigNames {
+			if p := filepath.Join(dir, n); fileExists(p) && file == "" {
+				file = p
+			}
+		}
+	}
+	// deployOnSave is on when the workspace has its own config file; ZATO_CONFIG alone only says where to deploy.
+	v.SetDefault("deployOnSave", file != "")
+	v.SetDefault("include", defaultInclude)
+	v.SetDefault("exclude", defaultExclude)
+	if file == "" && l.getenv != nil {
+		if p, ok := l.getenv("ZATO_CONFIG"); ok && p != "" {
+			file = p
+		}
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return c, fmt.Errorf("read %s: %w", file, err)
+		}
+		c.sources = append(c.sources, file)
+	}
+	if env := l.env(); len(env) > 0 {
+		_ = v.MergeConfigMap(env)
+		c.sources = append(c.sources, "environment")
+	}
+	for _, layer := range []struct {
+		name string
+		m    map[string]any
+	}{{"initializationOptions", l.init}, {"workspace/configuration", l.workspace}, {"didChangeConfiguration", l.pushed}} {
+		if len(layer.m) > 0 {
+			if err := v.MergeConfigMap(cloneMap(layer.m)); err != nil {
+				return c, fmt.Errorf("%s: %w", layer.name, err)
+			}
+			c.sources = append(c.sources, layer.name)
+		}
+	}
+	var st settings
+	if err := v.Unmarshal(&st); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	c.file, c.deployOnSave, c.include, c.exclude, c.requireMarker = st.FileConfig, st.DeployOnSave, st.Include, st.Exclude, st.RequireMarker
+	for _, p := range append(append([]string{}, c.include...), c.exclude...) {
+		if !doublestar.ValidatePattern(p) {
+			return c, fmt.Errorf("configuration: bad glob %q", p)
+		}
+	}
+	return c, nil
+}
+
+func (l configLayers) env() map[string]any {
+	if l.getenv == nil {
+		return nil
+	}
+	m := map[string]any{}
+	for k, key := range envKeys {
+		val, ok := l.getenv(k)
+		if !ok || val == "" {
+			continue
+		}
+		switch key {
+		case "deployOnSave", "requireMarker":
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				continue
+			}
+			m[key] = b
+		case "include", "exclude":
+			m[key] = strings.Split(val, ",")
+		default:
+			m[key] = val
+		}
+	}
+	return m
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// decodeSettings reads an editor's settings object: either the zato section itself or an object holding it under
+// "zato". Empty values are dropped, so an editor's blank defaults do not hide the workspace file's values.
+func decodeSettings(raw json.RawMessage) map[string]any {
+	if len(raw) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	if z, ok := m["zato"].(map[string]any); ok {
+		m = z
+	}
+	return prune(m)
+}
+
+func prune(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		switch x := v.(type) {
+		case nil:
+			continue
+		case string:
+			if x == "" {
+				continue
+			}
+		case []any:
+			if len(x) == 0 {
+				continue
+			}
+		case map[string]any:
+			x = prune(x)
+			if len(x) == 0 {
+				continue
+			}
+			v = x
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// cloneMap copies a layer since viper may modify the map it merges.
+func cloneMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			v = cloneMap(sub)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// reloadConfig merges the layers again; cached clients are dropped as their settings may have changed.
+func (s *server) reloadConfig(reason string) {
+	s.mu.Lock()
+	s.layers.folders = s.folders
+	c, err := s.layers.merge()
+	prevErr := s.cfgErr
+	s.cfg, s.cfgErr = c, err
+	for name, e := range s.clients {
+		_ = e.client.Close()
+		delete(s.clients, name)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.logf(protocol.MessageTypeError, "Zato configuration (%s): %v", reason, err)
+		if prevErr == nil || prevErr.Error() != err.Error() {
+			s.showMessage(protocol.MessageTypeError, "Zato: "+err.Error())
+		}
+		return
+	}
+	s.log.Debug("configuration loaded", "reason", reason, "sources", c.sources)
+}
+
+// pullConfiguration asks the editor for the "zato" section (the pull model of VS Code and LSP4IJ).
+func (s *server) pullConfiguration() {
+	s.mu.Lock()
+	ok := s.caps.configuration
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	res, err := s.editor.Configuration(s.ctx, &protocol.ConfigurationParams{Items: []protocol.ConfigurationItem{{Section: ptr("zato")}}})
+	if err != nil {
+		s.log.Debug("workspace/configuration", "err", err)
+		return
+	}
+	var m map[string]any
+	if len(res) > 0 {
+		m = decodeSettings(json.RawMessage(res[0]))
+	}
+	s.mu.Lock()
+	s.layers.workspace = m
+	s.mu.Unlock()
+	s.reloadConfig("workspace/configuration")
+}
+
+func (s *server) DidChangeConfiguration(_ context.Context, p *protocol.DidChangeConfigurationParams) error {
+	// Push-model editors send the settings; pull-model ones (VS Code, LSP4IJ) send null and expect a pull.
+	if m := decodeSettings(json.RawMessage(p.Settings)); len(m) > 0 {
+		s.mu.Lock()
+		s.layers.pushed = m
+		s.mu.Unlock()
+		s.reloadConfig("didChangeConfiguration")
+	}
+	s.goFn(s.pullConfiguration)
+	return nil
+}
+
+// DidChangeWatchedFiles reloads the configuration when a workspace config file changes on disk.
+func (s *server) DidChangeWatchedFiles(_ context.Context, p *protocol.DidChangeWatchedFilesParams) error {
+	for _, c := range p.Changes {
+		if slices.Contains(workspaceConfigNames, filepath.Base(c.URI.FsPath())) {
+			s.reloadConfig("changed " + filepath.Base(c.URI.FsPath()))
+			return nil
+		}
+	}
+	return nil
+}
+
+// deployOnSave is the configured value unless zato.toggleDeployOnSave overrode it.
+func (s *server) deployOnSave() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.toggled != nil {
+		return *s.toggled
+	}
+	return s.cfgErr == nil && s.cfg.deployOnSave
+}
+
+// matches applies the include and exclude globs to a file.
+func (c config) matches(path string) bool {
+	rel := path
+	if c.root != "" {
+		if r, err := filepath.Rel(c.root, path); err == nil && !strings.HasPrefix(r, "..") {
+			rel = r
+		}
+	}
+	rel = strings.TrimPrefix(filepath.ToSlash(rel), "/")
+	in := false
+	for _, p := range c.include {
+		if ok, _ := doublestar.Match(p, rel); ok {
+			in = true
+			break
+		}
+	}
+	if !in {
+		return false
+	}
+	for _, p := range c.exclude {
+		if ok, _ := doublestar.Match(p, rel); ok {
+			return false
+		}
+	}
+	return true
+}
+
+// hasMarker reports whether source carries Zato's "# zato: ide-deploy=True" comment (spacing and case aside).
+func hasMarker(source string) bool {
+	for line := range strings.Lines(source) {
+		t := strings.TrimSpace(line)
+		if !strings.HasPrefix(t, "#") {
+			continue
+		}
+		if strings.HasPrefix(strings.ToLower(strings.Join(strings.Fields(t), "")), marker) {
+			return true
+		}
+	}
+	return false
+}
+
+var errNoConfig = errors.New("no Zato server configured: add a .zato.yaml (url, username, password) to the workspace or set it in the editor's settings")

@@ -1,0 +1,150 @@
+package lsp
+
+import (
+	"context"
+	"encoding/json"
+
+	"go.lsp.dev/protocol"
+	"go.lsp.dev/uri"
+)
+
+// Commands served by workspace/executeCommand.
+const (
+	cmdDeploy         = "zato.deploy"
+	cmdTestConnection = "zato.testConnection"
+	cmdToggle         = "zato.toggleDeployOnSave"
+	cmdShowStatus     = "zato.showStatus"
+)
+
+// clientCaps is what the editor said it can do, reduced to what the server uses.
+type clientCaps struct {
+	workDoneProgress  bool // window/workDoneProgress/create and $/progress
+	configuration     bool // workspace/configuration
+	codeLensRefresh   bool // workspace/codeLens/refresh
+	dynamicConfigPush bool // may register for workspace/didChangeConfiguration
+	dynamicWatch      bool // may register file watchers (workspace/didChangeWatchedFiles)
+}
+
+func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*protocol.InitializeResult, error) {
+	caps := clientCaps{}
+	c := p.Capabilities
+	if c.Window != nil && c.Window.WorkDoneProgress != nil {
+		caps.workDoneProgress = *c.Window.WorkDoneProgress
+	}
+	if w := c.Workspace; w != nil {
+		caps.configuration = w.Configuration != nil && *w.Configuration
+		caps.codeLensRefresh = w.CodeLens != nil && w.CodeLens.RefreshSupport != nil && *w.CodeLens.RefreshSupport
+		caps.dynamicConfigPush = w.DidChangeConfiguration != nil && w.DidChangeConfiguration.DynamicRegistration != nil &&
+			*w.DidChangeConfiguration.DynamicRegistration
+		caps.dynamicWatch = w.DidChangeWatchedFiles != nil && w.DidChangeWatchedFiles.DynamicRegistration != nil &&
+			*w.DidChangeWatchedFiles.DynamicRegistration
+	}
+	var folders []string
+	if fs, ok := p.WorkspaceFolders.Get(); ok {
+		for _, f := range fs {
+			folders = append(folders, uri.URI(f.URI).FsPath())
+		}
+	}
+	if len(folders) == 0 && p.RootURI != nil && *p.RootURI != "" {
+		folders = append(folders, p.RootURI.FsPath())
+	}
+	if len(folders) == 0 {
+		if rp, ok := p.RootPath.Get(); ok && rp != "" {
+			folders = append(folders, rp)
+		}
+	}
+	init := decodeSettings(json.RawMessage(p.InitializationOptions))
+
+	s.mu.Lock()
+	s.caps = caps
+	s.folders = folders
+	s.layers.getenv = s.getenv
+	s.layers.init = init
+	s.mu.Unlock()
+	s.reloadConfig("initialize")
+
+	yes := true
+	return &protocol.InitializeResult{
+		Capabilities: protocol.ServerCapabilities{
+			TextDocumentSync: &protocol.TextDocumentSyncOptions{
+				OpenClose: &yes,
+				Change:    ptr(protocol.TextDocumentSyncKindFull),
+				// The deployed text is the one the editor saved: ask for it with every didSave.
+				Save: &protocol.SaveOptions{IncludeText: &yes},
+			},
+			HoverProvider:          protocol.Boolean(true),
+			CodeLensProvider:       &protocol.CodeLensOptions{},
+			ExecuteCommandProvider: protocol.ExecuteCommandOptions{Commands: []string{cmdDeploy, cmdTestConnection, cmdToggle, cmdShowStatus}},
+		},
+		ServerInfo: protocol.ServerInfo{Name: "zato-lsp"},
+	}, nil
+}
+
+func (s *server) Initialized(context.Context, *protocol.InitializedParams) error {
+	// Both calls below wait for the editor's answer, which this (inline) notification handler must not do.
+	s.goFn(func() {
+		s.mu.Lock()
+		caps := s.caps
+		s.mu.Unlock()
+		var regs []protocol.Registration
+		if caps.dynamicConfigPush {
+			regs = append(regs, protocol.Registration{ID: "zato-config", Method: "workspace/didChangeConfiguration"})
+		}
+		if caps.dynamicWatch {
+			// .zato.yaml edited outside the editor (or by git) reloads the configuration too.
+			opts := `{"watchers":[{"globPattern":"**/.zato.yaml"},{"globPattern":"**/.zato.yml"}]}`
+			regs = append(regs, protocol.Registration{ID: "zato-config-files", Method: "workspace/didChangeWatchedFiles",
+				RegisterOptions: protocol.LSPAny(opts)})
+		}
+		if len(regs) > 0 {
+			if err := s.editor.RegisterCapability(s.ctx, &protocol.RegistrationParams{Registrations: regs}); err != nil {
+				s.log.Debug("client/registerCapability", "err", err)
+			}
+		}
+		s.pullConfiguration()
+		s.logStartup()
+	})
+	return nil
+}
+
+func (s *server) Shutdown(context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *server) Exit(context.Context) error {
+	select {
+	case <-s.exited:
+	default:
+		close(s.exited)
+	}
+	return nil
+}
+
+// logStartup says once where deployments go, or why they cannot.
+func (s *server) logStartup() {
+	s.mu.Lock()
+	cfg, cfgErr := s.cfg, s.cfgErr
+	s.mu.Unlock()
+	if cfgErr != nil {
+		s.logf(protocol.MessageTypeWarning, "Zato: %v", cfgErr)
+		return
+	}
+	name, cc, err := cfg.file.Target("")
+	if err != nil {
+		s.logf(protocol.MessageTypeInfo, "Zato: no target configured yet (%v); set url/username/password in .zato.yaml or the editor's settings", err)
+		return
+	}
+	s.logf(protocol.MessageTypeInfo, "Zato: target %s at %s, deploy on save %s", name, cc.URL, onOff(s.deployOnSave()))
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func ptr[T any](v T) *T { return &v }

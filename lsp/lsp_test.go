@@ -1,0 +1,279 @@
+package lsp
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zato-go/zato/deployclient"
+)
+
+// Tests that need no cluster: parsing, configuration, diagnostics, and a target nobody answers at.
+
+func TestFindServices(t *testing.T) {
+	src := "# zato: ide-deploy=True\n" +
+		"from zato.server.service import Service\n" +
+		"import zato.server.service as zs\n\n" +
+		"class ListOverdueInvoices(Service):\n" +
+		"    class SimpleIO:\n" +
+		"        name = 'not-this-one'\n" +
+		"    def handle(self):\n" +
+		"        pass\n\n" +
+		"class Named(zs.Service):\n" +
+		"    \"\"\" Doc. \"\"\"\n" +
+		"    name = \"billing.named\"\n\n" +
+		"class Helper(object):\n" +
+		"    name = 'helper'\n\n" +
+		"class MyHTTPService(\n" +
+		"        AdminService, Mixin):\n" +
+		"    pass\n" +
+		"class ÜberService(Service): pass\n"
+	got := findServices(src, "billing_invoice.py")
+	want := []serviceClass{
+		{class: "ListOverdueInvoices", name: "billing-invoice.list-overdue-invoices", line: 4, nameStart: 6, nameEnd: 25},
+		{class: "Named", name: "billing.named", explicit: true, line: 10, nameStart: 6, nameEnd: 11},
+		{class: "MyHTTPService", name: "billing-invoice.my-http-service", line: 17, nameStart: 6, nameEnd: 19},
+		{class: "ÜberService", name: "billing-invoice.über-service", line: 20, nameStart: 6, nameEnd: 17},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	for class, want := range map[string]string{"GetCustomer": "crm-channel-customer.get-customer", "HTTPGetter": "crm-channel-customer.http-getter",
+		"get_user": "crm-channel-customer.get-user", "Ping2Server": "crm-channel-customer.ping2-server"} {
+		if got := derivedName("crm_channel_customer", class); got != want {
+			t.Errorf("%s -> %s, want %s", class, got, want)
+		}
+	}
+}
+
+func TestMarkerAndGlobs(t *testing.T) {
+	for src, want := range map[string]bool{
+		"# zato: ide-deploy=True\nx=1": true, "x = 1\n  #  Zato:  IDE-deploy = true\n": true, "x = 1": false,
+		"# zato: ide-deploy=False\n": false, "s = '# zato: ide-deploy=True'\n": false,
+	} {
+		if hasMarker(src) != want {
+			t.Errorf("hasMarker(%q) != %v", src, want)
+		}
+	}
+	c := config{include: defaultInclude, exclude: defaultExclude, root: "/w"}
+	for path, want := range map[string]bool{
+		"/w/svc.py": true, "/w/pkg/svc.py": true, "/w/tests/test_svc.py": false, "/w/test_svc.py": false, "/w/svc_test.py": false,
+		"/w/.venv/lib/x.py": false, "/w/venv/x.py": false, "/w/.git/hooks/x.py": false, "/w/notes.txt": false, "/elsewhere/svc.py": true,
+	} {
+		if c.matches(path) != want {
+			t.Errorf("matches(%s) != %v", path, want)
+		}
+	}
+	for path, want := range map[string]string{"/w/billing_invoice.py": "billing_invoice.py", "/w/my-svc.py": "", "/w/1x.py": ""} {
+		if got := moduleName(path); got != want {
+			t.Errorf("moduleName(%s) = %q", path, got)
+		}
+	}
+}
+
+func TestConfigLayers(t *testing.T) {
+	dir := t.TempDir()
+	writeYAML(t, dir, "url: http://file:1\nusername: fileuser\npassword: filepw\nrequireMarker: true\n"+
+		"targets:\n  prod:\n    url: https://prod:1\n    passwordEnv: PROD_PW\n")
+	env := map[string]string{"ZATO_USERNAME": "envuser", "ZATO_EXCLUDE": "**/skip/**,**/gen_*.py", "PROD_PW": "secret"}
+	l := configLayers{folders: []string{dir}, getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	c, err := l.merge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.deployOnSave || !c.requireMarker || c.file.Username != "envuser" || c.file.Password != "filepw" ||
+		strings.Join(c.exclude, ",") != "**/skip/**,**/gen_*.py" || strings.Join(c.include, ",") != "**/*.py" {
+		t.Fatalf("file+env: %+v", c)
+	}
+	// Editor layers: blank values do not hide earlier ones; later layers win; targets merge by name.
+	l.init = decodeSettings(json.RawMessage(`{"url": "", "username": "inituser", "deployOnSave": false, "targets": {"prod": {"username": "ops"}}}`))
+	l.workspace = decodeSettings(json.RawMessage(`{"zato": {"requireMarker": false, "defaultTarget": "prod", "include": []}}`))
+	l.pushed = decodeSettings(json.RawMessage(`{"zato": {"username": "pushed"}}`))
+	if c, err = l.merge(); err != nil {
+		t.Fatal(err)
+	}
+	if c.deployOnSave || c.requireMarker || c.file.URL != "http://file:1" || c.file.Username != "pushed" || len(c.include) != 1 {
+		t.Fatalf("editor layers: %+v", c)
+	}
+	name, cc, err := c.file.ResolveTarget("", l.getenv)
+	if err != nil || name != "prod" || cc.URL != "https://prod:1" || cc.Username != "ops" || cc.Password != "secret" {
+		t.Fatalf("target: %s %+v %v", name, cc, err)
+	}
+	// No workspace file: ZATO_CONFIG gives the connection, deploy on save stays off.
+	other := t.TempDir()
+	cf := filepath.Join(other, "zato-client.yaml")
+	if err := os.WriteFile(cf, []byte("url: http://cfg:2\nusername: u\npassword: p\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = map[string]string{"ZATO_CONFIG": cf}
+	l = configLayers{folders: []string{t.TempDir()}, getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	if c, err = l.merge(); err != nil || c.deployOnSave || c.file.URL != "http://cfg:2" {
+		t.Fatalf("ZATO_CONFIG: %+v %v", c, err)
+	}
+	// A broken file is an error, not a silent default.
+	writeYAML(t, dir, "url: [unclosed\n")
+	if _, err := (configLayers{folders: []string{dir}}).merge(); err == nil {
+		t.Fatal("a broken .zato.yaml was accepted")
+	}
+}
+
+func TestDiagnosticsFor(t *testing.T) {
+	src := "x = 1\ns = 'é😀' + (\n"
+	synErr := &deployclient.DeployError{Type: "SyntaxError", Message: "'(' was never closed", Line: 2, Column: 10}
+	d := deployclient.Deployment{Servers: []deployclient.ServerStatus{
+		{Name: "server1", Status: "failed", Error: synErr},
+		{Name: "server2", Status: "failed", Error: synErr},
+		{Name: "server3", Status: "failed", Error: &deployclient.DeployError{Type: "ImportError", Message: "no module named x"}},
+		{Name: "server4", Status: "deployed"},
+	}}
+	ds := diagnosticsFor(src, d)
+	if len(ds) != 2 {
+		t.Fatalf("%+v", ds)
+	}
+	// Column 10 counts code points: 's', ' ', '=', ' ', '\'', 'é', '😀', '\'', ' ', '+' -> the 10th is '+'; the
+	// emoji is two UTF-16 units, so '+' is at UTF-16 column 10.
+	r := ds[0].Range
+	if r.Start.Line != 1 || r.Start.Character != 10 || r.End.Character != 13 || fmt.Sprint(ds[0].Message) != "SyntaxError: '(' was never closed (server1, server2)" {
+		t.Fatalf("%+v %v", r, ds[0].Message)
+	}
+	if r := ds[1].Range; r.Start.Line != 0 || r.Start.Character != 0 || r.End.Character != 5 {
+		t.Fatalf("no line: %+v", r)
+	}
+	if len(diagnosticsFor(src, deployclient.Deployment{Servers: []deployclient.ServerStatus{{Name: "s", Status: "deployed"}}})) != 0 {
+		t.Fatal("a success must clear diagnostics")
+	}
+}
+
+// TestUnreachableTarget: nothing listens at the URL. The state says so, the retries say when, the progress
+// degrades to log messages for an editor without window.workDoneProgress, and a newer save supersedes the retries.
+func TestUnreachableTarget(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	writeYAML(t, dir, "url: "+url+"\nusername: admin\npassword: x\n")
+	e := newSession(t, fixture{})
+	params := map[string]any{"rootUri": "file://" + dir, "capabilities": map[string]any{}}
+	if err := e.call("initialize", params, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.notify("initialized", map[string]any{})
+	e.awaitLog("Zato: target default at " + url)
+	path := filepath.Join(dir, "far_away.py")
+	e.save(path, fmt.Sprintf(versionSvc, 1))
+	st := e.awaitStatus(0, "far_away.py", stateUnreachable)
+	if !strings.Contains(st.Message, "Cannot reach Zato at "+url) || !strings.Contains(st.Message, "connection refused") ||
+		!strings.Contains(st.Message, "Trying again in 1s") {
+		t.Fatalf("%+v", st)
+	}
+	e.awaitLog("Zato: Deploying far_away.py") // no $/progress support: the progress is in the log
+	e.await("window/showMessage", func(m message) bool { return strings.Contains(string(m.Params), "Cannot reach Zato") })
+	if n := len(e.all(0, "$/progress")); n != 0 {
+		t.Fatalf("%d $/progress for an editor that does not support it", n)
+	}
+	// The next save replaces the one being retried.
+	from := e.mark()
+	e.save(path, fmt.Sprintf(versionSvc, 2))
+	e.awaitStatus(from, "far_away.py", stateQueued)
+	e.awaitStatus(from, "far_away.py", stateUnreachable)
+	if n := len(e.all(0, "window/showMessage")); n != 1 {
+		t.Fatalf("the same failure was shown %d times", n)
+	}
+
+	var res connectionResult
+	if err := e.command(cmdTestConnection, nil, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.OK || res.State != stateUnreachable || res.URL != url {
+		t.Fatalf("%+v", res)
+	}
+	var tog map[string]bool
+	if err := e.command(cmdToggle, nil, &tog); err != nil || tog["deployOnSave"] {
+		t.Fatalf("toggle: %v %v", tog, err)
+	}
+	e.save(filepath.Join(dir, "not_now.py"), "x = 1\n")
+	var rep statusReport
+	if err := e.command(cmdShowStatus, nil, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.DeployOnSave || rep.ServersError == "" || len(rep.Modules) != 1 || rep.Modules[0].Module != "far_away.py" {
+		t.Fatalf("%+v", rep)
+	}
+	if err := e.command(cmdDeploy, []any{map[string]any{"uri": "file:///tmp/bad-name.py"}}, nil); err == nil {
+		t.Fatal("a bad module name was accepted")
+	}
+}
+
+// TestRunOverStdio drives Run with Content-Length framing, through to shutdown and exit.
+func TestRunOverStdio(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- Run(context.Background(), inR, outW, slog.New(slog.DiscardHandler)) }()
+	rd := bufio.NewReader(outR)
+	send := func(v any) {
+		b, _ := json.Marshal(v)
+		if _, err := fmt.Fprintf(inW, "Content-Length: %d\r\n\r\n%s", len(b), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv := func() map[string]any {
+		n := 0
+		for {
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			line = strings.TrimSpace(line)
+			if line == "" {
+				break
+			}
+			if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
+				n, _ = strconv.Atoi(v)
+			}
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(rd, b); err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		return m
+	}
+	send(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": map[string]any{"capabilities": map[string]any{}}})
+	for {
+		m := recv()
+		if m["id"] == float64(1) {
+			caps := m["result"].(map[string]any)["capabilities"].(map[string]any)
+			if cmds := caps["executeCommandProvider"].(map[string]any)["commands"].([]any); !slices.Contains(cmds, any(cmdDeploy)) {
+				t.Fatalf("%v", caps)
+			}
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, rd) }()
+	send(map[string]any{"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+	send(map[string]any{"jsonrpc": "2.0", "method": "exit"})
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Run did not return after exit")
+	}
+}

@@ -1,0 +1,139 @@
+package lsp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"go.lsp.dev/jsonrpc2"
+	"go.lsp.dev/protocol"
+	"go.lsp.dev/uri"
+)
+
+// server is one editor session. Handlers never block on the network: deployments and calls back into the editor run
+// on goroutines bound to s.ctx.
+type server struct {
+	protocol.UnimplementedServer
+
+	ctx    context.Context // the session; cancelled by close
+	cancel context.CancelFunc
+	conn   jsonrpc2.Conn
+	editor protocol.Client // calls into the editor
+	log    *slog.Logger
+	getenv func(string) (string, bool)
+	exited chan struct{}
+	wg     sync.WaitGroup // goroutines started by the server
+	wgMu   sync.Mutex     // orders goFn's Add before close's Wait
+	closed bool
+	// idleHook, when set (tests), is called when a module has nothing running or pending any more.
+	idleHook func(module string)
+
+	mu       sync.Mutex
+	caps     clientCaps
+	folders  []string // workspace folders, file system paths
+	layers   configLayers
+	cfg      config // the merged configuration
+	cfgErr   error  // why cfg is unusable, if it is
+	toggled  *bool  // zato.toggleDeployOnSave's override
+	docs     map[uri.URI]*document
+	modules  map[string]*moduleState // by target + "/" + module
+	clients  map[string]*clientEntry // deploy clients by target name
+	shutdown bool
+
+	progressSeq atomic.Int64
+	// uploads counts uploads sent to a cluster (tests and benchmarks read it).
+	uploads atomic.Int64
+}
+
+func newServer(ctx context.Context, conn jsonrpc2.Conn, o options) *server {
+	ctx, cancel := context.WithCancel(ctx)
+	log := o.logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	getenv := o.getenv
+	if getenv == nil {
+		getenv = func(string) (string, bool) { return "", false }
+	}
+	s := &server{
+		ctx: ctx, cancel: cancel, conn: conn, editor: protocol.ClientDispatcher(conn), log: log, getenv: getenv,
+		exited: make(chan struct{}), docs: map[uri.URI]*document{}, modules: map[string]*moduleState{},
+		clients: map[string]*clientEntry{},
+	}
+	s.cfg, s.cfgErr = s.layers.merge()
+	return s
+}
+
+// close stops every goroutine the server started and waits for them.
+func (s *server) close() {
+	s.wgMu.Lock()
+	s.closed = true
+	s.wgMu.Unlock()
+	s.cancel()
+	s.mu.Lock()
+	for _, m := range s.modules {
+		m.stopTimer()
+	}
+	for _, c := range s.clients {
+		_ = c.client.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// goFn runs f on its own goroutine, tracked so close can wait for it.
+func (s *server) goFn(f func()) {
+	s.wgMu.Lock()
+	defer s.wgMu.Unlock()
+	if s.closed {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// notify sends a notification with a payload encoded by encoding/json (our own types, not protocol's).
+func (s *server) notify(method string, payload any) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		s.log.Error("encode notification", "method", method, "err", err)
+		return
+	}
+	if err := s.conn.Notify(s.ctx, method, jsonrpc2.RawMessage(b)); err != nil && s.ctx.Err() == nil {
+		s.log.Debug("notify", "method", method, "err", err)
+	}
+}
+
+// logf sends window/logMessage and writes the same line to the server's own log.
+func (s *server) logf(t protocol.MessageType, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	switch t {
+	case protocol.MessageTypeError:
+		s.log.Error(msg)
+	case protocol.MessageTypeWarning:
+		s.log.Warn(msg)
+	default:
+		s.log.Info(msg)
+	}
+	if err := s.editor.LogMessage(s.ctx, &protocol.LogMessageParams{Type: t, Message: msg}); err != nil && s.ctx.Err() == nil {
+		s.log.Debug("logMessage", "err", err)
+	}
+}
+
+// showMessage pops a message up in the editor; used for failures only, so success never steals focus.
+func (s *server) showMessage(t protocol.MessageType, msg string) {
+	if err := s.editor.ShowMessage(s.ctx, &protocol.ShowMessageParams{Type: t, Message: msg}); err != nil && s.ctx.Err() == nil {
+		s.log.Debug("showMessage", "err", err)
+	}
+}
+
+// Request answers methods the protocol does not define.
+func (s *server) Request(_ context.Context, method string, _ any) (any, error) {
+	return nil, fmt.Errorf("%w: %s", jsonrpc2.ErrMethodNotFound, method)
+}
