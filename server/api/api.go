@@ -284,6 +284,12 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, err)
 		return
 	}
+	StreamEvents(r.Context(), w, a.cl, id)
+}
+
+// StreamEvents writes a deployment as Server-Sent Events until it is done or ctx ends: `deployment` (a snapshot),
+// `server` at each server's change, then `done`. The API and the web admin serve the same stream.
+func StreamEvents(ctx context.Context, w http.ResponseWriter, cl *cluster.Cluster, id int64) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -295,7 +301,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	}
 	seen := map[string]string{}
 	first := true
-	v, err := a.cl.WaitDone(r.Context(), id, func(v cluster.View) {
+	v, err := cl.WaitDone(ctx, id, func(v cluster.View) {
 		if first {
 			send("deployment", DeploymentView(v))
 			for _, s := range v.Servers {
@@ -313,7 +319,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		_ = rc.Flush()
 	})
 	if err != nil {
-		return // client went away
+		return // the client went away, or ctx ran out: a client reconnects and gets a new snapshot
 	}
 	send("done", DeploymentView(v))
 	_ = rc.Flush()

@@ -201,39 +201,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), sseMax)
 	defer cancel()
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	send := func(event string, v any) {
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
-	}
-	seen := map[string]string{}
-	first := true
-	v, err := h.cl.WaitDone(ctx, id, func(v cluster.View) {
-		if first {
-			send("deployment", api.DeploymentView(v))
-			for _, s := range v.Servers {
-				seen[s.Server] = string(s.Status)
-			}
-			first = false
-		} else {
-			for _, s := range v.Servers {
-				if seen[s.Server] != string(s.Status) {
-					seen[s.Server] = string(s.Status)
-					send("server", api.ServerView(s))
-				}
-			}
-		}
-		_ = rc.Flush()
-	})
-	if err != nil {
-		return // the client went away, or the stream ran for sseMax: the browser reconnects and gets a new snapshot
-	}
-	send("done", api.DeploymentView(v))
-	_ = rc.Flush()
+	api.StreamEvents(ctx, w, h.cl, id) // ends after sseMax at most: the browser reconnects
 }
 
 // ---- modules ----
