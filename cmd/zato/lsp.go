@@ -10,14 +10,18 @@ import (
 )
 
 func (a *app) lspCmd() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "lsp",
 		Short: "Run the language server over stdio (deploy on save, confirmations, diagnostics)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// stdout is the protocol: the log goes to stderr, which editors show as the server's output.
-			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			// stdout is the protocol. The editor gets the log through window/logMessage, so stderr (which editors
+			// also show) carries only warnings and errors, or each line would appear twice.
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			return lsp.Run(cmd.Context(), os.Stdin, os.Stdout, log)
 		},
 	}
+	// Many LSP clients pass --stdio; it is the only transport, so the flag is accepted and changes nothing.
+	c.Flags().Bool("stdio", true, "talk LSP over stdin/stdout (the only transport)")
+	return c
 }

@@ -193,6 +193,9 @@ func TestFailuresKeepPreviousVersion(t *testing.T) {
 		if res.Error == nil || res.Error.Type != c.typ || res.Error.Line != c.line || (c.col > 0 && res.Error.Column != c.col) {
 			t.Fatalf("%s: %+v", c.typ, res.Error)
 		}
+		if c.typ == "ValueError" && !strings.Contains(res.Error.Traceback, "raise ValueError('boom')") {
+			t.Fatalf("the traceback quotes other lines than the failing source:\n%s", res.Error.Traceback)
+		}
 		if out, err := call(t, r, "m.ok", ""); err != nil || out["v"] != float64(1) {
 			t.Fatalf("after %s: %v %v", c.typ, out, err)
 		}

@@ -5,6 +5,7 @@ Requests and responses are JSON lines on stdin and on the original stdout; anyth
 
 import importlib
 import json
+import linecache
 import logging
 import os
 import sys
@@ -105,6 +106,8 @@ def op_load(req):
     module_file, filename, source = req['module'], req['filename'], req['source']
     modname = module_file[:-3] if module_file.endswith('.py') else module_file
     previous = sys.modules.get(modname)
+    # Tracebacks quote lines from linecache: give it this source, not the last good file of the same name on disk.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     try:
         code = compile(source, filename, 'exec')
         mod = types.ModuleType(modname)
@@ -117,12 +120,15 @@ def op_load(req):
         restore(modname, previous)
         return {'ok': False, 'error': {'type': e.type, 'message': e.message, 'line': 0, 'column': 0, 'traceback': ''}}
     except BaseException as e:  # SystemExit included: a module must not stop the worker
+        info = error_of(e, filename)  # before restore, while linecache still holds this source
         restore(modname, previous)
-        return {'ok': False, 'error': error_of(e, filename)}
+        return {'ok': False, 'error': info}
     return {'ok': True, 'services': svcs, 'removed': removed}
 
 
 def restore(modname, previous):
+    if previous is not None:
+        linecache.cache.pop(getattr(previous, '__file__', None) or '', None)  # back to the good file on disk
     if previous is not None:
         sys.modules[modname] = previous
     else:

@@ -1,0 +1,478 @@
+// End-to-end test of the extension in a real VS Code (code-server 4.100.3 = VS Code 1.100) driven through Debian's
+// Chromium with playwright-core, against a real 2-server cluster started here:
+//   1. install the platform .vsix (it carries the zato binary that runs as `zato lsp`);
+//   2. open a workspace with a .zato.yaml (the cluster's url, username, password) and a service module;
+//   3. edit and save it: the status bar reaches "2/2" and the service answers with the new code from both servers;
+//   4. save a syntax error: the status bar says failed and the Problems panel shows it at its line;
+//   5. fix it: 2/2 again and the Problems panel is empty;
+//   6. "Zato: Set Password" with a wrong password (secret storage wins over .zato.yaml), Ctrl+Shift+L: unauthorized;
+//   7. forget it, change the code without saving, the editor title's Deploy button: 2/2 and the new code answers.
+// Everything waits on selectors or events with timeouts; nothing sleeps. Screenshots go to $ZATO_ARTIFACTS.
+//
+// Run by ../run-e2e.sh, which builds what this needs and passes: ZATO_BIN (zato for this machine), ZATO_VSIX,
+// CODE_SERVER (code-server's entry.js). Optional: CHROMIUM, ZATO_ARTIFACTS, ZATO_UI_TIMEOUT_MS,
+// ZATO_CONFIRM_BUDGET_MS (save-to-2/2 limit, default 1000), ZATO_UPDATE_IMAGES=1 (refresh images/status-bar.png).
+
+import { spawn, execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { parse as parseYaml } from 'yaml';
+
+const execFileP = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const extDir = resolve(here, '..');
+const repo = resolve(extDir, '../..');
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run-e2e.sh sets it)`);
+  return v;
+}
+
+const zatoBin = resolve(need('ZATO_BIN'));
+const vsix = resolve(need('ZATO_VSIX'));
+const codeServer = resolve(need('CODE_SERVER'));
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const artifacts = resolve(process.env.ZATO_ARTIFACTS || join(repo, 'test-artifacts', 'vscode'));
+const timeout = Number(process.env.ZATO_UI_TIMEOUT_MS || 30000);
+const confirmBudget = Number(process.env.ZATO_CONFIRM_BUDGET_MS || 1000);
+const keep = process.env.ZATO_E2E_KEEP === '1';
+
+const moduleName = 'vscode_greet.py';
+const service = 'vscode-greet.greet';
+// Line numbers (1-based) of the lines the test edits.
+const HANDLE_LINE = 10;
+const PAYLOAD_LINE = 11;
+const source = (greeting) => `# -*- coding: utf-8 -*-
+# zato: ide-deploy=True
+
+from zato.server.service import Service
+
+
+class Greet(Service):
+    name = '${service}'
+
+    def handle(self):
+        self.response.payload = {'greeting': '${greeting}'}
+`;
+
+const t0 = Date.now();
+const step = (msg) => console.log(`[vscode +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
+
+rmSync(artifacts, { recursive: true, force: true });
+mkdirSync(artifacts, { recursive: true });
+const tmp = mkdtempSync(join(tmpdir(), 'zato-vscode-e2e-'));
+const envDir = join(tmp, 'env');
+const workspace = join(tmp, 'workspace');
+const userData = join(tmp, 'user-data');
+const extensionsDir = join(tmp, 'extensions');
+const csConfig = join(tmp, 'code-server.yaml');
+
+// Servers started here exit when this process does (the zato servers watch ZATO_PARENT_PID).
+const zatoEnv = { ...process.env, ZATO_PARENT_PID: String(process.pid), ZATO_CONFIG: join(envDir, 'zato-client.yaml') };
+const zato = async (...args) => {
+  const { stdout } = await execFileP(zatoBin, args, { env: zatoEnv, timeout: 120000, maxBuffer: 16 << 20 });
+  return stdout;
+};
+
+async function freePorts(n) {
+  // n consecutive free ports (the cluster listens on base, base+1, ...).
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 30000);
+    const ok = await Promise.all([...Array(n).keys()].map((i) => portFree(base + i)));
+    if (ok.every(Boolean)) return base;
+  }
+  throw new Error('no free ports');
+}
+
+function portFree(port) {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+  });
+}
+
+async function waitHttp(url, ms) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (r.status < 500) return;
+      last = new Error(`HTTP ${r.status}`);
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100)); // polling an HTTP port: there is no event to wait on
+  }
+  throw new Error(`${url} did not answer within ${ms} ms: ${last}`);
+}
+
+let codeServerProc;
+let codeServerLog = '';
+let context;
+let clusterStarted = false;
+let failed = false;
+
+try {
+  // ---- the cluster ----
+  const base = await freePorts(2);
+  step(`create a 2-server cluster on ports ${base}-${base + 1}`);
+  await zato('quickstart', 'create', envDir, '--servers', '2', '--base-port', String(base));
+  clusterStarted = true;
+  await zato('start', envDir);
+  const client = parseYaml(readFileSync(join(envDir, 'zato-client.yaml'), 'utf8'));
+  const servers = client.servers.map((s) => s.name);
+  assert.equal(servers.length, 2, `two servers in zato-client.yaml: ${JSON.stringify(client.servers)}`);
+  const all = `${servers.length}/${servers.length}`;
+  step(`cluster up: ${servers.join(', ')} at ${client.url}`);
+
+  // ---- the workspace ----
+  mkdirSync(workspace, { recursive: true });
+  writeFileSync(
+    join(workspace, '.zato.yaml'),
+    `# The cluster this workspace deploys to (same keys as zato-client.yaml).\nurl: ${client.url}\nusername: ${client.username}\npassword: ${JSON.stringify(client.password)}\n`,
+  );
+  writeFileSync(join(workspace, moduleName), source('hello v1'));
+
+  // ---- VS Code ----
+  mkdirSync(join(userData, 'User'), { recursive: true });
+  writeFileSync(
+    join(userData, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'workbench.enableExperiments': false,
+        'workbench.welcomePage.walkthroughs.openOnInstall': false,
+        'security.workspace.trust.enabled': false,
+        'telemetry.telemetryLevel': 'off',
+        'update.mode': 'none',
+        'extensions.autoCheckUpdates': false,
+        'extensions.autoUpdate': false,
+        'extensions.ignoreRecommendations': true,
+        'chat.commandCenter.enabled': false,
+        'editor.minimap.enabled': false,
+        'editor.autoClosingBrackets': 'never',
+        'editor.autoClosingQuotes': 'never',
+        'editor.autoIndent': 'none',
+        'editor.formatOnType': false,
+        'editor.quickSuggestions': { other: false, comments: false, strings: false },
+        'editor.suggestOnTriggerCharacters': false,
+        'editor.acceptSuggestionOnEnter': 'off',
+        'files.autoSave': 'off',
+        'window.commandCenter': false,
+        // ZATO_E2E_TRACE=1 puts every LSP message into the Zato log (copied to the artefacts).
+        ...(process.env.ZATO_E2E_TRACE === '1' ? { 'zato.trace.server': 'verbose' } : {}),
+      },
+      null,
+      2,
+    ),
+  );
+  writeFileSync(csConfig, 'auth: none\ncert: false\n');
+  const csEnv = {
+    ...process.env,
+    XDG_CONFIG_HOME: join(tmp, 'xdg-config'),
+    XDG_DATA_HOME: join(tmp, 'xdg-data'),
+    XDG_CACHE_HOME: join(tmp, 'xdg-cache'),
+    // The language server must find no zato on the PATH: the one in the .vsix has to work.
+    PATH: process.env.PATH.split(':').filter((p) => !existsSync(join(p, 'zato'))).join(':'),
+  };
+  const common = ['--config', csConfig, '--user-data-dir', userData, '--extensions-dir', extensionsDir];
+
+  step(`install ${vsix}`);
+  const inst = await execFileP(process.execPath, [codeServer, ...common, '--force', '--install-extension', vsix], {
+    env: csEnv,
+    timeout: 120000,
+  });
+  assert.match(inst.stdout + inst.stderr, /was successfully installed/, inst.stdout + inst.stderr);
+
+  const csPort = await freePorts(1);
+  step(`start code-server on port ${csPort}`);
+  codeServerProc = spawn(
+    process.execPath,
+    [
+      codeServer,
+      ...common,
+      '--bind-addr', `127.0.0.1:${csPort}`,
+      '--auth', 'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      '--ignore-last-opened',
+      workspace,
+    ],
+    { env: csEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  codeServerProc.stdout.on('data', (d) => (codeServerLog += d));
+  codeServerProc.stderr.on('data', (d) => (codeServerLog += d));
+  const exited = new Promise((_, rej) =>
+    codeServerProc.once('exit', (code) => rej(new Error(`code-server exited (${code}):\n${codeServerLog}`))),
+  );
+  exited.catch(() => {});
+  await Promise.race([waitHttp(`http://127.0.0.1:${csPort}/healthz`, 60000), exited]);
+
+  // ---- the browser ----
+  const profile = join(tmp, 'chromium');
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+    viewport: { width: 1280, height: 800 },
+  });
+  context.setDefaultTimeout(timeout);
+  const page = context.pages()[0] || (await context.newPage());
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  const shot = async (name, opts = {}) => {
+    const p = join(artifacts, name);
+    await page.screenshot({ path: p, ...opts });
+    step(`screenshot ${p}`);
+    return p;
+  };
+
+  step('open the workspace');
+  await page.goto(`http://127.0.0.1:${csPort}/?folder=${encodeURIComponent(workspace)}`);
+  await page.locator('.monaco-workbench').waitFor();
+  await page.locator('.explorer-folders-view, .part.sidebar').first().waitFor();
+
+  // The status bar item is there once the extension activated (workspaceContains:.zato.yaml); its accessible label
+  // is "Zato" once the language server runs ("Zato: starting" before).
+  const item = page.locator('.statusbar-item').filter({ has: page.locator('a[aria-label^="Zato"]') });
+  const label = item.locator('a').first();
+  step('wait for the extension and its language server');
+  await item.waitFor();
+  await waitLabel(page, 'Zato', 60000);
+  assert.equal((await label.innerText()).trim(), 'Zato');
+  assert.equal(await item.locator('.codicon-zap').count(), 1, 'idle item shows $(zap)');
+
+  step(`open ${moduleName}`);
+  await page.keyboard.press('Control+P');
+  const quickInput = page.locator('.quick-input-widget input');
+  await quickInput.waitFor();
+  await quickInput.fill(moduleName);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: moduleName }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator(`.tab[data-resource-name="${moduleName}"], .tab[aria-label*="${moduleName}"]`).first().waitFor();
+  const editor = page.locator('.editor-instance .monaco-editor').first();
+  await waitLine(page, "self.response.payload = {'greeting': 'hello v1'}");
+  // The language server's code lens over the Service class shows the server got the document.
+  await editor.locator('.codelens-decoration', { hasText: 'Deploy to Zato' }).first().waitFor();
+  await shot('01-opened.png');
+
+  // ---- 1. edit and save: 2/2 ----
+  step('edit and save the module');
+  await replaceLine(page, PAYLOAD_LINE, "self.response.payload = {'greeting': 'hello v2'}");
+  await waitLine(page, "self.response.payload = {'greeting': 'hello v2'}");
+  const savedAt = Date.now();
+  await page.keyboard.press('Control+S');
+  const confirmed = await waitLabel(page, `Zato: ${moduleName} ${all}`, timeout);
+  const confirmMs = confirmed - savedAt;
+  step(`status bar: "${await label.innerText()}" ${confirmMs} ms after the save`);
+  assert.equal((await label.innerText()).trim(), `Zato: ${moduleName} ${all}`);
+  assert.equal(await item.locator('.codicon-check').count(), 1, 'confirmed item shows $(check)');
+  assert.ok(confirmMs <= confirmBudget, `both servers confirmed in ${confirmMs} ms, budget ${confirmBudget} ms`);
+  await shot('02-deployed-2of2.png');
+
+  for (const s of servers) {
+    const out = await zato('invoke', service, '--server', s);
+    step(`${s} answers: ${out.trim()}`);
+    assert.match(out, /hello v2/, `${s} runs the saved code`);
+  }
+
+  // The status bar picture for the README: the item with its tooltip.
+  await item.hover();
+  const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'server1' }).first();
+  await hover.waitFor();
+  await shot('03-status-tooltip.png');
+  const ib = await item.boundingBox();
+  const hb = await hover.boundingBox();
+  const vp = page.viewportSize();
+  const x = Math.max(0, Math.min(ib.x, hb.x) - 8);
+  const y = Math.max(0, Math.min(ib.y, hb.y) - 8);
+  const clip = {
+    x,
+    y,
+    width: Math.min(vp.width - x, Math.max(ib.x + ib.width, hb.x + hb.width) + 8 - x),
+    height: Math.min(vp.height - y, Math.max(ib.y + ib.height, hb.y + hb.height) - y),
+  };
+  const crop = await shot('status-bar.png', { clip });
+  if (process.env.ZATO_UPDATE_IMAGES === '1') {
+    copyFileSync(crop, join(extDir, 'images', 'status-bar.png'));
+    step('updated images/status-bar.png');
+  }
+  await page.mouse.move(vp.width / 2, vp.height / 3);
+  await hover.waitFor({ state: 'hidden' });
+
+  // ---- 2. a syntax error: failed, and in the Problems panel at its line ----
+  step(`save a syntax error at line ${HANDLE_LINE}`);
+  await editor.click({ position: { x: 300, y: 5 } });
+  await replaceLine(page, HANDLE_LINE, 'def handle(self)');
+  await waitLine(page, 'def handle(self)');
+  await page.keyboard.press('Control+S');
+  await waitLabel(page, `Zato: ${moduleName} failed`, timeout);
+  assert.equal(await item.locator('.codicon-error').count(), 1, 'failed item shows $(error)');
+  const bg = await item.evaluate((el) => getComputedStyle(el).backgroundColor);
+  assert.notEqual(bg, 'rgba(0, 0, 0, 0)', `failed item has the error background (got ${bg})`);
+
+  await page.keyboard.press('Control+Shift+M');
+  const markers = page.locator('.markers-panel');
+  await markers.waitFor();
+  const row = markers.locator('.monaco-list-row', { hasText: `[Ln ${HANDLE_LINE},` }).first();
+  await row.waitFor();
+  const rowText = (await row.innerText()).replace(/\s+/g, ' ');
+  step(`Problems: ${rowText}`);
+  assert.match(rowText, /SyntaxError|expected|invalid syntax/i, 'the diagnostic is the syntax error');
+  assert.match(rowText, new RegExp(`\\[Ln ${HANDLE_LINE}, Col \\d+\\]`));
+  // the editor underlines it too
+  await editor.locator('.squiggly-error').first().waitFor();
+  await shot('04-syntax-error-problems.png');
+
+  // The services still answer with the last good code.
+  for (const s of servers) assert.match(await zato('invoke', service, '--server', s), /hello v2/);
+
+  // ---- 3. fix it: 2/2 again, Problems empty ----
+  step('fix the error and save');
+  await editor.click({ position: { x: 300, y: 5 } });
+  await replaceLine(page, HANDLE_LINE, 'def handle(self):');
+  await waitLine(page, 'def handle(self):');
+  await page.keyboard.press('Control+S');
+  await waitLabel(page, `Zato: ${moduleName} ${all}`, timeout);
+  await markers.locator('.monaco-list-row', { hasText: `[Ln ${HANDLE_LINE},` }).waitFor({ state: 'detached' });
+  await markers.getByText('No problems have been detected in the workspace.').waitFor();
+  await shot('05-fixed.png');
+
+  // ---- 4. Set Password (secret storage) overrides .zato.yaml's: a wrong one is reported as unauthorized ----
+  step('Zato: Set Password (a wrong one), then Ctrl+Shift+L');
+  await runCommand(page, 'Zato: Set Password');
+  const pw = page.locator('.quick-input-widget input[type="password"]');
+  await pw.waitFor();
+  await pw.fill('not-the-password');
+  await page.keyboard.press('Enter');
+  await page.locator('.statusbar-item', { hasText: 'password of default saved' }).waitFor();
+  await editor.click({ position: { x: 300, y: 5 } });
+  await page.keyboard.press('Control+Shift+L');
+  await waitLabel(page, `Zato: ${moduleName} unauthorized`, timeout);
+  await shot('06-unauthorized.png');
+
+  // ---- 5. forget it, change the code without saving and use the editor title button: the buffer goes live ----
+  step('forget the password, edit without saving, click Deploy Current File in the editor title');
+  await runCommand(page, 'Zato: Set Password');
+  await pw.waitFor();
+  await pw.fill('');
+  await page.keyboard.press('Enter');
+  await page.locator('.statusbar-item', { hasText: 'password of default forgotten' }).waitFor();
+  await editor.click({ position: { x: 300, y: 5 } });
+  await replaceLine(page, PAYLOAD_LINE, "self.response.payload = {'greeting': 'hello v3'}");
+  await waitLine(page, "self.response.payload = {'greeting': 'hello v3'}");
+  const button = page.locator('.editor-actions .action-label[aria-label^="Deploy Current File"]');
+  await button.click();
+  await waitLabel(page, `Zato: ${moduleName} ${all}`, timeout);
+  for (const s of servers) {
+    const out = await zato('invoke', service, '--server', s);
+    assert.match(out, /hello v3/, `${s} runs the code deployed with the button`);
+  }
+  await shot('07-deployed-with-button.png');
+
+  // The deployment log was never forced open: no Output view is showing.
+  assert.equal(await page.locator('.part.panel .output-view').isVisible(), false, 'the deployment log stays closed');
+
+  assert.deepEqual(pageErrors.filter((e) => /zato/i.test(e)), [], 'no page errors about Zato');
+  step(`passed: save -> ${all} in ${confirmMs} ms`);
+} catch (err) {
+  failed = true;
+  console.error(err);
+  if (context) {
+    for (const p of context.pages()) {
+      await p.screenshot({ path: join(artifacts, 'failure.png') }).catch(() => {});
+    }
+  }
+  process.exitCode = 1;
+} finally {
+  await context?.close().catch(() => {});
+  if (codeServerProc && codeServerProc.exitCode === null) {
+    const gone = new Promise((r) => codeServerProc.once('exit', r));
+    try {
+      process.kill(-codeServerProc.pid, 'SIGTERM');
+    } catch {}
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 5000).unref())]);
+    try {
+      process.kill(-codeServerProc.pid, 'SIGKILL');
+    } catch {}
+  }
+  writeFileSync(join(artifacts, 'code-server.log'), codeServerLog);
+  if (existsSync(join(userData, 'logs'))) cpSync(join(userData, 'logs'), join(artifacts, 'vscode-logs'), { recursive: true });
+  if (clusterStarted) {
+    for (const s of ['server1', 'server2']) {
+      const l = join(envDir, s, 'logs', 'server.log');
+      if (existsSync(l)) copyFileSync(l, join(artifacts, `${s}.log`));
+    }
+    await zato('stop', envDir).catch((e) => console.error(`zato stop: ${e}`));
+  }
+  if (!keep && !failed) rmSync(tmp, { recursive: true, force: true });
+  else console.log(`kept ${tmp}`);
+  console.log(`artefacts in ${artifacts}`);
+}
+
+// waitLabel waits until the Zato status bar item's accessible label is `want` and returns when (Date.now()).
+async function waitLabel(page, want, ms) {
+  try {
+    await page.waitForFunction(
+      (w) => [...document.querySelectorAll('.statusbar-item a[aria-label^="Zato"]')].some((el) => el.getAttribute('aria-label') === w),
+      want,
+      { timeout: ms, polling: 'raf' },
+    );
+  } catch (err) {
+    const now = await page
+      .locator('.statusbar-item a[aria-label^="Zato"]')
+      .first()
+      .getAttribute('aria-label', { timeout: 1000 })
+      .catch(() => '?');
+    throw new Error(`status bar never showed "${want}" (it shows "${now}"): ${err.message}`);
+  }
+  return Date.now();
+}
+
+// runCommand runs a command from the command palette by its title.
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+// waitLine waits until a line of the editor reads text (indentation aside).
+async function waitLine(page, text) {
+  await page.waitForFunction(
+    (t) =>
+      [...document.querySelectorAll('.editor-instance .monaco-editor .view-line')].some(
+        (el) => el.textContent.replace(/\u00a0/g, ' ').trim() === t,
+      ),
+    text,
+    { timeout, polling: 'raf' },
+  );
+}
+
+// replaceLine puts text in place of a line's content after its indentation (Ctrl+G, Home, Shift+End, type).
+async function replaceLine(page, line, text) {
+  await page.keyboard.press('Control+G');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`:${line}`);
+  await page.keyboard.press('Enter');
+  await input.waitFor({ state: 'hidden' });
+  await page.keyboard.press('End');
+  await page.keyboard.press('Shift+Home');
+  await page.keyboard.insertText(text);
+}

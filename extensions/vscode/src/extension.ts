@@ -1,0 +1,480 @@
+// The Zato extension: a thin client of `zato lsp`. Deployments, confirmations, diagnostics, code lenses and hovers
+// all come from the language server; this file starts it, hands it the settings and the password, turns its
+// zato/deployStatus notifications into a status bar item, and maps the commands onto workspace/executeCommand.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  DidChangeConfigurationNotification,
+  ErrorAction,
+  ExecuteCommandRequest,
+  LanguageClient,
+  type LanguageClientOptions,
+  RevealOutputChannelOn,
+  type ServerOptions,
+  State,
+} from 'vscode-languageclient/node';
+
+import {
+  DEFAULT_TARGET,
+  type FileTargets,
+  type Inspected,
+  type ServerKey,
+  binaryName,
+  needsRestart,
+  resolveServer,
+  secretKey,
+  serverConfig,
+  serverPathSetting,
+  targetChoices,
+  targetsFromYaml,
+} from './settings';
+import {
+  type DeployStatus,
+  type Presentation,
+  StatusBook,
+  present,
+  presentIdle,
+  presentStarting,
+  presentStopped,
+} from './status';
+
+const SECTION = 'zato';
+const STATUS_METHOD = 'zato/deployStatus';
+const SELECTED_TARGET_KEY = 'zato.selectedTarget';
+
+// Commands of the language server (docs/architecture.md). vscode-languageclient registers VS Code commands under
+// these very names for the server's executeCommand provider, so the extension's own commands are zato.cmd.*.
+const LSP_DEPLOY = 'zato.deploy';
+const LSP_TEST_CONNECTION = 'zato.testConnection';
+const LSP_TOGGLE = 'zato.toggleDeployOnSave';
+
+let ext: ZatoExtension | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<ZatoApi> {
+  ext = new ZatoExtension(context);
+  await ext.start();
+  return ext.api();
+}
+
+export async function deactivate(): Promise<void> {
+  await ext?.stopClient();
+  ext = undefined;
+}
+
+/** What the extension exports (used by tests and other extensions). */
+export interface ZatoApi {
+  /** The status bar item's current text. */
+  statusText(): string;
+}
+
+class ZatoExtension {
+  private client: LanguageClient | undefined;
+  private initOptions: Record<string, unknown> = {};
+  private serverPath: string | undefined;
+  private readonly log: vscode.LogOutputChannel;
+  private readonly item: vscode.StatusBarItem;
+  private readonly book = new StatusBook();
+  private readonly passwords = new Map<string, string>();
+  private deployOnSave: boolean | undefined;
+  private stoppedReason: string | undefined;
+  private restarting: Promise<void> | undefined;
+  private configuredPath: string | undefined;
+  private crashes: number[] = [];
+  private readonly pulled: (() => void)[] = [];
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.log = vscode.window.createOutputChannel('Zato', { log: true });
+    this.item = vscode.window.createStatusBarItem('zato.status', vscode.StatusBarAlignment.Left, 10);
+    this.item.name = 'Zato';
+    this.item.command = 'zato.cmd.showLog';
+    this.configuredPath = serverPathSetting(this.config().inspect<string>('serverPath'), vscode.workspace.isTrusted);
+    context.subscriptions.push(this.log, this.item);
+    this.render(presentStarting());
+    this.item.show();
+
+    const reg = (id: string, fn: (...args: unknown[]) => unknown) =>
+      context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+    reg('zato.cmd.deployCurrentFile', (uri?: unknown) => this.deployCurrentFile(uri));
+    reg('zato.cmd.testConnection', () => this.testConnection());
+    reg('zato.cmd.toggleDeployOnSave', () => this.toggleDeployOnSave());
+    reg('zato.cmd.setPassword', () => this.setPassword());
+    reg('zato.cmd.showLog', () => this.log.show(true));
+    reg('zato.cmd.selectTarget', () => this.selectTarget());
+
+    context.subscriptions.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration(SECTION)) void this.onSettingsChanged(e.affectsConfiguration(`${SECTION}.serverPath`));
+      }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => void this.onSettingsChanged(true)),
+      // A password set in another window: setPassword below handles this window's own changes.
+      context.secrets.onDidChange(async (e) => {
+        if (e.key.startsWith('zato.password.') && (await this.loadPasswords())) await this.onSettingsChanged(false);
+      }),
+    );
+  }
+
+  api(): ZatoApi {
+    return { statusText: () => this.item.text };
+  }
+
+  // ---- the language server ----
+
+  async start(): Promise<void> {
+    await this.loadPasswords();
+    await this.startClient();
+  }
+
+  private async startClient(): Promise<void> {
+    const bundled = this.context.asAbsolutePath(path.join('bin', binaryName(process.platform)));
+    const resolved = resolveServer({
+      configured: serverPathSetting(this.config().inspect<string>('serverPath'), vscode.workspace.isTrusted),
+      bundled,
+      exists: (p) => fs.existsSync(p),
+      home: os.homedir(),
+    });
+    if ('error' in resolved) {
+      this.stopped(resolved.error);
+      this.log.error(resolved.error);
+      void vscode.window.showErrorMessage(`Zato: ${resolved.error}`, 'Open Settings').then((a) => {
+        if (a) void vscode.commands.executeCommand('workbench.action.openSettings', 'zato.serverPath');
+      });
+      return;
+    }
+    if (resolved.source === 'bundled') ensureExecutable(resolved.command);
+    this.serverPath = resolved.command;
+    this.log.info(`Starting ${resolved.command} lsp (${resolved.source === 'setting' ? 'zato.serverPath' : resolved.source === 'bundled' ? 'shipped with the extension' : 'from the PATH'})`);
+
+    // stdio without TransportKind: that would append --stdio, which `zato lsp` does not take.
+    const run = { command: resolved.command, args: ['lsp'], options: { env: process.env } };
+    const serverOptions: ServerOptions = { run, debug: run };
+    this.initOptions = this.serverSettings();
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file', language: 'python' }],
+      outputChannel: this.log,
+      traceOutputChannel: this.log,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      initializationOptions: () => this.initOptions,
+      middleware: {
+        workspace: {
+          // The server pulls the "zato" section: it gets the explicit settings plus the password from secret
+          // storage, never VS Code's blank defaults (which would hide .zato.yaml's values).
+          configuration: async (params, token, next) => {
+            const res = await next(params, token);
+            if (!Array.isArray(res)) return res;
+            const out = params.items.map((it, i) => (it.section === SECTION ? this.serverSettings() : res[i]));
+            if (params.items.some((it) => it.section === SECTION)) this.pulled.splice(0).forEach((f) => f());
+            return out;
+          },
+        },
+      },
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Continue }),
+        closed: () => {
+          // Restart a crashed server, but not in a loop: at most 4 times in 3 minutes.
+          const now = Date.now();
+          this.crashes = this.crashes.filter((t) => now - t < 180_000);
+          this.crashes.push(now);
+          if (this.crashes.length > 4) {
+            this.stoppedReason = 'The language server stopped 5 times in 3 minutes and will not be restarted; see the deployment log.';
+            return { action: CloseAction.DoNotRestart, message: `Zato: ${this.stoppedReason}` };
+          }
+          this.log.warn('The Zato language server stopped; restarting it.');
+          return { action: CloseAction.Restart, handled: true };
+        },
+      },
+      initializationFailedHandler: (err) => {
+        this.log.error(`Zato language server failed to initialize: ${String(err)}`);
+        return false;
+      },
+    };
+    const client = new LanguageClient('zato', 'Zato', serverOptions, clientOptions);
+    this.client = client;
+    client.onDidChangeState((e) => {
+      if (client !== this.client) return;
+      if (e.newState === State.Running) {
+        this.stoppedReason = undefined;
+        this.refresh();
+      } else if (e.newState === State.Stopped) {
+        this.stopped(this.stoppedReason ?? 'The language server exited; see the deployment log.');
+      } else {
+        this.render(presentStarting());
+      }
+    });
+    client.onNotification(STATUS_METHOD, (st: DeployStatus) => this.onStatus(st));
+    try {
+      await client.start();
+    } catch (err) {
+      const msg = `Cannot start ${resolved.command} lsp: ${err instanceof Error ? err.message : String(err)}`;
+      this.stoppedReason = msg;
+      this.stopped(msg);
+      this.log.error(msg);
+      void vscode.window.showErrorMessage(`Zato: ${msg}`);
+    }
+  }
+
+  async stopClient(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    if (c) {
+      try {
+        await c.stop(5000);
+      } catch (err) {
+        this.log.debug(`stopping the language server: ${String(err)}`);
+      }
+      await c.dispose();
+    }
+  }
+
+  private async restart(): Promise<void> {
+    if (this.restarting) return this.restarting;
+    this.restarting = (async () => {
+      await this.stopClient();
+      this.book.clear();
+      this.deployOnSave = undefined;
+      await this.startClient();
+    })().finally(() => (this.restarting = undefined));
+    return this.restarting;
+  }
+
+  private async onSettingsChanged(serverPathMayHaveChanged: boolean): Promise<void> {
+    const newPath = serverPathSetting(this.config().inspect<string>('serverPath'), vscode.workspace.isTrusted);
+    const pathChanged = serverPathMayHaveChanged && (this.client === undefined || (newPath ?? '') !== (this.configuredPath ?? ''));
+    this.configuredPath = newPath;
+    const now = this.serverSettings();
+    if (!this.client || needsRestart(this.initOptions, now, pathChanged)) {
+      this.log.info('Settings changed: restarting the Zato language server');
+      await this.restart();
+      return;
+    }
+    await this.pushSettings();
+    this.refresh();
+  }
+
+  /**
+   * Pull model: tells the server the settings changed and waits (a little) until it asked for them again, so a
+   * command sent right after (a deployment after "Set Password") already uses them.
+   */
+  private async pushSettings(): Promise<void> {
+    const c = this.client;
+    if (!c || !c.isRunning()) return;
+    let timer: NodeJS.Timeout | undefined;
+    const pulled = new Promise<void>((resolve) => {
+      this.pulled.push(resolve);
+      timer = setTimeout(resolve, 3000);
+    });
+    await c.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
+    await pulled;
+    clearTimeout(timer);
+  }
+
+  private config(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration(SECTION);
+  }
+
+  private serverSettings(): Record<string, unknown> {
+    const cfg = this.config();
+    return serverConfig({
+      inspect: (key: ServerKey) => cfg.inspect(key) as Inspected | undefined,
+      passwords: this.passwords,
+      selectedTarget: this.context.workspaceState.get<string>(SELECTED_TARGET_KEY),
+    });
+  }
+
+  /** Reads the passwords of the known targets from secret storage; says whether any changed. */
+  private async loadPasswords(): Promise<boolean> {
+    const next = new Map<string, string>();
+    // The default password may exist before any target is declared (Set Password before .zato.yaml).
+    for (const name of new Set([DEFAULT_TARGET, ...(await this.knownTargets())])) {
+      const pw = await this.context.secrets.get(secretKey(name));
+      if (pw) next.set(name, pw);
+    }
+    const changed = next.size !== this.passwords.size || [...next].some(([k, v]) => this.passwords.get(k) !== v);
+    this.passwords.clear();
+    for (const [k, v] of next) this.passwords.set(k, v);
+    return changed;
+  }
+
+  private async knownTargets(): Promise<string[]> {
+    const files: FileTargets[] = [];
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      for (const name of ['.zato.yaml', '.zato.yml']) {
+        try {
+          const bytes = await vscode.workspace.fs.readFile(vscode.Uri.joinPath(folder.uri, name));
+          files.push(targetsFromYaml(new TextDecoder().decode(bytes)));
+          break;
+        } catch {
+          // no such file
+        }
+      }
+    }
+    const cfg = this.config();
+    return targetChoices(cfg.get('targets'), files, !!cfg.get<string>('url'));
+  }
+
+  // ---- status bar ----
+
+  private onStatus(st: DeployStatus): void {
+    if (!st || typeof st !== 'object' || typeof st.state !== 'string') return;
+    if (!this.book.update(st)) return;
+    if (st.state === 'failed' || st.state === 'partial') {
+      for (const s of st.servers ?? []) {
+        if (s.error?.traceback) this.log.warn(`${st.module} on ${s.name}:\n${s.error.traceback}`);
+      }
+    }
+    this.refresh();
+  }
+
+  private refresh(): void {
+    if (this.client && this.client.state === State.Stopped) return;
+    const ctx = {
+      target: this.context.workspaceState.get<string>(SELECTED_TARGET_KEY),
+      deployOnSave: this.deployOnSave,
+      others: this.book.others(),
+    };
+    const cur = this.book.current();
+    this.render(cur ? present(cur, ctx) : presentIdle(ctx));
+  }
+
+  private stopped(reason: string): void {
+    this.render(presentStopped(reason));
+  }
+
+  private render(p: Presentation): void {
+    this.item.text = p.text;
+    const md = new vscode.MarkdownString(p.tooltip, true);
+    md.isTrusted = false;
+    this.item.tooltip = md;
+    this.item.accessibilityInformation = { label: p.label, role: 'button' };
+    this.item.backgroundColor =
+      p.background === 'error'
+        ? new vscode.ThemeColor('statusBarItem.errorBackground')
+        : p.background === 'warning'
+          ? new vscode.ThemeColor('statusBarItem.warningBackground')
+          : undefined;
+  }
+
+  // ---- commands ----
+
+  private async execute<T>(command: string, args: unknown[] = []): Promise<T | undefined> {
+    const c = this.client;
+    if (!c || !c.isRunning()) {
+      void vscode.window.showErrorMessage('Zato: the language server is not running; see the deployment log.', 'Show Log').then((a) => {
+        if (a) this.log.show(true);
+      });
+      return undefined;
+    }
+    return (await c.sendRequest(ExecuteCommandRequest.type, { command, arguments: args })) as T;
+  }
+
+  private async deployCurrentFile(arg?: unknown): Promise<void> {
+    const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+    if (!uri) {
+      void vscode.window.showWarningMessage('Zato: open a Python file to deploy it.');
+      return;
+    }
+    if (uri.scheme !== 'file') {
+      void vscode.window.showWarningMessage(`Zato: ${uri.toString(true)} is not a file on disk.`);
+      return;
+    }
+    try {
+      await this.execute(LSP_DEPLOY, [{ uri: this.client?.code2ProtocolConverter.asUri(uri) ?? uri.toString() }]);
+    } catch (err) {
+      // The server has already shown what went wrong (window/showMessage); keep the details in the log.
+      this.log.error(`Deploy ${uri.fsPath}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private async testConnection(): Promise<void> {
+    interface Result {
+      ok: boolean;
+      message: string;
+    }
+    try {
+      const target = this.context.workspaceState.get<string>(SELECTED_TARGET_KEY);
+      const res = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: 'Zato: testing the connection' },
+        () => this.execute<Result>(LSP_TEST_CONNECTION, target ? [{ target }] : []),
+      );
+      // Failures were shown by the server itself (window/showMessage); success is confirmed here, as it was asked for.
+      if (res?.ok) void vscode.window.showInformationMessage(`Zato: ${res.message}`);
+    } catch (err) {
+      this.log.error(`Test connection: ${err instanceof Error ? err.message : String(err)}`);
+      void vscode.window.showErrorMessage(`Zato: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private async toggleDeployOnSave(): Promise<void> {
+    const res = await this.execute<{ deployOnSave: boolean }>(LSP_TOGGLE);
+    if (!res) return;
+    this.deployOnSave = res.deployOnSave;
+    this.context.subscriptions.push(
+      vscode.window.setStatusBarMessage(`Zato: deploy on save ${res.deployOnSave ? 'on' : 'off'}`, 4000),
+    );
+    this.refresh();
+  }
+
+  private async setPassword(): Promise<void> {
+    const targets = await this.knownTargets();
+    let target = DEFAULT_TARGET;
+    if (targets.length > 1) {
+      const pick = await vscode.window.showQuickPick(targets, { title: 'Zato: set the password of which target?' });
+      if (!pick) return;
+      target = pick;
+    } else if (targets.length === 1) {
+      target = targets[0]!;
+    }
+    const pw = await vscode.window.showInputBox({
+      title: `Zato: password of target ${target}`,
+      prompt: 'Kept in VS Code\'s secret storage, never in settings.json. Leave empty to forget it.',
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (pw === undefined) return;
+    if (pw === '') {
+      await this.context.secrets.delete(secretKey(target));
+    } else {
+      await this.context.secrets.store(secretKey(target), pw);
+    }
+    // The server gets it before the message says so (a removed password restarts it, see needsRestart).
+    await this.loadPasswords();
+    await this.onSettingsChanged(false);
+    this.context.subscriptions.push(
+      vscode.window.setStatusBarMessage(pw === '' ? `Zato: password of ${target} forgotten` : `Zato: password of ${target} saved`, 4000),
+    );
+  }
+
+  private async selectTarget(): Promise<void> {
+    const targets = await this.knownTargets();
+    if (targets.length === 0) {
+      void vscode.window.showInformationMessage(
+        'Zato: no targets yet. Add a .zato.yaml to the workspace, or set zato.url or zato.targets.',
+        'Open Settings',
+      ).then((a) => {
+        if (a) void vscode.commands.executeCommand('workbench.action.openSettings', 'zato.');
+      });
+      return;
+    }
+    const current = this.context.workspaceState.get<string>(SELECTED_TARGET_KEY);
+    const items = targets.map((t) => ({ label: t, description: t === current ? 'selected' : undefined }));
+    const pick = await vscode.window.showQuickPick(items, { title: 'Zato: deploy to which target?' });
+    if (!pick) return;
+    await this.context.workspaceState.update(SELECTED_TARGET_KEY, pick.label);
+    await this.loadPasswords();
+    await this.onSettingsChanged(false);
+  }
+}
+
+/** Zip extraction may lose the executable bit of the bundled binary. */
+function ensureExecutable(p: string): void {
+  if (process.platform === 'win32') return;
+  try {
+    const st = fs.statSync(p);
+    if ((st.mode & 0o111) === 0) fs.chmodSync(p, 0o755);
+  } catch {
+    // resolveServer checked it exists; starting it reports any error
+  }
+}

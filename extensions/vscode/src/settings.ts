@@ -1,0 +1,176 @@
+// Settings handling: what the extension sends the language server, where the zato binary is, which targets exist.
+// Pure: no vscode import; extension.ts passes in what it read from VS Code.
+
+import { parse as parseYaml } from 'yaml';
+
+/** Keys of the `zato.` section the language server reads (serverPath and trace are the extension's own). */
+export const SERVER_KEYS = ['url', 'username', 'deployOnSave', 'include', 'exclude', 'requireMarker', 'targets'] as const;
+export type ServerKey = (typeof SERVER_KEYS)[number];
+
+/** The shape of WorkspaceConfiguration.inspect(key). */
+export interface Inspected<T = unknown> {
+  defaultValue?: T;
+  globalValue?: T;
+  workspaceValue?: T;
+  workspaceFolderValue?: T;
+}
+
+/** The default target's name (the top-level url/username/password of .zato.yaml and of the settings). */
+export const DEFAULT_TARGET = 'default';
+
+/** Secret storage key of a target's password. */
+export function secretKey(target: string): string {
+  return `zato.password.${target || DEFAULT_TARGET}`;
+}
+
+/**
+ * The value a user set explicitly, most specific scope first; undefined when only the default applies.
+ * Defaults are never sent: the language server's own defaults (and a workspace's .zato.yaml) must not be hidden by
+ * VS Code's blank ones; deployOnSave, for one, is on by default only where a .zato.yaml exists.
+ */
+export function explicitValue<T>(i: Inspected<T> | undefined): T | undefined {
+  if (!i) return undefined;
+  for (const v of [i.workspaceFolderValue, i.workspaceValue, i.globalValue]) {
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'string' && v.trim() === '') continue;
+    return (typeof v === 'string' ? v.trim() : v) as T;
+  }
+  return undefined;
+}
+
+/** What extension.ts knows when it builds the server's configuration. */
+export interface ConfigInputs {
+  inspect: (key: ServerKey) => Inspected | undefined;
+  /** Passwords from secret storage by target name (DEFAULT_TARGET for the top-level one). */
+  passwords: ReadonlyMap<string, string>;
+  /** The target picked with "Zato: Select Target", if any. */
+  selectedTarget?: string;
+}
+
+/**
+ * The `zato` section as the language server gets it in initializationOptions and workspace/configuration: the
+ * explicit settings, the passwords from secret storage (never from settings.json) and the selected target.
+ */
+export function serverConfig(inp: ConfigInputs): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of SERVER_KEYS) {
+    const v = explicitValue(inp.inspect(key));
+    if (v === undefined) continue;
+    if (Array.isArray(v) && v.length === 0) continue;
+    out[key] = key === 'targets' ? sanitizeTargets(v) : v;
+  }
+  const targets = (out.targets as Record<string, Record<string, unknown>> | undefined) ?? {};
+  for (const [name, password] of inp.passwords) {
+    if (!password) continue;
+    if (name === DEFAULT_TARGET && !(DEFAULT_TARGET in targets)) {
+      out.password = password;
+    } else {
+      targets[name] = { ...(targets[name] ?? {}), password };
+    }
+  }
+  if (Object.keys(targets).length > 0) out.targets = targets;
+  if (inp.selectedTarget) out.defaultTarget = inp.selectedTarget;
+  return out;
+}
+
+/** Copies the targets setting, dropping anything that is not an object and any password typed into settings.json. */
+function sanitizeTargets(v: unknown): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return out;
+  for (const [name, t] of Object.entries(v as Record<string, unknown>)) {
+    if (!t || typeof t !== 'object' || Array.isArray(t)) continue;
+    const copy: Record<string, unknown> = {};
+    for (const [k, val] of Object.entries(t as Record<string, unknown>)) {
+      if (k === 'password') continue; // passwords live in secret storage only
+      if (val === undefined || val === null || val === '') continue;
+      copy[k] = val;
+    }
+    out[name] = copy;
+  }
+  return out;
+}
+
+/**
+ * Whether the running language server must be restarted rather than sent the new settings: the binary changed, or
+ * a key given in initializationOptions (which the server keeps as a layer of its own) is gone now.
+ */
+export function needsRestart(initOptions: Record<string, unknown>, now: Record<string, unknown>, serverPathChanged: boolean): boolean {
+  if (serverPathChanged) return true;
+  return Object.keys(initOptions).some((k) => !(k in now));
+}
+
+/** Inputs of resolveServer, injectable for tests. */
+export interface ServerPathInputs {
+  /** zato.serverPath as VS Code resolved it, or the user-level value only in an untrusted workspace. */
+  configured?: string;
+  /** The binary a platform package carries (extension dir/bin/zato[.exe]). */
+  bundled: string;
+  /** Whether a path names an existing file. */
+  exists: (path: string) => boolean;
+  /** Expands ~ and ${userHome}. */
+  home?: string;
+}
+
+export interface ResolvedServer {
+  command: string;
+  source: 'setting' | 'bundled' | 'path';
+}
+
+/** Where `zato lsp` comes from: zato.serverPath, else the bundled binary, else `zato` on the PATH. */
+export function resolveServer(inp: ServerPathInputs): ResolvedServer | { error: string } {
+  const configured = inp.configured?.trim();
+  if (configured) {
+    let p = configured;
+    if (inp.home) p = p.replace(/^~(?=$|[\\/])/, inp.home).replace(/\$\{userHome\}/g, inp.home);
+    if (!inp.exists(p)) return { error: `zato.serverPath is ${configured}, which does not exist` };
+    return { command: p, source: 'setting' };
+  }
+  if (inp.exists(inp.bundled)) return { command: inp.bundled, source: 'bundled' };
+  return { command: 'zato', source: 'path' };
+}
+
+/** zato.serverPath to honour: in an untrusted workspace only the user's own (global) value counts. */
+export function serverPathSetting(i: Inspected<string> | undefined, trusted: boolean): string | undefined {
+  if (!i) return undefined;
+  if (trusted) return explicitValue(i);
+  return explicitValue({ globalValue: i.globalValue });
+}
+
+/** The bundled binary's file name on a platform. */
+export function binaryName(platform: string): string {
+  return platform === 'win32' ? 'zato.exe' : 'zato';
+}
+
+/** Target names and the default declared by a .zato.yaml (same schema as zato-client.yaml). */
+export interface FileTargets {
+  names: string[];
+  defaultTarget?: string;
+  hasTopLevel: boolean;
+}
+
+export function targetsFromYaml(text: string): FileTargets {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch {
+    return { names: [], hasTopLevel: false };
+  }
+  if (!doc || typeof doc !== 'object') return { names: [], hasTopLevel: false };
+  const d = doc as Record<string, unknown>;
+  const t = d.targets;
+  const names = t && typeof t === 'object' && !Array.isArray(t) ? Object.keys(t) : [];
+  const res: FileTargets = { names, hasTopLevel: typeof d.url === 'string' && d.url !== '' };
+  if (typeof d.defaultTarget === 'string' && d.defaultTarget) res.defaultTarget = d.defaultTarget;
+  return res;
+}
+
+/** Every target a user can pick: the default one (when top-level url is set somewhere) and the named ones. */
+export function targetChoices(settingsTargets: unknown, files: FileTargets[], topLevelUrlSetting: boolean): string[] {
+  const names = new Set<string>();
+  if (topLevelUrlSetting || files.some((f) => f.hasTopLevel)) names.add(DEFAULT_TARGET);
+  if (settingsTargets && typeof settingsTargets === 'object' && !Array.isArray(settingsTargets)) {
+    for (const n of Object.keys(settingsTargets)) names.add(n);
+  }
+  for (const f of files) for (const n of f.names) names.add(n);
+  return [...names].sort((a, b) => (a === DEFAULT_TARGET ? -1 : b === DEFAULT_TARGET ? 1 : a.localeCompare(b)));
+}

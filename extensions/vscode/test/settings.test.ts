@@ -1,0 +1,181 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  DEFAULT_TARGET,
+  type Inspected,
+  type ServerKey,
+  binaryName,
+  explicitValue,
+  needsRestart,
+  resolveServer,
+  secretKey,
+  serverConfig,
+  serverPathSetting,
+  targetChoices,
+  targetsFromYaml,
+} from '../src/settings';
+
+function inspector(values: Partial<Record<ServerKey, Inspected>>): (k: ServerKey) => Inspected | undefined {
+  const defaults: Record<ServerKey, unknown> = {
+    url: '',
+    username: '',
+    deployOnSave: false,
+    include: ['**/*.py'],
+    exclude: [],
+    requireMarker: false,
+    targets: {},
+  };
+  return (k) => ({ defaultValue: defaults[k], ...(values[k] ?? {}) });
+}
+
+describe('explicitValue', () => {
+  it('ignores defaults and blanks, prefers the most specific scope', () => {
+    expect(explicitValue({ defaultValue: false })).toBeUndefined();
+    expect(explicitValue({ defaultValue: '', globalValue: '  ' })).toBeUndefined();
+    expect(explicitValue({ globalValue: 'a', workspaceValue: 'b' })).toBe('b');
+    expect(explicitValue({ globalValue: 'a', workspaceValue: 'b', workspaceFolderValue: 'c' })).toBe('c');
+    expect(explicitValue({ globalValue: true, workspaceValue: false })).toBe(false);
+    expect(explicitValue({ globalValue: ' http://h ' })).toBe('http://h');
+    expect(explicitValue(undefined)).toBeUndefined();
+  });
+});
+
+describe('serverConfig', () => {
+  it('sends nothing when nothing is set, so .zato.yaml and the server defaults rule', () => {
+    expect(serverConfig({ inspect: inspector({}), passwords: new Map() })).toEqual({});
+  });
+
+  it('sends explicit settings, false included', () => {
+    const cfg = serverConfig({
+      inspect: inspector({
+        url: { globalValue: 'http://localhost:17010' },
+        username: { workspaceValue: 'admin' },
+        deployOnSave: { workspaceValue: false },
+        requireMarker: { globalValue: true },
+        include: { workspaceValue: ['services/**/*.py'] },
+        exclude: { workspaceValue: [] },
+      }),
+      passwords: new Map(),
+    });
+    expect(cfg).toEqual({
+      url: 'http://localhost:17010',
+      username: 'admin',
+      deployOnSave: false,
+      requireMarker: true,
+      include: ['services/**/*.py'],
+    });
+  });
+
+  it('adds the default password from secret storage at the top level', () => {
+    const cfg = serverConfig({
+      inspect: inspector({ url: { globalValue: 'http://h' } }),
+      passwords: new Map([[DEFAULT_TARGET, 's3cret']]),
+    });
+    expect(cfg).toEqual({ url: 'http://h', password: 's3cret' });
+  });
+
+  it('adds named targets passwords and drops passwords typed into settings.json', () => {
+    const cfg = serverConfig({
+      inspect: inspector({
+        targets: { globalValue: { dev: { url: 'http://dev', username: 'u', password: 'leaked' }, bad: 'x' } },
+      }),
+      passwords: new Map([
+        ['dev', 'p1'],
+        ['prod', 'p2'],
+        ['empty', ''],
+      ]),
+      selectedTarget: 'prod',
+    });
+    expect(cfg).toEqual({
+      targets: { dev: { url: 'http://dev', username: 'u', password: 'p1' }, prod: { password: 'p2' } },
+      defaultTarget: 'prod',
+    });
+  });
+
+  it('puts the default password under targets when a target is named default', () => {
+    const cfg = serverConfig({
+      inspect: inspector({ targets: { globalValue: { default: { url: 'http://d' } } } }),
+      passwords: new Map([[DEFAULT_TARGET, 'p']]),
+    });
+    expect(cfg).toEqual({ targets: { default: { url: 'http://d', password: 'p' } } });
+  });
+});
+
+describe('needsRestart', () => {
+  it('restarts for a new binary or a setting removed since initialize', () => {
+    expect(needsRestart({}, { url: 'x' }, true)).toBe(true);
+    expect(needsRestart({ url: 'a' }, { url: 'b' }, false)).toBe(false);
+    expect(needsRestart({ url: 'a' }, { url: 'a', username: 'u' }, false)).toBe(false);
+    expect(needsRestart({ url: 'a', password: 'p' }, { url: 'a' }, false)).toBe(true);
+  });
+});
+
+describe('resolveServer', () => {
+  const exists = (files: string[]) => (p: string) => files.includes(p);
+
+  it('prefers zato.serverPath', () => {
+    expect(resolveServer({ configured: '/opt/zato', bundled: '/ext/bin/zato', exists: exists(['/opt/zato', '/ext/bin/zato']) })).toEqual({
+      command: '/opt/zato',
+      source: 'setting',
+    });
+  });
+
+  it('expands the home directory', () => {
+    expect(resolveServer({ configured: '~/bin/zato', bundled: '/b', exists: exists(['/home/u/bin/zato']), home: '/home/u' })).toEqual({
+      command: '/home/u/bin/zato',
+      source: 'setting',
+    });
+  });
+
+  it('says when zato.serverPath is wrong rather than falling back', () => {
+    const r = resolveServer({ configured: '/nope', bundled: '/ext/bin/zato', exists: exists(['/ext/bin/zato']) });
+    expect(r).toEqual({ error: 'zato.serverPath is /nope, which does not exist' });
+  });
+
+  it('uses the bundled binary, else zato on the PATH', () => {
+    expect(resolveServer({ configured: ' ', bundled: '/ext/bin/zato', exists: exists(['/ext/bin/zato']) })).toEqual({
+      command: '/ext/bin/zato',
+      source: 'bundled',
+    });
+    expect(resolveServer({ bundled: '/ext/bin/zato', exists: exists([]) })).toEqual({ command: 'zato', source: 'path' });
+  });
+
+  it('ignores a workspace serverPath in an untrusted workspace', () => {
+    const i = { globalValue: '/mine/zato', workspaceValue: '/evil/zato' };
+    expect(serverPathSetting(i, true)).toBe('/evil/zato');
+    expect(serverPathSetting(i, false)).toBe('/mine/zato');
+    expect(serverPathSetting({ workspaceValue: '/evil' }, false)).toBeUndefined();
+  });
+
+  it('names the binary per platform', () => {
+    expect(binaryName('linux')).toBe('zato');
+    expect(binaryName('win32')).toBe('zato.exe');
+  });
+});
+
+describe('targets', () => {
+  it('reads target names from .zato.yaml', () => {
+    expect(targetsFromYaml('url: http://a\nusername: admin\n')).toEqual({ names: [], hasTopLevel: true });
+    expect(
+      targetsFromYaml('targets:\n  dev: {url: http://dev}\n  prod:\n    url: http://prod\ndefaultTarget: dev\n'),
+    ).toEqual({ names: ['dev', 'prod'], defaultTarget: 'dev', hasTopLevel: false });
+    expect(targetsFromYaml(': : bad')).toEqual({ names: [], hasTopLevel: false });
+    expect(targetsFromYaml('')).toEqual({ names: [], hasTopLevel: false });
+  });
+
+  it('lists the default target first, then the named ones from settings and files', () => {
+    expect(targetChoices({ stage: {} }, [{ names: ['prod', 'dev'], hasTopLevel: true }], false)).toEqual([
+      'default',
+      'dev',
+      'prod',
+      'stage',
+    ]);
+    expect(targetChoices(undefined, [], true)).toEqual(['default']);
+    expect(targetChoices(undefined, [], false)).toEqual([]);
+  });
+
+  it('keys secrets by target', () => {
+    expect(secretKey('')).toBe('zato.password.default');
+    expect(secretKey('prod')).toBe('zato.password.prod');
+  });
+});
