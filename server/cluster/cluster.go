@@ -341,7 +341,7 @@ func (c *Cluster) nudge(only string) {
 			req.Header.Set(SecretHeader, c.cfg.Secret)
 			resp, err := c.http.Do(req)
 			if err != nil {
-				c.log.Debug("nudge failed", "peer", url, "err", err)
+				c.log.Warn("nudge failed", "peer", url, "err", err)
 				return
 			}
 			resp.Body.Close()

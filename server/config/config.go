@@ -19,6 +19,7 @@ type Server struct {
 	Port      int
 	TLSCert   string
 	TLSKey    string
+	TLSCA     string // CA that signed the peers' certificates, when it is not in the system pool
 	PublicURL string // how peers reach this server
 
 	Username     string
@@ -108,6 +109,7 @@ func Load(serverDir string) (Server, error) {
 		Port:              v.GetInt("http.port"),
 		TLSCert:           rel(repo, v.GetString("http.tls_cert")),
 		TLSKey:            rel(repo, v.GetString("http.tls_key")),
+		TLSCA:             rel(repo, v.GetString("http.tls_ca")),
 		PublicURL:         v.GetString("http.public_url"),
 		Username:          v.GetString("api.username"),
 		PasswordHash:      v.GetString("api.password_hash"),

@@ -5,6 +5,7 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -107,8 +108,13 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		return fmt.Errorf("record service sources: %w", err)
 	}
 
+	peerClient, err := peerHTTPClient(cfg)
+	if err != nil {
+		return err
+	}
 	cl := cluster.New(cluster.Config{
-		Name: cfg.Name, URL: cfg.PublicURL, Secret: cfg.ClusterSecret, CurrentDir: cfg.CurrentWorkDir, Logger: log,
+		HTTPClient: peerClient,
+		Name:       cfg.Name, URL: cfg.PublicURL, Secret: cfg.ClusterSecret, CurrentDir: cfg.CurrentWorkDir, Logger: log,
 		MaxPayload: cfg.MaxPayload, BeforeApply: bk.Snapshot,
 	}, store, rt)
 
@@ -175,4 +181,31 @@ func Run(ctx context.Context, dir string, opts Options) error {
 func hostname() string {
 	h, _ := os.Hostname()
 	return h
+}
+
+// peerHTTPClient is how this server nudges its peers. With TLS it trusts the system pool, http.tls_ca and this
+// server's own certificate (a cluster commonly shares one).
+func peerHTTPClient(cfg config.Server) (*http.Client, error) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	if cfg.TLSCert == "" {
+		return c, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	for _, f := range []string{cfg.TLSCert, cfg.TLSCA} {
+		if f == "" {
+			continue
+		}
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f, err)
+		}
+		pool.AppendCertsFromPEM(pem)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	c.Transport = tr
+	return c, nil
 }
