@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,8 +16,10 @@ import (
 	"github.com/zato-go/zato/internal/testenv"
 )
 
-// waitDeployment waits until a deployment of module newer than after exists and is done, and returns it.
-func waitDeployment(t *testing.T, c *testenv.Cluster, module string, after int64) deployclient.Deployment {
+// waitDeployment waits until a deployment of module's content src newer than after exists and is done.
+func waitDeployment(t *testing.T, c *testenv.Cluster, module string, after int64, src string) deployclient.Deployment {
+	sum := sha256.Sum256([]byte(src))
+	want := hex.EncodeToString(sum[:])
 	t.Helper()
 	cl := client(t, c, "")
 	deadline := time.Now().Add(30 * time.Second)
@@ -31,6 +35,9 @@ func waitDeployment(t *testing.T, c *testenv.Cluster, module string, after int64
 		resp.Body.Close()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(list.Deployments) > 0 && list.Deployments[0].ID > after && list.Deployments[0].SHA256 != want {
+			after = list.Deployments[0].ID // an earlier content's deployment: keep waiting for ours
 		}
 		if len(list.Deployments) > 0 && list.Deployments[0].ID > after {
 			d, err := cl.Watch(ctx(t), list.Deployments[0].ID, nil)
@@ -54,7 +61,7 @@ func TestPickupDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(pickup, "picked.py"), []byte(fmt.Sprintf(greet, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := waitDeployment(t, c, "picked.py", 0)
+	d := waitDeployment(t, c, "picked.py", 0, fmt.Sprintf(greet, 1))
 	mustStatus(t, d, "deployed")
 	if d.Origin != "pickup" || d.Expected != 2 {
 		t.Fatalf("origin %s, expected %d", d.Origin, d.Expected)
@@ -63,7 +70,7 @@ func TestPickupDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(pickup, "picked.py"), []byte(fmt.Sprintf(greet, 2)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d = waitDeployment(t, c, "picked.py", d.ID)
+	d = waitDeployment(t, c, "picked.py", d.ID, fmt.Sprintf(greet, 2))
 	mustStatus(t, d, "deployed")
 	for _, s := range c.Servers {
 		if out := invoke(t, client(t, c, s.URL), "picked.greet", `{"name":"p"}`); out["version"] != float64(2) {
@@ -78,13 +85,13 @@ func TestPickupDir(t *testing.T) {
 	if err := os.Rename(tmp, filepath.Join(pickup, "moved.py")); err != nil {
 		t.Fatal(err)
 	}
-	mustStatus(t, waitDeployment(t, c, "moved.py", 0), "deployed")
+	mustStatus(t, waitDeployment(t, c, "moved.py", 0, fmt.Sprintf(greet, 3)), "deployed")
 
 	// A bad module gets a failed status with its line, as any other deployment.
 	if err := os.WriteFile(filepath.Join(pickup, "picked.py"), []byte("x = (\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d = waitDeployment(t, c, "picked.py", d.ID)
+	d = waitDeployment(t, c, "picked.py", d.ID, "x = (\n")
 	mustStatus(t, d, "failed")
 	if d.Servers[0].Error == nil || d.Servers[0].Error.Line != 1 {
 		t.Fatalf("error: %+v", d.Servers[0].Error)
@@ -103,7 +110,7 @@ func TestPickupDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Start(t, "server1")
-	mustStatus(t, waitDeployment(t, c, "while_down.py", 0), "deployed")
+	mustStatus(t, waitDeployment(t, c, "while_down.py", 0, fmt.Sprintf(greet, 4)), "deployed")
 	if !strings.Contains(readLog(t, c, "server1"), "Ignoring notes.txt in the pickup dir") {
 		t.Fatal("no log line for the ignored file")
 	}
@@ -126,7 +133,7 @@ func TestPickupPollingAndDeleteAfter(t *testing.T) {
 	if err := os.Symlink(filepath.Join(data, "polled.py"), filepath.Join(pickup, "polled.py")); err != nil {
 		t.Fatal(err)
 	}
-	d := waitDeployment(t, c, "polled.py", 0)
+	d := waitDeployment(t, c, "polled.py", 0, fmt.Sprintf(greet, 5))
 	mustStatus(t, d, "deployed")
 	if _, err := os.Lstat(filepath.Join(pickup, "polled.py")); !os.IsNotExist(err) {
 		t.Fatalf("delete_after_pick_up: the file is still there (%v)", err)

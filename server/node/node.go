@@ -151,11 +151,9 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	pw := pickup.New(pickup.Config{
 		Dir: cfg.PickupDir, Poll: cfg.PickupPoll, DeleteAfter: cfg.DeleteAfterPickUp, Logger: log.With("component", "pickup"),
 	}, cl)
-	go func() {
-		if err := pw.Run(runCtx); err != nil {
-			log.Error("pickup dir watcher stopped", "err", err)
-		}
-	}()
+	if err := pw.Start(runCtx); err != nil {
+		return fmt.Errorf("pickup dir: %w", err)
+	}
 	log.Info("Server started", "url", cfg.PublicURL, "pid", os.Getpid(), "odb", cfg.ODBEngine)
 	if opts.Ready != nil {
 		opts.Ready(cfg.PublicURL)

@@ -63,14 +63,16 @@ func New(cfg Config, cl Submitter) *Watcher {
 	return &Watcher{cfg: cfg, cl: cl, log: cfg.Logger, ignored: map[string]bool{}, seen: map[string]fileState{}, done: map[string]string{}}
 }
 
-// Run picks up what was dropped while the server was down, then watches until ctx ends.
-func (w *Watcher) Run(ctx context.Context) error {
+// Start watches the directory and picks up what was dropped while the server was down, then keeps watching until
+// ctx ends. It returns once watching has begun, so a file copied after the server says it is ready is never missed.
+func (w *Watcher) Start(ctx context.Context) error {
 	if err := os.MkdirAll(w.cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("create pickup dir: %w", err)
 	}
 	if w.cfg.Poll > 0 {
 		w.log.Info("Watching the pickup dir by polling", "dir", w.cfg.Dir, "interval", w.cfg.Poll)
-		return w.poll(ctx)
+		go w.poll(ctx)
+		return nil
 	}
 	events, err := watch(ctx, w.cfg.Dir)
 	if err != nil {
@@ -78,9 +80,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	w.scanAtStart(ctx)
 	w.log.Info("Watching the pickup dir", "dir", w.cfg.Dir)
-	for name := range events {
-		w.pick(ctx, name)
-	}
+	go func() {
+		for name := range events {
+			w.pick(ctx, name)
+		}
+	}()
 	return nil
 }
 
@@ -166,7 +170,7 @@ func (w *Watcher) ignore(name string) {
 
 // poll lists the directory at each tick. A file is taken once its size and mtime held still for one interval and
 // its content differs from what was last submitted; symlinks are followed, so ConfigMap swaps are seen.
-func (w *Watcher) poll(ctx context.Context) error {
+func (w *Watcher) poll(ctx context.Context) {
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
 	first := true
@@ -214,7 +218,7 @@ func (w *Watcher) poll(ctx context.Context) error {
 		first = false
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 	}
