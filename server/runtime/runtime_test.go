@@ -265,3 +265,25 @@ func BenchmarkInvoke(b *testing.B) {
 		}
 	}
 }
+
+// The deployer keeps the last good file on disk while a new version loads; CPython's parser quotes a SyntaxError's
+// line from that file, so the worker must quote the uploaded source instead.
+func TestSyntaxErrorQuotesTheUploadedSource(t *testing.T) {
+	r, _ := start(t, Config{})
+	file := filepath.Join(t.TempDir(), "q.py")
+	good := "from zato.server.service import Service\nclass Q(Service):\n    def handle(self):\n        pass\n"
+	if err := os.WriteFile(file, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Load(context.Background(), "q.py", file, []byte(good)); err != nil || res.Error != nil {
+		t.Fatalf("%+v %v", res, err)
+	}
+	bad := strings.Replace(good, "def handle(self):", "def handle(self)", 1)
+	res, err := r.Load(context.Background(), "q.py", file, []byte(bad))
+	if err != nil || res.Error == nil || res.Error.Type != "SyntaxError" || res.Error.Line != 3 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if !strings.Contains(res.Error.Traceback, "def handle(self)\n") {
+		t.Fatalf("the traceback quotes the file on disk, not the uploaded source:\n%s", res.Error.Traceback)
+	}
+}

@@ -50,15 +50,20 @@ class InvokeFailure(Exception):
         self.status, self.type, self.message, self.tb = status, type_, message, tb
 
 
-def error_of(exc, filename):
+def error_of(exc, filename, source=None):
     """ Type, message, line and column of an import failure, located in the module's own file when possible. """
+    if isinstance(exc, SyntaxError) and source is not None and exc.filename == filename and exc.lineno:
+        # The parser quotes the failing line from the file on disk, which is still the last good version:
+        # quote the uploaded source instead.
+        lines = source.splitlines(True)
+        if 0 < exc.lineno <= len(lines):
+            exc.text = lines[exc.lineno - 1]
     info = {'type': type(exc).__name__, 'message': str(exc), 'line': 0, 'column': 0,
             'traceback': ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
     if isinstance(exc, SyntaxError):
         info['message'] = exc.msg or str(exc)
-        if exc.filename in (filename, '<unknown>', None) or True:
-            info['line'] = exc.lineno or 0
-            info['column'] = exc.offset or 0
+        info['line'] = exc.lineno or 0
+        info['column'] = exc.offset or 0
         return info
     if isinstance(exc, SystemExit):
         info['message'] = 'the module called sys.exit({!r}) at import'.format(exc.code)
@@ -120,7 +125,7 @@ def op_load(req):
         restore(modname, previous)
         return {'ok': False, 'error': {'type': e.type, 'message': e.message, 'line': 0, 'column': 0, 'traceback': ''}}
     except BaseException as e:  # SystemExit included: a module must not stop the worker
-        info = error_of(e, filename)  # before restore, while linecache still holds this source
+        info = error_of(e, filename, source)  # before restore, while linecache still holds this source
         restore(modname, previous)
         return {'ok': False, 'error': info}
     return {'ok': True, 'services': svcs, 'removed': removed}
