@@ -113,17 +113,20 @@ func (s *server) notify(method string, payload any) {
 // logf sends window/logMessage and writes the same line to the server's own log.
 func (s *server) logf(t protocol.MessageType, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	switch t {
-	case protocol.MessageTypeError:
-		s.log.Error(msg)
-	case protocol.MessageTypeWarning:
-		s.log.Warn(msg)
-	default:
-		s.log.Info(msg)
+	err := s.editor.LogMessage(s.ctx, &protocol.LogMessageParams{Type: t, Message: msg})
+	// Editors show stderr in the same log as window/logMessage: stderr gets the line only when the editor did not.
+	level := slog.LevelDebug
+	if err != nil && s.ctx.Err() == nil {
+		switch t {
+		case protocol.MessageTypeError:
+			level = slog.LevelError
+		case protocol.MessageTypeWarning:
+			level = slog.LevelWarn
+		default:
+			level = slog.LevelInfo
+		}
 	}
-	if err := s.editor.LogMessage(s.ctx, &protocol.LogMessageParams{Type: t, Message: msg}); err != nil && s.ctx.Err() == nil {
-		s.log.Debug("logMessage", "err", err)
-	}
+	s.log.Log(s.ctx, level, msg)
 }
 
 // showMessage pops a message up in the editor; used for failures only, so success never steals focus.
