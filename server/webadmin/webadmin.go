@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +78,7 @@ type handler struct {
 	sessions   *sessions
 	cookieName string
 	loginName  string
+	throttle   *loginThrottle
 }
 
 // New returns the handler of /admin/ and below.
@@ -94,6 +96,7 @@ func New(cfg Config, a *api.API, cl *cluster.Cluster, rt Runtime) http.Handler {
 		cfg: cfg, api: a, cl: cl, rt: rt, log: cfg.Logger, mux: http.NewServeMux(),
 		pages: parsePages(), sessions: &sessions{m: map[string]*session{}},
 		cookieName: "zato_admin_" + suffix, loginName: "zato_admin_login_" + suffix,
+		throttle: newLoginThrottle(),
 	}
 	static, _ := fs.Sub(staticFS, "static")
 	m := h.mux
@@ -320,7 +323,17 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.PostFormValue("username")
+	host := hostOf(r)
+	if d := h.throttle.wait(host, time.Now()); d > 0 {
+		secs := int(d.Round(time.Second) / time.Second)
+		h.log.Warn("admin login refused: too many failed logins", "user", user, "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		h.renderLogin(w, r, http.StatusTooManyRequests, loginData{Next: next, User: user,
+			Error: fmt.Sprintf("Too many failed logins from your address: try again in %d s.", max(secs, 1))})
+		return
+	}
 	if h.cfg.CheckCredentials == nil || !h.cfg.CheckCredentials(user, r.PostFormValue("password")) {
+		h.throttle.failed(host, time.Now())
 		h.log.Warn("admin login failed", "user", user, "remote", r.RemoteAddr)
 		h.renderLogin(w, r, http.StatusUnauthorized, loginData{Next: next, User: user, Error: "Invalid username or password."})
 		return

@@ -541,3 +541,38 @@ func TestSafeNext(t *testing.T) {
 		}
 	}
 }
+
+func TestFailedLoginsAreThrottled(t *testing.T) {
+	e := start(t)
+	c := e.client(t)
+	_, page := e.get(t, c, "/admin/login")
+	token := csrfField.FindStringSubmatch(page)[1]
+	try := func(password string) *http.Response {
+		resp, _ := e.postForm(t, c, "/admin/login", url.Values{"csrf": {token}, "username": {user}, "password": {password}}, nil)
+		return resp
+	}
+	for i := range loginBurst {
+		if resp := try("wrong"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failed login %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	// Past the burst even the right password waits, and the page says for how long.
+	resp, page := e.postForm(t, c, "/admin/login", url.Values{"csrf": {token}, "username": {user}, "password": {pass}}, nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "Too many failed logins") {
+		t.Fatalf("after %d failures: %d %q", loginBurst, resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+func TestLoginThrottleRefills(t *testing.T) {
+	th := newLoginThrottle()
+	now := time.Now()
+	for range loginBurst {
+		th.failed("h", now)
+	}
+	if th.wait("h", now) <= 0 || th.wait("other", now) != 0 {
+		t.Fatal("the burst is not limited per host")
+	}
+	if d := th.wait("h", now.Add(loginEvery)); d != 0 {
+		t.Fatalf("one more try after %s: wait %s", loginEvery, d)
+	}
+}
