@@ -25,6 +25,9 @@ import (
 // KindZato is a stock Zato server: only /ide-deploy is available and it gives no per-server confirmation.
 const KindZato = "zato"
 
+// KindZatoGo names this project's servers explicitly; it is the same as leaving kind empty.
+const KindZatoGo = "zato-go"
+
 // Config says how to reach one target.
 type Config struct {
 	URL                string
@@ -81,8 +84,12 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("bad server URL %q: want http(s)://host:port", cfg.URL)
 	}
-	if cfg.Kind != "" && cfg.Kind != KindZato {
-		return nil, fmt.Errorf("unknown server kind %q (want empty or %q)", cfg.Kind, KindZato)
+	switch cfg.Kind {
+	case "", KindZato:
+	case KindZatoGo:
+		cfg.Kind = ""
+	default:
+		return nil, fmt.Errorf("unknown server kind %q (want %q, the default, or %q)", cfg.Kind, KindZatoGo, KindZato)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second

@@ -333,6 +333,15 @@ func TestZatoKind(t *testing.T) {
 	}
 }
 
+func TestKinds(t *testing.T) {
+	for kind, ok := range map[string]bool{"": true, KindZatoGo: true, KindZato: true, "zato4": false} {
+		_, err := New(Config{URL: "http://127.0.0.1:1", Kind: kind})
+		if (err == nil) != ok {
+			t.Errorf("kind %q: %v", kind, err)
+		}
+	}
+}
+
 func TestLoadConfig(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, ".zato.yaml")
@@ -374,8 +383,23 @@ targets:
 	if _, _, err = fc.Target("nope"); err == nil {
 		t.Fatal("unknown target resolved")
 	}
-	if got := fc.TargetNames(); strings.Join(got, ",") != "staging,legacy" {
+	// The top-level url is a target too, named "default".
+	if got := fc.TargetNames(); strings.Join(got, ",") != "staging,default,legacy" {
 		t.Fatalf("names %v", got)
+	}
+	if name, cfg, err := fc.Target(DefaultTargetName); err != nil || name != DefaultTargetName || cfg.URL != "http://127.0.0.1:17010" {
+		t.Fatalf("default target: %s %+v %v", name, cfg, err)
+	}
+	// Names match whatever their case: viper lower-cases the keys it reads, editors send names as typed.
+	if name, cfg, err := fc.Target("Legacy"); err != nil || name != "legacy" || cfg.Kind != KindZato {
+		t.Fatalf("Legacy: %s %+v %v", name, cfg, err)
+	}
+	fc.DefaultTarget = "STAGING"
+	if name, _, err := fc.Target(""); err != nil || name != "staging" {
+		t.Fatalf("defaultTarget STAGING: %s %v", name, err)
+	}
+	if got := fc.TargetNames(); strings.Join(got, ",") != "staging,default,legacy" {
+		t.Fatalf("names with defaultTarget STAGING: %v", got)
 	}
 	// A plain zato-client.yaml: the top level is the default target.
 	fc = FileConfig{URL: "http://a:1", Username: "u", Password: "p"}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/viper"
@@ -91,9 +92,13 @@ func (f FileConfig) TargetNames() []string {
 	if len(names) == 0 && f.URL != "" {
 		return []string{DefaultTargetName}
 	}
-	def := f.defaultName()
+	if _, _, ok := f.lookup(DefaultTargetName); !ok && f.URL != "" {
+		names = append(names, DefaultTargetName) // the top-level url is a target too
+		sort.Strings(names)
+	}
+	def, _, ok := f.lookup(f.defaultName())
 	out := []string{}
-	if _, ok := f.Targets[def]; ok {
+	if ok || def == DefaultTargetName && f.URL != "" {
 		out = append(out, def)
 	}
 	for _, n := range names {
@@ -102,6 +107,23 @@ func (f FileConfig) TargetNames() []string {
 		}
 	}
 	return out
+}
+
+// lookup finds a named target. Names match without regard to case: viper, which reads every layer of the
+// configuration, lower-cases map keys, while editors send names as the user typed them.
+func (f FileConfig) lookup(name string) (string, Target, bool) {
+	if t, ok := f.Targets[name]; ok {
+		return name, t, true
+	}
+	for n, t := range f.Targets {
+		if strings.EqualFold(n, name) {
+			return n, t, true
+		}
+	}
+	if name == "" || strings.EqualFold(name, DefaultTargetName) {
+		return DefaultTargetName, Target{}, false
+	}
+	return name, Target{}, false
 }
 
 func (f FileConfig) defaultName() string {
@@ -131,7 +153,7 @@ func (f FileConfig) ResolveTarget(name string, getenv func(string) (string, bool
 	if name == "" {
 		name = f.defaultName()
 	}
-	t, ok := f.Targets[name]
+	name, t, ok := f.lookup(name)
 	if !ok {
 		if name != DefaultTargetName {
 			return name, Config{}, fmt.Errorf("no target named %q", name)

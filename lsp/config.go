@@ -251,11 +251,20 @@ func (s *server) pullConfiguration() {
 		return
 	}
 	var m map[string]any
+	answered := false
 	if len(res) > 0 {
-		m = decodeSettings(json.RawMessage(res[0]))
+		raw := json.RawMessage(res[0])
+		m = decodeSettings(raw)
+		var obj map[string]any
+		answered = json.Unmarshal(raw, &obj) == nil && obj != nil
 	}
 	s.mu.Lock()
 	s.layers.workspace = m
+	if answered {
+		// The editor's settings as they are now supersede the ones it started the server with: a value the user
+		// cleared since must not live on from initializationOptions.
+		s.layers.init = nil
+	}
 	s.mu.Unlock()
 	s.reloadConfig("workspace/configuration")
 }

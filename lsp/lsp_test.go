@@ -110,6 +110,30 @@ func TestConfigLayers(t *testing.T) {
 	if err != nil || name != "prod" || cc.URL != "https://prod:1" || cc.Username != "ops" || cc.Password != "secret" {
 		t.Fatalf("target: %s %+v %v", name, cc, err)
 	}
+	// Each layer over the one below: initializationOptions over ZATO_*, workspace/configuration over
+	// initializationOptions, didChangeConfiguration over both.
+	l.init = decodeSettings(json.RawMessage(`{"username": "inituser", "include": ["init/**/*.py"]}`))
+	l.workspace = decodeSettings(json.RawMessage(`{"zato": {"include": ["ws/**/*.py"]}}`))
+	l.pushed = nil
+	if c, err = l.merge(); err != nil || c.file.Username != "inituser" || strings.Join(c.include, ",") != "ws/**/*.py" {
+		t.Fatalf("init over env, workspace over init: %+v %v", c, err)
+	}
+	l.pushed = decodeSettings(json.RawMessage(`{"zato": {"include": ["pushed/**/*.py"]}}`))
+	if c, err = l.merge(); err != nil || strings.Join(c.include, ",") != "pushed/**/*.py" {
+		t.Fatalf("pushed over workspace: %+v %v", c, err)
+	}
+	// Target names as the user typed them: viper lower-cases map keys, the lookup does not care.
+	l = configLayers{folders: []string{dir}, getenv: l.getenv}
+	writeYAML(t, dir, "defaultTarget: Prod\ntargets:\n  Prod:\n    url: https://prod:1\n  Staging:\n    url: https://staging:1\n")
+	if c, err = l.merge(); err != nil {
+		t.Fatal(err)
+	}
+	if name, cc, err := c.file.ResolveTarget("", l.getenv); err != nil || cc.URL != "https://prod:1" || !strings.EqualFold(name, "prod") {
+		t.Fatalf("defaultTarget Prod: %s %+v %v", name, cc, err)
+	}
+	if _, cc, err := c.file.ResolveTarget("Staging", l.getenv); err != nil || cc.URL != "https://staging:1" {
+		t.Fatalf("Staging: %+v %v", cc, err)
+	}
 	// No workspace file: ZATO_CONFIG gives the connection, deploy on save stays off.
 	other := t.TempDir()
 	cf := filepath.Join(other, "zato-client.yaml")
@@ -275,5 +299,32 @@ func TestRunOverStdio(t *testing.T) {
 		}
 	case <-time.After(wait):
 		t.Fatal("Run did not return after exit")
+	}
+}
+
+// A setting the user cleared in the editor after the server started must not live on from initializationOptions:
+// once the editor answers workspace/configuration, its answer replaces them.
+func TestWorkspaceConfigurationSupersedesInitializationOptions(t *testing.T) {
+	dir := t.TempDir()
+	writeYAML(t, dir, "url: http://file.example:1\nusername: u\npassword: p\n")
+	e := newSession(t, fixture{settings: map[string]any{"deployOnSave": true}})
+	e.initialize(dir, map[string]any{"url": "http://init.example:2"})
+	e.sync()
+	e.srv.mu.Lock()
+	url := e.srv.cfg.file.URL
+	e.srv.mu.Unlock()
+	if url != "http://file.example:1" {
+		t.Fatalf("url %q: the initializationOptions' url outlived the editor's answer", url)
+	}
+
+	// An editor with no "zato" section (null) keeps them.
+	e = newSession(t, fixture{})
+	e.initialize(dir, map[string]any{"url": "http://init.example:2"})
+	e.sync()
+	e.srv.mu.Lock()
+	url = e.srv.cfg.file.URL
+	e.srv.mu.Unlock()
+	if url != "http://init.example:2" {
+		t.Fatalf("url %q: initializationOptions were dropped though the editor has no settings", url)
 	}
 }
