@@ -41,7 +41,7 @@ type config struct {
 	include       []string
 	exclude       []string
 	requireMarker bool
-	root          string   // the workspace folder globs are relative to
+	roots         []string // the workspace folders; globs are relative to the one holding the file
 	sources       []string // which layers contributed, for the log
 }
 
@@ -74,9 +74,7 @@ var envKeys = map[string]string{
 func (l configLayers) merge() (config, error) {
 	v := viper.New()
 	c := config{}
-	if len(l.folders) > 0 {
-		c.root = l.folders[0]
-	}
+	c.roots = slices.Clone(l.folders)
 	file := ""
 	for _, dir := range l.folders {
 		for _, n := range workspaceConfigNames {
@@ -305,9 +303,18 @@ func (s *server) deployOnSave() bool {
 // matches applies the include and exclude globs to a file.
 func (c config) matches(path string) bool {
 	rel := path
-	if c.root != "" {
-		if r, err := filepath.Rel(c.root, path); err == nil && !strings.HasPrefix(r, "..") {
-			rel = r
+	if len(c.roots) > 0 {
+		// A file outside every workspace folder (opened from elsewhere, a library's source) is never deployed on
+		// save; "Deploy Current File" still deploys it.
+		found := false
+		for _, root := range c.roots {
+			if r, err := filepath.Rel(root, path); err == nil && r != ".." && !strings.HasPrefix(r, "../") {
+				rel, found = r, true
+				break
+			}
+		}
+		if !found {
+			return false
 		}
 	}
 	rel = strings.TrimPrefix(filepath.ToSlash(rel), "/")

@@ -99,6 +99,7 @@ func (s *server) enqueue(req deployRequest) {
 	s.mu.Lock()
 	m := s.moduleFor(target, req.module)
 	m.uri = req.uri
+	s.targetOf[req.module] = target
 	burst := !req.manual && !m.lastSave.IsZero() && now.Sub(m.lastSave) < quietWindow
 	m.lastSave = now
 	if !m.running && m.timer == nil && m.pending == nil && !burst {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -111,10 +112,25 @@ func TestE2E(t *testing.T) {
 		var kinds []string
 		for _, m := range e.all(from, "$/progress") {
 			var p struct {
-				Value struct{ Kind, Message string }
+				Value struct{ Kind, Title, Message string }
 			}
 			_ = json.Unmarshal(m.Params, &p)
 			kinds = append(kinds, p.Value.Kind)
+			// The words: "Deploying x.py", "1/2 servers", "x.py deployed to 2/2 servers in 23 ms".
+			switch p.Value.Kind {
+			case "begin":
+				if p.Value.Title != "Deploying lsp_first.py" {
+					t.Errorf("progress title %q", p.Value.Title)
+				}
+			case "report":
+				if !regexp.MustCompile(`^[0-2]/2 servers$`).MatchString(p.Value.Message) {
+					t.Errorf("progress report %q", p.Value.Message)
+				}
+			case "end":
+				if !regexp.MustCompile(`^lsp_first\.py deployed to 2/2 servers in \d+ ms$`).MatchString(p.Value.Message) {
+					t.Errorf("progress end %q", p.Value.Message)
+				}
+			}
 		}
 		if len(kinds) < 2 || kinds[0] != "begin" || kinds[len(kinds)-1] != "end" {
 			t.Fatalf("progress %v", kinds)
@@ -313,6 +329,32 @@ func TestE2E(t *testing.T) {
 			if v := versionOn(t, c, s, "lsp-zato-kind.get-version"); v != 1 {
 				t.Fatalf("%s serves version %d", s.Name, v)
 			}
+		}
+	})
+
+	t.Run("NamedTargetInCodeLensAndHover", func(t *testing.T) {
+		// The default target is a dead address; the module goes to the named one, spelled in another case than in
+		// the file. Code lens and hover show where it went.
+		dir := t.TempDir()
+		writeYAML(t, dir, fmt.Sprintf("url: http://127.0.0.1:9\nusername: %s\npassword: %q\ndeployOnSave: false\n"+
+			"targets:\n  Cluster:\n    url: %s\n", c.Username, c.Password, c.URL))
+		e := newSession(t, fixture{})
+		e.initialize(dir, nil)
+		path := filepath.Join(dir, "lsp_named_target.py")
+		e.open(path, fmt.Sprintf(versionSvc, 1))
+		from := e.mark()
+		if err := e.command(cmdDeploy, []any{map[string]string{"uri": string(uri.File(path)), "target": "CLUSTER"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if st := e.awaitStatus(from, "lsp_named_target.py", stateDeployed, stateFailed, statePartial, stateUnreachable); st.State != stateDeployed || !strings.EqualFold(st.Target, "cluster") {
+			t.Fatalf("%+v", st)
+		}
+		var lenses []struct{ Command struct{ Title string } }
+		if err := e.call("textDocument/codeLens", map[string]any{"textDocument": map[string]any{"uri": string(uri.File(path))}}, &lenses); err != nil {
+			t.Fatal(err)
+		}
+		if len(lenses) != 2 || !strings.HasPrefix(lenses[1].Command.Title, "Deployed 2/2 · ") {
+			t.Fatalf("lenses %+v", lenses)
 		}
 	})
 

@@ -66,14 +66,19 @@ func TestMarkerAndGlobs(t *testing.T) {
 			t.Errorf("hasMarker(%q) != %v", src, want)
 		}
 	}
-	c := config{include: defaultInclude, exclude: defaultExclude, root: "/w"}
+	c := config{include: defaultInclude, exclude: defaultExclude, roots: []string{"/w", "/second"}}
 	for path, want := range map[string]bool{
 		"/w/svc.py": true, "/w/pkg/svc.py": true, "/w/tests/test_svc.py": false, "/w/test_svc.py": false, "/w/svc_test.py": false,
-		"/w/.venv/lib/x.py": false, "/w/venv/x.py": false, "/w/.git/hooks/x.py": false, "/w/notes.txt": false, "/elsewhere/svc.py": true,
+		"/w/.venv/lib/x.py": false, "/w/venv/x.py": false, "/w/.git/hooks/x.py": false, "/w/notes.txt": false,
+		"/elsewhere/svc.py": false, "/second/svc.py": true, "/second/tests/x.py": false, "/w2/svc.py": false, "/w/..x/svc.py": false,
 	} {
 		if c.matches(path) != want {
 			t.Errorf("matches(%s) != %v", path, want)
 		}
+	}
+	// No workspace folder (a single file opened): globs apply to the absolute path.
+	if c := (config{include: defaultInclude, exclude: defaultExclude}); !c.matches("/elsewhere/svc.py") || c.matches("/elsewhere/tests/svc.py") {
+		t.Error("globs without a workspace folder")
 	}
 	for path, want := range map[string]string{"/w/billing_invoice.py": "billing_invoice.py", "/w/my-svc.py": "", "/w/1x.py": ""} {
 		if got := moduleName(path); got != want {
@@ -326,5 +331,69 @@ func TestWorkspaceConfigurationSupersedesInitializationOptions(t *testing.T) {
 	e.srv.mu.Unlock()
 	if url != "http://init.example:2" {
 		t.Fatalf("url %q: initializationOptions were dropped though the editor has no settings", url)
+	}
+}
+
+// didSave never blocks: with an upload stuck on a server that accepted the connection and never answers, hover and
+// code lens still answer (jsonrpc2 runs handlers one after another, so a blocking didSave would hold them).
+func TestSaveDoesNotBlockOtherRequests(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, never answered
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	dir := t.TempDir()
+	writeYAML(t, dir, fmt.Sprintf("url: http://%s\nusername: u\npassword: p\n", ln.Addr()))
+	e := newSession(t, fixture{})
+	e.initialize(dir, nil)
+	path := filepath.Join(dir, "stuck.py")
+	src := "from zato.server.service import Service\n\nclass Stuck(Service):\n    def handle(self):\n        pass\n"
+	e.open(path, src)
+	from := e.mark()
+	e.save(path, src)
+	e.awaitStatus(from, "stuck.py", stateUploading)
+	select {
+	case c := <-accepted:
+		accepted <- c
+	case <-time.After(wait):
+		t.Fatal("the upload never reached the server")
+	}
+	var hover struct{ Contents struct{ Value string } }
+	if err := e.call("textDocument/hover", map[string]any{"textDocument": map[string]any{"uri": "file://" + path},
+		"position": map[string]any{"line": 2, "character": 8}}, &hover); err != nil {
+		t.Fatal(err)
+	}
+	var lenses []struct{ Command struct{ Title string } }
+	if err := e.call("textDocument/codeLens", map[string]any{"textDocument": map[string]any{"uri": "file://" + path}}, &lenses); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(hover.Contents.Value, "stuck.stuck") || len(lenses) == 0 || !strings.HasPrefix(lenses[len(lenses)-1].Command.Title, "Deploying") {
+		t.Fatalf("hover %q, lenses %+v", hover.Contents.Value, lenses)
+	}
+	// And the upload is still stuck: nothing final was reported.
+	for _, st := range e.statuses(from, "stuck.py") {
+		if st.final() {
+			t.Fatalf("final status while the server holds the upload: %+v", st)
+		}
 	}
 }

@@ -40,6 +40,7 @@ type server struct {
 	toggled  *bool  // zato.toggleDeployOnSave's override
 	docs     map[uri.URI]*document
 	modules  map[string]*moduleState // by target + "/" + module
+	targetOf map[string]string       // module -> the target it was last deployed to, for hover and code lens
 	clients  map[string]*clientEntry // deploy clients by target name
 	shutdown bool
 
@@ -60,7 +61,7 @@ func newServer(ctx context.Context, conn jsonrpc2.Conn, o options) *server {
 	}
 	s := &server{
 		ctx: ctx, cancel: cancel, conn: conn, editor: protocol.ClientDispatcher(conn), log: log, getenv: getenv,
-		exited: make(chan struct{}), docs: map[uri.URI]*document{}, modules: map[string]*moduleState{},
+		exited: make(chan struct{}), docs: map[uri.URI]*document{}, modules: map[string]*moduleState{}, targetOf: map[string]string{},
 		clients: map[string]*clientEntry{},
 	}
 	s.cfg, s.cfgErr = s.layers.merge()

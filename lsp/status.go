@@ -108,11 +108,15 @@ func (s *server) refreshCodeLens() {
 	})
 }
 
-// lastStatus is the latest status of a file's module on the default target, if any.
+// lastStatus is the latest status of a file's module on the target it was last deployed to (the default target
+// before any deployment), if any.
 func (s *server) lastStatus(module string) (last, final *deployStatus, finalAt time.Time) {
 	target := s.targetName("")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if t, ok := s.targetOf[module]; ok {
+		target = t
+	}
 	m := s.modules[moduleKey(target, module)]
 	if m == nil {
 		return nil, nil, time.Time{}

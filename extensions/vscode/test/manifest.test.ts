@@ -1,0 +1,212 @@
+// The extension manifest (package.json) and Marketplace README contract: engine, entry point, activation,
+// settings, commands, key binding and menus, and that the README documents all of them.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(__dirname, '..');
+const read = (p: string) => readFileSync(join(root, p), 'utf8');
+
+interface Command {
+  command: string;
+  title: string;
+  category?: string;
+}
+interface Keybinding {
+  command: string;
+  key: string;
+  mac?: string;
+  when?: string;
+}
+interface MenuItem {
+  command: string;
+  when?: string;
+  group?: string;
+}
+interface Property {
+  type?: string | string[];
+  enum?: unknown[];
+  enumDescriptions?: string[];
+  properties?: Record<string, Property>;
+  additionalProperties?: Property | boolean;
+  [k: string]: unknown;
+}
+interface Manifest {
+  engines: { vscode: string };
+  main: string;
+  activationEvents: string[];
+  contributes: {
+    commands: Command[];
+    keybindings: Keybinding[];
+    menus: Record<string, MenuItem[]>;
+    configuration: { title?: string; properties: Record<string, Property> } | { properties: Record<string, Property> }[];
+  };
+}
+
+const pkg = JSON.parse(read('package.json')) as Manifest;
+const extensionSource = read('src/extension.ts');
+const readme = read('README.md');
+
+const DEPLOY = 'Zato: Deploy Current File';
+const COMMAND_TITLES = [
+  DEPLOY,
+  'Zato: Test Connection',
+  'Zato: Toggle Deploy on Save',
+  'Zato: Set Password',
+  'Zato: Show Deployment Log',
+  'Zato: Select Target',
+];
+const REQUIRED_SETTINGS = [
+  'zato.url',
+  'zato.username',
+  'zato.deployOnSave',
+  'zato.include',
+  'zato.exclude',
+  'zato.requireMarker',
+  'zato.targets',
+  'zato.serverPath',
+];
+// deployclient.New accepts "" (the default, this project's servers), "zato-go" (the same) and "zato".
+const CLIENT_KINDS = ['', 'zato-go', 'zato'];
+
+function settings(): Record<string, Property> {
+  const c = pkg.contributes.configuration;
+  const sections = Array.isArray(c) ? c : [c];
+  return Object.assign({}, ...sections.map((s) => s.properties)) as Record<string, Property>;
+}
+
+const displayTitle = (c: Command) => (c.category ? `${c.category}: ${c.title}` : c.title);
+
+function commandByTitle(title: string): Command {
+  const found = pkg.contributes.commands.filter((c) => displayTitle(c) === title);
+  expect(found, `exactly one command titled "${title}"`).toHaveLength(1);
+  return found[0]!;
+}
+
+/** Command ids registered in src/extension.ts: direct registerCommand('id', …) calls and calls of local
+ *  helpers that wrap registerCommand (e.g. `const reg = (id, fn) => …registerCommand(id, fn)`). */
+function registeredIds(src: string): Set<string> {
+  const ids = new Set<string>();
+  const callers = ['registerCommand', 'registerTextEditorCommand'];
+  const wrapper = /(?:const|let|function)\s+(\w+)\s*=?\s*\(\s*(\w+)\s*:[^)]*\)[^{;]*?(?:=>)?[\s\S]{0,200}?register(?:TextEditor)?Command\(\s*\2\b/g;
+  for (const m of src.matchAll(wrapper)) callers.push(m[1]!);
+  for (const name of callers) {
+    const call = new RegExp(`\\b${name}\\(\\s*['"\`]([^'"\`]+)['"\`]`, 'g');
+    for (const m of src.matchAll(call)) ids.add(m[1]!);
+  }
+  return ids;
+}
+
+describe('package.json manifest', () => {
+  it('targets VS Code 1.90 or later', () => {
+    expect(pkg.engines.vscode).toMatch(/^\^1\.90(\.0)?$/);
+  });
+
+  it('points main at the bundle esbuild writes', () => {
+    const outfile = /outfile:\s*['"]([^'"]+)['"]/.exec(read('esbuild.mjs'))?.[1];
+    expect(outfile).toBeDefined();
+    expect(pkg.main.replace(/^\.\//, '')).toBe(outfile!.replace(/^\.\//, ''));
+    expect(pkg.main).toMatch(/^(\.\/)?dist\/extension\.js$/);
+  });
+
+  it('activates on Python files and in workspaces with a .zato.yaml', () => {
+    expect(pkg.activationEvents).toContain('onLanguage:python');
+    expect(pkg.activationEvents.some((e) => /^workspaceContains:(\*\*\/)?\.zato\.yaml$/.test(e))).toBe(true);
+  });
+
+  describe('settings', () => {
+    const props = settings();
+
+    it('include the required ones, exactly named', () => {
+      for (const s of REQUIRED_SETTINGS) expect(Object.keys(props), s).toContain(s);
+    });
+
+    it('all live under the zato. prefix', () => {
+      for (const k of Object.keys(props)) expect(k).toMatch(/^zato\.[A-Za-z]/);
+    });
+
+    it('have no password setting (the password lives in SecretStorage)', () => {
+      for (const k of Object.keys(props)) expect(k.toLowerCase()).not.toContain('password');
+      const target = props['zato.targets']!.additionalProperties as Property;
+      expect(typeof target).toBe('object');
+      // passwordEnv names an environment variable; a literal password field is not allowed.
+      for (const k of Object.keys(target.properties ?? {})) expect(k.toLowerCase()).not.toMatch(/^password$|secret/);
+    });
+
+    it('offer only target kinds the Go deploy client accepts', () => {
+      const target = props['zato.targets']!.additionalProperties as Property;
+      const kind = target.properties?.kind;
+      expect(kind).toBeDefined();
+      expect(kind!.enum?.length).toBeGreaterThan(0);
+      for (const v of kind!.enum!) expect(CLIENT_KINDS).toContain(v);
+      if (kind!.enumDescriptions) expect(kind!.enumDescriptions).toHaveLength(kind!.enum!.length);
+    });
+  });
+
+  describe('commands', () => {
+    const registered = registeredIds(extensionSource);
+
+    it('finds the registrations in src/extension.ts', () => {
+      expect(registered.size).toBeGreaterThanOrEqual(COMMAND_TITLES.length);
+    });
+
+    it.each(COMMAND_TITLES)('"%s" is declared and registered', (title) => {
+      const c = commandByTitle(title);
+      expect(c.category).toBe('Zato');
+      expect(c.command).toMatch(/^zato\./);
+      expect([...registered]).toContain(c.command);
+    });
+
+    it('every declared command is registered, and ids are unique', () => {
+      const ids = pkg.contributes.commands.map((c) => c.command);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const id of ids) expect([...registered]).toContain(id);
+    });
+
+    it('every command used in menus and key bindings is declared', () => {
+      const declared = pkg.contributes.commands.map((c) => c.command);
+      const used = [
+        ...pkg.contributes.keybindings.map((k) => k.command),
+        ...Object.values(pkg.contributes.menus).flatMap((items) => items.map((i) => i.command)),
+      ];
+      expect(used.length).toBeGreaterThan(0);
+      for (const id of used) expect(declared).toContain(id);
+    });
+  });
+
+  it('binds Ctrl+Shift+L (Cmd+Shift+L on macOS) to deploy, in Python editors only', () => {
+    const deploy = commandByTitle(DEPLOY).command;
+    const kb = pkg.contributes.keybindings.filter((k) => k.command === deploy);
+    expect(kb).toHaveLength(1);
+    expect(kb[0]!.key.toLowerCase()).toBe('ctrl+shift+l');
+    expect(kb[0]!.mac?.toLowerCase()).toBe('cmd+shift+l');
+    expect(kb[0]!.when).toMatch(/\beditorLangId\s*==\s*'?python'?/);
+  });
+
+  it('puts deploy in the editor title of Python files only', () => {
+    const deploy = commandByTitle(DEPLOY).command;
+    const items = (pkg.contributes.menus['editor/title'] ?? []).filter((i) => i.command === deploy);
+    expect(items).toHaveLength(1);
+    expect(items[0]!.when).toMatch(/\b(resourceLangId|editorLangId)\s*==\s*'?python'?/);
+  });
+});
+
+describe('README.md (Marketplace page)', () => {
+  it.each(Object.keys(settings()))('documents setting %s', (s) => {
+    expect(readme).toContain(`\`${s}\``);
+  });
+
+  it.each(COMMAND_TITLES)('documents command "%s"', (title) => {
+    expect(readme).toContain(title);
+  });
+
+  it('shows the status bar screenshot, which exists in images/ and is packaged', () => {
+    const images = [...readme.matchAll(/!\[[^\]]*\]\(([^)\s]+)/g)].map((m) => m[1]!);
+    const shot = images.find((p) => /^(\.\/)?images\/.*status.*\.(png|gif|jpe?g|svg)$/i.test(p));
+    expect(shot, `status bar image among ${JSON.stringify(images)}`).toBeDefined();
+    expect(existsSync(join(root, shot!))).toBe(true);
+    const ignore = read('.vscodeignore').split('\n').map((l) => l.trim());
+    if (ignore.includes('**')) expect(ignore).toContain(`!${shot!.replace(/^\.\//, '')}`);
+  });
+});
