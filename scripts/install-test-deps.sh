@@ -5,6 +5,9 @@ need=()
 command -v python3 >/dev/null || need+=(python3)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# The PyCharm plug-in's stub check: a JDK (javac) and Gson; the Kotlin compiler comes from npm.
+command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
+[ -f /usr/share/java/gson.jar ] || need+=(libgoogle-gson-java)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "missing ${need[*]}: install them (as root: apt-get install ${need[*]})" >&2; exit 1; fi
   apt-get update -qq
