@@ -425,3 +425,59 @@ func TestReadEvents(t *testing.T) {
 		t.Fatalf("early end: %v", err)
 	}
 }
+
+// Network errors are retried with backoff where a repeat is harmless: a server that drops every connection gets
+// 1+Retries attempts from a read and an upload, but one from an invocation (it may have run the service already).
+func TestRetriesOnNetworkErrors(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	attempts := make(chan struct{}, 100)
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			// Read the request, count it, then hang up without answering (counted first, so the client's error
+			// cannot come before the count).
+			buf := make([]byte, 4096)
+			_, _ = conn.Read(buf)
+			attempts <- struct{}{}
+			conn.Close()
+		}
+	}()
+	count := func() int {
+		n := 0
+		for {
+			select {
+			case <-attempts:
+				n++
+			default:
+				return n
+			}
+		}
+	}
+	c := newClient(t, Config{URL: "http://" + l.Addr().String(), Retries: 2})
+	for name, call := range map[string]func() error{
+		"ping":   func() error { return c.Ping(ctx(t)) },
+		"upload": func() error { _, err := c.Upload(ctx(t), "x.py", []byte("x = 1\n"), "api"); return err },
+	} {
+		count()
+		if err := call(); !errors.Is(err, ErrUnreachable) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if n := count(); n != 3 {
+			t.Errorf("%s: %d attempts, want 3", name, n)
+		}
+	}
+	count()
+	if _, err := c.Invoke(ctx(t), "svc.name", []byte(`{}`)); err == nil {
+		t.Fatal("invoke succeeded")
+	}
+	if n := count(); n != 1 {
+		t.Errorf("invoke: %d attempts, want 1", n)
+	}
+}
