@@ -49,10 +49,22 @@ func TestFindServices(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
-	for class, want := range map[string]string{"GetCustomer": "crm-channel-customer.get-customer", "HTTPGetter": "crm-channel-customer.http-getter",
-		"get_user": "crm-channel-customer.get-user", "Ping2Server": "crm-channel-customer.ping2-server"} {
-		if got := derivedName("crm_channel_customer", class); got != want {
-			t.Errorf("%s -> %s, want %s", class, got, want)
+	// Zato's rule (uncamelify, then dashes for underscores in the module part only); the runtime's Python has the
+	// same table (server/runtime TestDerivedNames).
+	for _, c := range []struct{ module, class, want string }{
+		{"crm_channel_customer", "GetCustomer", "crm-channel-customer.get-customer"},
+		{"crm_channel_customer", "HTTPGetter", "crm-channel-customer.http-getter"},
+		{"crm_channel_customer", "get_user", "crm-channel-customer.get_user"},
+		{"crm_channel_customer", "Ping2Server", "crm-channel-customer.ping2-server"},
+		{"billing_invoice", "ListOverdueInvoices", "billing-invoice.list-overdue-invoices"},
+		{"crm", "Get_Customer", "crm.get_customer"},
+		{"Crm_Mod", "Foo", "crm--mod.foo"},
+		{"crm", "Get2FA", "crm.get2fa"},
+		{"api", "ILikeToReadWSDLDocs", "api.i-like-to-read-wsdl-docs"},
+		{"m", "ÜberService", "m.über-service"},
+	} {
+		if got := derivedName(c.module, c.class); got != c.want {
+			t.Errorf("%s.%s -> %s, want %s", c.module, c.class, got, c.want)
 		}
 	}
 }

@@ -22,8 +22,6 @@ var (
 	classRe    = regexp.MustCompile(`^class\s+([\p{L}_][\p{L}\p{N}_]*)\s*(\(|:)`)
 	nameAttrRe = regexp.MustCompile(`^name\s*(?::\s*[A-Za-z_][\w.\[\]]*\s*)?=\s*(?:[rRuU]?)(['"])([^'"]+)['"]`)
 	moduleRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\.py$`)
-	firstCapRe = regexp.MustCompile(`(.)([A-Z][a-z]+)`)
-	allCapRe   = regexp.MustCompile(`([a-z0-9])([A-Z])`)
 )
 
 // findServices lists the Service classes of a module's source.
@@ -100,11 +98,27 @@ func classNameAttr(body []string) string {
 }
 
 // derivedName is Zato's name for a service without a name attribute:
-// billing_invoice + ListOverdueInvoices -> billing-invoice.list-overdue-invoices.
+// billing_invoice + ListOverdueInvoices -> billing-invoice.list-overdue-invoices. It follows Zato's uncamelify (a
+// dash before a capital that follows a lower-case letter, or that starts a lower-case run anywhere but at the start;
+// then lower case) and its conversion: underscores become dashes in the module part only.
 func derivedName(module, class string) string {
-	s := firstCapRe.ReplaceAllString(class, "${1}-${2}")
-	s = strings.ReplaceAll(strings.ToLower(allCapRe.ReplaceAllString(s, "${1}-${2}")), "_", "-")
-	return strings.ReplaceAll(module, "_", "-") + "." + s
+	in := []rune(module + "." + class)
+	lower := func(i int) bool { return i >= 0 && i < len(in) && in[i] >= 'a' && in[i] <= 'z' }
+	var b strings.Builder
+	for i, r := range in {
+		if r >= 'A' && r <= 'Z' && i > 0 && (lower(i-1) || lower(i+1)) {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	parts := strings.Split(strings.ToLower(strings.Join(strings.Fields(b.String()), "-")), ".")
+	path := parts[:len(parts)-1]
+	for i := range path {
+		path[i] = strings.ReplaceAll(path[i], "_", "-")
+	}
+	cls := strings.TrimPrefix(parts[len(parts)-1], "-")
+	cls = strings.ReplaceAll(strings.ReplaceAll(cls, ".-", "."), "_-", "_")
+	return strings.Join(path, ".") + "." + cls
 }
 
 // moduleName is the module a file deploys as, or "" when its name is not one Zato accepts.

@@ -116,6 +116,9 @@ class Segment(Service):
 
 class Base(Service):
     zato_dont_import = True
+
+class Hidden(Service):
+    zato_dont_import = False  # as in Zato: the attribute counts, not its value
 `
 
 func TestServicesAnswer(t *testing.T) {
@@ -285,5 +288,28 @@ func TestSyntaxErrorQuotesTheUploadedSource(t *testing.T) {
 	}
 	if !strings.Contains(res.Error.Traceback, "def handle(self)\n") {
 		t.Fatalf("the traceback quotes the file on disk, not the uploaded source:\n%s", res.Error.Traceback)
+	}
+}
+
+// Services without a name attribute get Zato's derived name; the language server derives the same (lsp
+// TestFindServices has the same table).
+func TestDerivedNames(t *testing.T) {
+	r, _ := start(t, Config{})
+	for _, c := range []struct{ module, classes, want string }{
+		{"crm_channel_customer.py", "GetCustomer HTTPGetter get_user Ping2Server",
+			"[crm-channel-customer.get-customer crm-channel-customer.get_user crm-channel-customer.http-getter crm-channel-customer.ping2-server]"},
+		{"billing_invoice.py", "ListOverdueInvoices", "[billing-invoice.list-overdue-invoices]"},
+		{"crm.py", "Get_Customer Get2FA ILikeToReadWSDLDocs", "[crm.get2fa crm.get_customer crm.i-like-to-read-wsdl-docs]"},
+		{"Crm_Mod.py", "Foo", "[crm--mod.foo]"},
+		{"m.py", "ÜberService", "[m.über-service]"},
+	} {
+		src := "from zato.server.service import Service\n"
+		for _, cl := range strings.Fields(c.classes) {
+			src += "class " + cl + "(Service):\n    pass\n"
+		}
+		res := load(t, r, c.module, src)
+		if res.Error != nil || fmt.Sprint(res.Services) != c.want {
+			t.Errorf("%s: %v %+v, want %s", c.module, res.Services, res.Error, c.want)
+		}
 	}
 }

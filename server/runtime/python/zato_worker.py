@@ -81,7 +81,8 @@ def own_services(mod, modname):
     for obj in list(vars(mod).values()):
         if not isinstance(obj, type) or not issubclass(obj, Service) or obj is Service:
             continue
-        if obj.__module__ != modname or obj.__dict__.get('zato_dont_import'):
+        # As in Zato: a class with the attribute, whatever its value and wherever it comes from, is not deployed.
+        if obj.__module__ != modname or hasattr(obj, 'zato_dont_import'):
             continue
         name = obj.get_name()
         if name in found and found[name] is not obj:

@@ -100,15 +100,23 @@ def sio_spec(sio):
     return in_req, in_opt, out_req, out_opt
 
 
-_first_cap = re.compile('(.)([A-Z][a-z]+)')
-_all_cap = re.compile('([a-z0-9])([A-Z])')
+# Zato's uncamelify: a space goes before a capital that follows a lower-case letter, or that starts a lower-case
+# run anywhere but at the start; the words are then lower-cased and joined with dashes.
+_uncamelify = re.compile(r'((?<=[a-z])[A-Z]|(?<!\A)[A-Z](?=[a-z]))')
 
 
 def derived_name(module_name, class_name):
-    """ billing_invoice.ListOverdueInvoices -> billing-invoice.list-overdue-invoices, as Zato names services. """
-    s1 = _first_cap.sub(r'\1-\2', class_name)
-    cls = _all_cap.sub(r'\1-\2', s1).lower().replace('_', '-')
-    return '{}.{}'.format(module_name.replace('_', '-'), cls)
+    """ Zato's name for a service without a name attribute, derived from module.Class:
+    billing_invoice.ListOverdueInvoices -> billing-invoice.list-overdue-invoices.
+    The module part has its underscores turned into dashes; the class part keeps them. """
+    words = _uncamelify.sub(r' \1', '{}.{}'.format(module_name, class_name)).split()
+    parts = '-'.join(w.lower() for w in words).split('.')
+    path = [p.replace('_', '-') for p in parts[:-1]]
+    cls = parts[-1]
+    if cls.startswith('-'):
+        cls = cls[1:]
+    cls = cls.replace('.-', '.').replace('_-', '_')
+    return '{}.{}'.format('.'.join(path), cls)
 
 
 class Service:
