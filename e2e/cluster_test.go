@@ -312,6 +312,17 @@ func TestCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 || res[0].Status != "deployed" || len(res[0].Servers) != 2 || res[0].DeploymentID == 0 {
 		t.Fatalf("deploy --json: %v\n%s", err, out)
 	}
+	// Every key the issue names is there, "error" too (null when the server deployed).
+	var raw []map[string]any
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, srv := range raw[0]["servers"].([]any) {
+		m := srv.(map[string]any)
+		if e, ok := m["error"]; !ok || e != nil || m["services"] == nil {
+			t.Fatalf("server entry %v", m)
+		}
+	}
 	out, err = c.Zato(t, "invoke", "cli-mod.greet", "--data", `{"name": "Cy"}`, "--server", "server2")
 	if err != nil || !strings.Contains(out, `"Cy"`) {
 		t.Fatalf("invoke: %v %s", err, out)
@@ -328,6 +339,22 @@ func TestCLI(t *testing.T) {
 	if err == nil || !strings.Contains(out, "SyntaxError") || !strings.Contains(out, "line 1") {
 		t.Fatalf("failing deploy: %v\n%s", err, out)
 	}
+	out, err = c.Zato(t, "deploy", file, "--json")
+	raw = nil
+	if jerr := json.Unmarshal([]byte(out), &raw); err == nil || jerr != nil || raw[0]["status"] != "failed" {
+		t.Fatalf("failing deploy --json: %v %v\n%s", err, jerr, out)
+	}
+	for _, srv := range raw[0]["servers"].([]any) {
+		e, _ := srv.(map[string]any)["error"].(map[string]any)
+		for _, k := range []string{"type", "message", "line", "column", "traceback"} {
+			if _, ok := e[k]; !ok {
+				t.Fatalf("error without %q: %v", k, e)
+			}
+		}
+		if e["type"] != "SyntaxError" || e["line"] != float64(1) {
+			t.Fatalf("error %v", e)
+		}
+	}
 	out, err = c.Zato(t, "history", "cli_mod.py")
 	if err != nil || strings.Count(out, "cli") < 2 {
 		t.Fatalf("history: %v\n%s", err, out)
@@ -339,5 +366,30 @@ func TestCLI(t *testing.T) {
 	out, err = c.Zato(t, "invoke", "cli-mod.greet", "--data", `{"name": "Di"}`, "--server", "server1")
 	if err != nil || !strings.Contains(out, `"Di"`) {
 		t.Fatalf("invoke after rollback: %v %s", err, out)
+	}
+	// Version 2 again, then rollback without --to goes back to the version before the current one.
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(greet, 2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err = c.Zato(t, "deploy", file); err != nil {
+		t.Fatalf("deploy v2: %v\n%s", err, out)
+	}
+	if out, err = c.Zato(t, "rollback", "cli_mod.py"); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, out)
+	}
+	for _, s := range []string{"server1", "server2"} {
+		out, err = c.Zato(t, "invoke", "cli-mod.greet", "--data", `{"name": "Ed"}`, "--server", s)
+		if err != nil || !strings.Contains(out, `"version": 1`) && !strings.Contains(out, `"version":1`) {
+			t.Fatalf("%s after rollback without --to: %v %s", s, err, out)
+		}
+	}
+	// Undeploy removes the services from every server.
+	if out, err = c.Zato(t, "undeploy", "cli_mod.py"); err != nil {
+		t.Fatalf("undeploy: %v\n%s", err, out)
+	}
+	for _, s := range []string{"server1", "server2"} {
+		if out, err = c.Zato(t, "invoke", "cli-mod.greet", "--server", s); err == nil {
+			t.Fatalf("%s still serves cli-mod.greet after undeploy: %s", s, out)
+		}
 	}
 }

@@ -56,20 +56,46 @@ type deployResult struct {
 }
 
 type serverResult struct {
-	Name     string                    `json:"name"`
-	Status   string                    `json:"status"`
-	Services []string                  `json:"services"`
-	Error    *deployclient.DeployError `json:"error,omitempty"`
+	Name     string       `json:"name"`
+	Status   string       `json:"status"`
+	Services []string     `json:"services"`
+	Error    *errorResult `json:"error"` // null unless the server failed
+}
+
+// errorResult always carries every key, so scripts need not test for them; line and column are 0 when unknown.
+type errorResult struct {
+	Type      string `json:"type"`
+	Message   string `json:"message"`
+	Line      int    `json:"line"`
+	Column    int    `json:"column"`
+	Traceback string `json:"traceback"`
 }
 
 func toResult(d deployclient.Deployment) deployResult {
 	r := deployResult{Module: d.Module, DeploymentID: d.ID, Status: d.Status, Servers: []serverResult{}}
+	deployed := 0
 	for _, s := range d.Servers {
 		svc := s.Services
 		if svc == nil {
 			svc = []string{}
 		}
-		r.Servers = append(r.Servers, serverResult{Name: s.Name, Status: s.Status, Services: svc, Error: s.Error})
+		sr := serverResult{Name: s.Name, Status: s.Status, Services: svc}
+		if e := s.Error; e != nil {
+			sr.Error = &errorResult{Type: e.Type, Message: e.Message, Line: e.Line, Column: e.Column, Traceback: e.Traceback}
+		}
+		if s.Status == "deployed" {
+			deployed++
+		}
+		r.Servers = append(r.Servers, sr)
+	}
+	// Out of time with servers still pending: the deployment is not done, but the answer is one of the three
+	// (the pending servers say "pending").
+	if r.Status != "deployed" && r.Status != "partial" && r.Status != "failed" {
+		if deployed > 0 {
+			r.Status = "partial"
+		} else {
+			r.Status = "failed"
+		}
 	}
 	return r
 }

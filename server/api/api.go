@@ -401,6 +401,39 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"module": name, "versions": out})
 }
 
+// lastGoodBefore is what a rollback without a version goes back to: the newest other content that some server
+// deployed, that is, what was serving before the current version (a rollback to a version that never loaded would
+// not help). Without such a deployment it is the newest version older than the current one.
+func (a *API) lastGoodBefore(ctx context.Context, module string, current *odb.Version, vs []odb.Version) (*odb.Version, error) {
+	if current == nil {
+		return nil, nil
+	}
+	ds, err := a.cl.Store().Deployments(ctx, odb.DeploymentFilter{Module: module, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds { // newest first
+		if d.Action != odb.ActionDeploy || d.Version.SHA256 == current.SHA256 {
+			continue
+		}
+		for _, st := range d.Servers {
+			if st.Status == odb.StatusDeployed {
+				for i := range vs {
+					if vs[i].ID == d.Version.ID {
+						return &vs[i], nil
+					}
+				}
+			}
+		}
+	}
+	for i := range vs { // newest first
+		if vs[i].Number < current.Number {
+			return &vs[i], nil
+		}
+	}
+	return nil, nil
+}
+
 func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	var req struct {
@@ -427,17 +460,16 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var target *odb.Version
-	for i := range vs {
-		v := &vs[i]
-		if req.Version > 0 && v.Number == req.Version {
-			target = v
-			break
+	if req.Version > 0 {
+		for i := range vs {
+			if vs[i].Number == req.Version {
+				target = &vs[i]
+				break
+			}
 		}
-		// Default: the newest version older than the current one.
-		if req.Version <= 0 && mod.Current != nil && v.Number < mod.Current.Number {
-			target = v
-			break
-		}
+	} else if target, err = a.lastGoodBefore(r.Context(), name, mod.Current, vs); err != nil {
+		a.internal(w, err)
+		return
 	}
 	if target == nil {
 		writeError(w, http.StatusNotFound, "not_found", "no version to roll back to")
