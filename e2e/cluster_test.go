@@ -239,6 +239,8 @@ func TestAPIRefusesBadInputAndBadCredentials(t *testing.T) {
 		{"/ide-deploy", zato("x.py\x00", []byte("x=1")), 400},
 		{"/ide-deploy", []byte(`{"payload_name": "x.py", "payload": "***"}`), 400},
 		{"/ide-deploy", []byte(`{not json`), 400},
+		{"/ide-deploy", zato("big.py", []byte(strings.Repeat("a", 1<<20+1))), 413},
+		{"/zato/api/invoke/zato.service.upload-package", zato("../x.py", []byte("x=1")), 400},
 	}
 	for _, b := range bad {
 		if code, body, _ := do("POST", b.path, c.Username, c.Password, b.body); code != b.code {
@@ -271,6 +273,60 @@ func TestAPIRefusesBadInputAndBadCredentials(t *testing.T) {
 	code, body, _ = do("POST", "/zato/api/invoke/zato.hot-deploy.create", c.Username, c.Password, zato("hd_mod.py", []byte(fmt.Sprintf(greet, 8))))
 	if code != 200 || !strings.Contains(body, `"success":true`) {
 		t.Fatalf("hot-deploy.create: %d %s", code, body)
+	}
+	code, body, _ = do("POST", "/zato/api/invoke/zato.service.upload-package", c.Username, c.Password, zato("up_mod.py", []byte(fmt.Sprintf(greet, 9))))
+	if code != 200 || !strings.Contains(body, `"zato_service_upload_package_response"`) || !strings.Contains(body, `"success":true`) {
+		t.Fatalf("service.upload-package: %d %s", code, body)
+	}
+	code, body, _ = do("POST", "/zato/api/invoke/up-mod.greet", c.Username, c.Password, []byte(`{"name": "Up"}`))
+	if code != 200 || !strings.Contains(body, `"version": 9`) && !strings.Contains(body, `"version":9`) {
+		t.Fatalf("service uploaded as a package: %d %s", code, body)
+	}
+}
+
+// GET /api/v1/deployments/{id}?wait= holds the request until the deployment is done (or the wait runs out), so a
+// client without SSE needs one request, not a polling loop.
+func TestLongPoll(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{})
+	get := func(path string) (int, map[string]any) {
+		req, _ := http.NewRequest("GET", c.URL+path, nil)
+		req.SetBasicAuth(c.Username, c.Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	post := func(name, src string) int64 {
+		b, _ := json.Marshal(map[string]string{"name": name, "source": src})
+		req, _ := http.NewRequest("POST", c.URL+"/api/v1/deploy", bytes.NewReader(b))
+		req.SetBasicAuth(c.Username, c.Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m struct {
+			ID int64 `json:"deployment_id"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != 202 || m.ID == 0 {
+			t.Fatalf("upload: %d %v", resp.StatusCode, err)
+		}
+		return m.ID
+	}
+	// Both servers up: the long poll returns the finished deployment (no client-side polling needed).
+	id := post("lp_mod.py", fmt.Sprintf(greet, 1))
+	code, m := get(fmt.Sprintf("/api/v1/deployments/%d?wait=20s", id))
+	if code != 200 || m["done"] != true || m["status"] != "deployed" || m["confirmed"] != float64(2) {
+		t.Fatalf("long poll: %d %v", code, m)
+	}
+	// A malformed wait is refused.
+	if code, _ := get(fmt.Sprintf("/api/v1/deployments/%d?wait=soon", id)); code != 400 {
+		t.Fatalf("wait=soon: %d", code)
 	}
 }
 
