@@ -41,6 +41,8 @@ type Config struct {
 	History    int
 	Format     string
 	Logger     *slog.Logger
+	// Quiet overrides the pause compression waits for (default Quiet).
+	Quiet time.Duration
 }
 
 // Backups takes snapshots and archives them in the background.
@@ -65,6 +67,9 @@ func New(cfg Config) (*Backups, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Quiet <= 0 {
+		cfg.Quiet = Quiet
 	}
 	for _, d := range []string{cfg.BackupDir, cfg.LastDir, filepath.Join(cfg.BackupDir, ".staging")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -116,17 +121,29 @@ func (b *Backups) Snapshot(_ context.Context, module string) {
 // for a pause instead of competing with the deployments and confirmations of a busy moment.
 const Quiet = 250 * time.Millisecond
 
+// maxQueued bounds the snapshots waiting for a pause.
+const maxQueued = 64
+
 // Run archives snapshots once deployments pause, until ctx ends; then it finishes what is queued.
 func (b *Backups) Run(ctx context.Context) {
 	b.recover(ctx)
 	var queue []string
-	timer := time.NewTimer(Quiet)
+	timer := time.NewTimer(b.cfg.Quiet)
 	timer.Stop()
 	for {
 		select {
 		case snap := <-b.jobs:
 			queue = append(queue, snap)
-			timer.Reset(Quiet)
+			if len(queue) >= maxQueued {
+				// Deployments never pause: compress now rather than let staging grow without bound.
+				for _, s := range queue {
+					b.archive(ctx, s)
+				}
+				queue = nil
+				timer.Stop()
+				continue
+			}
+			timer.Reset(b.cfg.Quiet)
 		case <-timer.C:
 			for _, snap := range queue {
 				b.archive(ctx, snap)

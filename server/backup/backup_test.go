@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mholt/archives"
 )
@@ -74,5 +75,36 @@ func TestRollingWindowEveryFormat(t *testing.T) {
 				t.Fatalf("newest archive holds %q (%v)", got, err)
 			}
 		})
+	}
+}
+
+// Deployments that never pause still get their snapshots compressed: the queue is bounded.
+func TestQueueBoundedWithoutAPause(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{CurrentDir: filepath.Join(dir, "current"), BackupDir: filepath.Join(dir, "backup"),
+		LastDir: filepath.Join(dir, "backup", "last"), History: 1000, Format: "tar", Quiet: time.Hour}
+	if err := os.MkdirAll(cfg.CurrentDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go b.Run(ctx)
+	if err := os.WriteFile(filepath.Join(cfg.CurrentDir, "mod.py"), []byte("v = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range maxQueued {
+		b.Snapshot(ctx, "mod.py")
+	}
+	// No pause comes (Quiet is an hour): the archives appear anyway.
+	deadline := time.Now().Add(time.Minute)
+	for len(b.List()) < maxQueued {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d archives after %d snapshots with no pause", len(b.List()), maxQueued)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
