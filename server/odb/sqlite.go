@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,7 +29,8 @@ const sqliteParams = "_busy_timeout=5000&_foreign_keys=1&_synchronous=FULL&_txlo
 const sqlitePool = 6
 
 type sqliteBackend struct {
-	db *sql.DB
+	db    *sql.DB
+	stmts stmtCache
 	// wlock lets this process's writers take turns in Go (honouring their contexts) instead of polling SQLite's busy
 	// handler against each other; other processes still wait on the file lock with busy_timeout.
 	wlock chan struct{}
@@ -54,7 +56,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open SQLite ODB write lock: %w", err)
 	}
-	b := &sqliteBackend{db: db, wlock: make(chan struct{}, 1), flock: lf}
+	b := &sqliteBackend{db: db, stmts: stmtCache{db: db, m: map[string]*sql.Stmt{}}, wlock: make(chan struct{}, 1), flock: lf}
 	if err := setWAL(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open SQLite ODB %s: %w", path, err)
@@ -95,6 +97,7 @@ func setWAL(ctx context.Context, db *sql.DB) error {
 func (b *sqliteBackend) forUpdate() string { return "" }
 
 func (b *sqliteBackend) close() error {
+	b.stmts.close()
 	b.flock.Close()
 	return b.db.Close()
 }
@@ -131,7 +134,7 @@ func (b *sqliteBackend) tx(ctx context.Context, readOnly bool, fn func(q querier
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(sqliteQuerier{tx}); err != nil {
+	if err := fn(sqliteQuerier{tx: tx, stmts: &b.stmts}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -192,7 +195,71 @@ func (b *sqliteBackend) watch(ctx context.Context, ready, changed func()) {
 	}
 }
 
-type sqliteQuerier struct{ tx *sql.Tx }
+type sqliteQuerier struct {
+	tx    *sql.Tx
+	stmts *stmtCache
+}
+
+// stmtCache keeps one prepared statement per query text. Parsing SQL is a good share of the CPU a deployment costs
+// each server (the queries are few and fixed); a statement prepared on the pool is reused by every transaction
+// whose connection has already prepared it.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// maxCachedStmts bounds the cache should a caller ever build query texts on the fly.
+const maxCachedStmts = 256
+
+// get returns the cached statement for query, or nil the first time: then the query runs unprepared and the
+// statement is prepared in the background. Preparing on the pool from inside a transaction could wait for a
+// connection that only the waiting transactions would free.
+func (c *stmtCache) get(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok {
+		return st // nil while it is being prepared
+	}
+	if c.m == nil || len(c.m) >= maxCachedStmts {
+		return nil
+	}
+	c.m[query] = nil
+	go func() {
+		st, err := c.db.Prepare(query)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		switch {
+		case err != nil:
+			delete(c.m, query) // the query itself reports the error; try again next time
+		case c.m == nil: // closed meanwhile
+			st.Close()
+		default:
+			c.m[query] = st
+		}
+	}()
+	return nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		if st != nil {
+			st.Close()
+		}
+	}
+	c.m = nil
+}
+
+// stmt is the transaction's copy of the cached statement for query, or nil to run query unprepared.
+func (q sqliteQuerier) stmt(ctx context.Context, query string) *sql.Stmt {
+	st := q.stmts.get(query)
+	if st == nil {
+		return nil
+	}
+	return q.tx.StmtContext(ctx, st)
+}
 
 // sqliteArgs stores times as fixed-width UTC text.
 func sqliteArgs(args []any) []any {
@@ -207,7 +274,13 @@ func sqliteArgs(args []any) []any {
 }
 
 func (q sqliteQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	r, err := q.tx.ExecContext(ctx, query, sqliteArgs(args)...)
+	var r sql.Result
+	var err error
+	if st := q.stmt(ctx, query); st != nil {
+		r, err = st.ExecContext(ctx, sqliteArgs(args)...)
+	} else {
+		r, err = q.tx.ExecContext(ctx, query, sqliteArgs(args)...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -215,7 +288,13 @@ func (q sqliteQuerier) exec(ctx context.Context, query string, args ...any) (int
 }
 
 func (q sqliteQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
-	rs, err := q.tx.QueryContext(ctx, query, sqliteArgs(args)...)
+	var rs *sql.Rows
+	var err error
+	if st := q.stmt(ctx, query); st != nil {
+		rs, err = st.QueryContext(ctx, sqliteArgs(args)...)
+	} else {
+		rs, err = q.tx.QueryContext(ctx, query, sqliteArgs(args)...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +302,9 @@ func (q sqliteQuerier) query(ctx context.Context, query string, args ...any) (ro
 }
 
 func (q sqliteQuerier) queryRow(ctx context.Context, query string, args ...any) row {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, sqliteArgs(args)...)
+	}
 	return q.tx.QueryRowContext(ctx, query, sqliteArgs(args)...)
 }
 
