@@ -51,7 +51,9 @@ type Backups struct {
 	ext  string
 	arc  archives.CompressedArchive
 	log  *slog.Logger
-	jobs chan string // snapshot dirs to archive
+	jobs chan snapshot // to archive
+	// leftover are snapshots a server that stopped left unarchived; Run archives them first.
+	leftover []snapshot
 	wg   sync.WaitGroup
 	mu   sync.Mutex // one snapshot at a time, so names stay ordered
 }
@@ -76,7 +78,32 @@ func New(cfg Config) (*Backups, error) {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	return &Backups{cfg: cfg, ext: f.ext, arc: f.arc, log: cfg.Logger, jobs: make(chan string, 1024)}, nil
+	b := &Backups{cfg: cfg, ext: f.ext, arc: f.arc, log: cfg.Logger, jobs: make(chan snapshot, 1024)}
+	b.leftover = b.staged() // before any new snapshot can be taken, which Run will hear of anyway
+	b.wg.Add(len(b.leftover))
+	return b, nil
+}
+
+// snapshot is one staged state of the current dir: hard links named "<name>~<file>" in the staging dir. Links in
+// one flat directory cost no inode each, where a directory per snapshot did (mkdir was most of a snapshot's cost).
+type snapshot struct {
+	name  string   // <UTC time>-<module>, the archive's name without its extension
+	files []string // module file names
+}
+
+const linkSep = "~"
+
+func (b *Backups) staging() string { return filepath.Join(b.cfg.BackupDir, ".staging") }
+
+func (b *Backups) linkPath(s snapshot, file string) string {
+	return filepath.Join(b.staging(), s.name+linkSep+file)
+}
+
+// drop removes a snapshot's links.
+func (b *Backups) drop(s snapshot) {
+	for _, f := range s.files {
+		os.Remove(b.linkPath(s, f))
+	}
 }
 
 // Snapshot records the current dir's state before module changes. It costs one hard link per deployed module.
@@ -88,31 +115,27 @@ func (b *Backups) Snapshot(_ context.Context, module string) {
 		b.log.Warn("backup: read current dir", "err", err)
 		return
 	}
-	var files []string
+	snap := snapshot{name: time.Now().UTC().Format("20060102T150405.000000") + "-" + strings.TrimSuffix(module, ".py")}
 	for _, e := range entries {
-		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-			files = append(files, e.Name())
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		err := os.Link(filepath.Join(b.cfg.CurrentDir, e.Name()), b.linkPath(snap, e.Name()))
+		switch {
+		case err == nil:
+			snap.files = append(snap.files, e.Name())
+		case !errors.Is(err, os.ErrNotExist):
+			b.log.Warn("backup: link", "file", e.Name(), "err", err)
 		}
 	}
-	if len(files) == 0 {
+	if len(snap.files) == 0 {
 		return // nothing deployed yet: nothing to lose
-	}
-	name := time.Now().UTC().Format("20060102T150405.000000") + "-" + strings.TrimSuffix(module, ".py")
-	snap := filepath.Join(b.cfg.BackupDir, ".staging", name)
-	if err := os.Mkdir(snap, 0o755); err != nil {
-		b.log.Warn("backup: staging", "err", err)
-		return
-	}
-	for _, f := range files {
-		if err := os.Link(filepath.Join(b.cfg.CurrentDir, f), filepath.Join(snap, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			b.log.Warn("backup: link", "file", f, "err", err)
-		}
 	}
 	b.wg.Add(1)
 	select {
 	case b.jobs <- snap:
 	default: // the worker is far behind: archive inline rather than lose the snapshot
-		b.archive(context.Background(), snap)
+		b.archive(context.Background(), []snapshot{snap})
 	}
 }
 
@@ -121,79 +144,99 @@ func (b *Backups) Snapshot(_ context.Context, module string) {
 // for a pause instead of competing with the deployments and confirmations of a busy moment.
 const Quiet = 250 * time.Millisecond
 
-// maxQueued bounds the snapshots waiting for a pause.
-const maxQueued = 64
-
 // Run archives snapshots once deployments pause, until ctx ends; then it finishes what is queued.
 func (b *Backups) Run(ctx context.Context) {
-	b.recover(ctx)
-	var queue []string
+	b.archive(ctx, b.leftover)
+	b.leftover = nil
+	var queue []snapshot
 	timer := time.NewTimer(b.cfg.Quiet)
 	timer.Stop()
 	for {
 		select {
 		case snap := <-b.jobs:
 			queue = append(queue, snap)
-			if len(queue) >= maxQueued {
-				// Deployments never pause: compress now rather than let staging grow without bound.
-				for _, s := range queue {
-					b.archive(ctx, s)
-				}
-				queue = nil
-				timer.Stop()
-				continue
+			// Only the newest History archives are kept: older queued snapshots would be pruned as soon as they
+			// were compressed, so they are dropped now. This also bounds the queue when deployments never pause.
+			for len(queue) > b.cfg.History {
+				b.drop(queue[0])
+				b.wg.Done()
+				queue = queue[1:]
 			}
 			timer.Reset(b.cfg.Quiet)
 		case <-timer.C:
-			for _, snap := range queue {
-				b.archive(ctx, snap)
-			}
+			b.archive(ctx, queue)
 			queue = nil
 		case <-ctx.Done():
-			for _, snap := range queue {
-				b.archive(context.Background(), snap)
-			}
+		drain:
 			for {
 				select {
 				case snap := <-b.jobs:
-					b.archive(context.Background(), snap)
+					queue = append(queue, snap)
 				default:
-					return
+					break drain
 				}
 			}
+			b.archive(context.Background(), queue)
+			return
 		}
 	}
 }
 
-// Wait blocks until every snapshot taken so far is archived (tests).
+// Wait blocks until every snapshot taken so far is archived or dropped (tests).
 func (b *Backups) Wait() { b.wg.Wait() }
 
-// recover archives snapshots left by a server that stopped before its worker caught up.
-func (b *Backups) recover(ctx context.Context) {
-	entries, _ := os.ReadDir(filepath.Join(b.cfg.BackupDir, ".staging"))
+// staged lists the snapshots in the staging dir, oldest first.
+func (b *Backups) staged() []snapshot {
+	entries, _ := os.ReadDir(b.staging())
+	files := map[string][]string{}
 	for _, e := range entries {
-		b.wg.Add(1)
-		b.archive(ctx, filepath.Join(b.cfg.BackupDir, ".staging", e.Name()))
+		name, file, ok := strings.Cut(e.Name(), linkSep)
+		if !ok {
+			os.RemoveAll(filepath.Join(b.staging(), e.Name())) // a directory of an older layout, or debris
+			continue
+		}
+		files[name] = append(files[name], file)
 	}
+	snaps := make([]snapshot, 0, len(files))
+	for name, fs := range files {
+		snaps = append(snaps, snapshot{name: name, files: fs})
+	}
+	sort.Slice(snaps, func(i, j int) bool { return snaps[i].name < snaps[j].name })
+	return snaps
 }
 
-func (b *Backups) archive(ctx context.Context, snap string) {
-	defer b.wg.Done()
-	defer os.RemoveAll(snap)
-	name := filepath.Base(snap) + b.ext
-	dst := filepath.Join(b.cfg.BackupDir, name)
-	if err := b.write(ctx, snap, dst); err != nil {
-		b.log.Warn("backup failed", "archive", dst, "err", err)
+// archive compresses snapshots, oldest first, then points LastDir at the newest and prunes once.
+func (b *Backups) archive(ctx context.Context, snaps []snapshot) {
+	defer func() { // after the pruning, so that Wait sees the window as it ends up
+		for range snaps {
+			b.wg.Done()
+		}
+	}()
+	newest := ""
+	for _, s := range snaps {
+		dst := filepath.Join(b.cfg.BackupDir, s.name+b.ext)
+		if err := b.write(ctx, s, dst); err != nil {
+			b.log.Warn("backup failed", "archive", dst, "err", err)
+		} else {
+			newest = dst
+		}
+		b.drop(s)
+	}
+	if newest == "" {
 		return
 	}
-	if err := b.setLast(dst); err != nil {
+	if err := b.setLast(newest); err != nil {
 		b.log.Warn("backup: last", "err", err)
 	}
 	b.prune()
 }
 
-func (b *Backups) write(ctx context.Context, snap, dst string) error {
-	files, err := archives.FilesFromDisk(ctx, nil, map[string]string{snap + string(os.PathSeparator): ""})
+func (b *Backups) write(ctx context.Context, snap snapshot, dst string) error {
+	names := make(map[string]string, len(snap.files))
+	for _, f := range snap.files {
+		names[b.linkPath(snap, f)] = f
+	}
+	files, err := archives.FilesFromDisk(ctx, nil, names)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,11 +79,12 @@ func TestRollingWindowEveryFormat(t *testing.T) {
 	}
 }
 
-// Deployments that never pause still get their snapshots compressed: the queue is bounded.
+// Deployments that never pause: the queue keeps only the snapshots the rolling window would keep, so staging stays
+// bounded without compressing in the middle of the burst.
 func TestQueueBoundedWithoutAPause(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{CurrentDir: filepath.Join(dir, "current"), BackupDir: filepath.Join(dir, "backup"),
-		LastDir: filepath.Join(dir, "backup", "last"), History: 1000, Format: "tar", Quiet: time.Hour}
+		LastDir: filepath.Join(dir, "backup", "last"), History: 3, Format: "tar", Quiet: time.Hour}
 	if err := os.MkdirAll(cfg.CurrentDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -91,20 +93,69 @@ func TestQueueBoundedWithoutAPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go b.Run(ctx)
-	if err := os.WriteFile(filepath.Join(cfg.CurrentDir, "mod.py"), []byte("v = 1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for range maxQueued {
+	done := make(chan struct{})
+	go func() { b.Run(ctx); close(done) }()
+	for i := range 10 {
+		path := filepath.Join(cfg.CurrentDir, "mod.py")
+		if err := os.WriteFile(path+".tmp", []byte(fmt.Sprintf("v = %d\n", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
 		b.Snapshot(ctx, "mod.py")
 	}
-	// No pause comes (Quiet is an hour): the archives appear anyway.
+	// No pause comes (Quiet is an hour): staging shrinks to the newest three anyway.
 	deadline := time.Now().Add(time.Minute)
-	for len(b.List()) < maxQueued {
+	for {
+		staged, _ := os.ReadDir(filepath.Join(cfg.BackupDir, ".staging"))
+		if len(staged) == cfg.History {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d archives after %d snapshots with no pause", len(b.List()), maxQueued)
+			t.Fatalf("%d snapshots staged, want %d", len(staged), cfg.History)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	if len(b.List()) != 0 {
+		t.Fatal("compressed in the middle of the burst")
+	}
+	cancel() // a stopping server archives what is queued
+	<-done
+	b.Wait()
+	if list := b.List(); len(list) != 3 {
+		t.Fatalf("archives %v", list)
+	}
+}
+
+// A server that stopped before compressing leaves its snapshots staged; the next start archives them.
+func TestLeftoverSnapshotsAreArchived(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{CurrentDir: filepath.Join(dir, "current"), BackupDir: filepath.Join(dir, "backup"),
+		LastDir: filepath.Join(dir, "backup", "last"), History: 10, Format: "zip", Quiet: time.Hour}
+	if err := os.MkdirAll(cfg.CurrentDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.CurrentDir, "a.py"), []byte("a = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Snapshot(context.Background(), "a.py") // never archived: no Run
+	second, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go second.Run(ctx)
+	second.Wait()
+	if list := second.List(); len(list) != 1 || !strings.HasSuffix(list[0], "-a.zip") {
+		t.Fatalf("archives %v", list)
+	}
+	if staged, _ := os.ReadDir(filepath.Join(cfg.BackupDir, ".staging")); len(staged) != 0 {
+		t.Fatalf("staging still holds %d entries", len(staged))
 	}
 }
