@@ -352,7 +352,7 @@ func (a *app) rollbackCmd() *cobra.Command {
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "rollback MODULE",
-		Short: "Redeploy an earlier version of a module cluster-wide (default: the one before the current)",
+		Short: "Redeploy an earlier version of a module cluster-wide (default: what was serving before the current version)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := a.client("")
