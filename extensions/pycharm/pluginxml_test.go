@@ -460,6 +460,13 @@ func TestPluginXMLSettings(t *testing.T) {
 			t.Errorf("no Kotlin source sends the %q configuration key", key)
 		}
 	}
+	// deployOnSave and requireMarker go out only when the user chose On or Off: a value sent by default would
+	// override the workspace's .zato.yaml and the server's own default.
+	for path, src := range k.files {
+		if m := regexp.MustCompile(`addProperty\("(deployOnSave|requireMarker)", state\.\w+\)`).FindString(src); m != "" {
+			t.Errorf("%s: %s sends the key unconditionally; send it only when set (state value not null)", path, m)
+		}
+	}
 	// Services fetched with project.getService(X::class.java) must be registered (or be light @Service classes).
 	services := map[string]bool{}
 	for _, s := range root.extensions("com.intellij", "projectService") {
@@ -529,19 +536,22 @@ func TestLSP4IJTemplate(t *testing.T) {
 	}
 	var initOptions map[string]any
 	readJSON(t, filepath.Join(templateDir, "initializationOptions.json"), &initOptions)
+	// Whatever the template carries outranks the workspace's .zato.yaml and the server's defaults (deploy on save
+	// only where a .zato.yaml exists, the default exclude globs), so it ships the cluster's address and nothing else.
 	for name, cfg := range map[string]map[string]any{"settings.json zato": section, "initializationOptions.json": initOptions} {
 		checkConfigObject(t, name, cfg)
-		for _, key := range []string{"url", "username", "deployOnSave", "include", "exclude", "requireMarker", "targets", "defaultTarget"} {
-			if _, ok := cfg[key]; !ok {
-				t.Errorf("%s: missing key %q", name, key)
-			}
-		}
-		if _, ok := cfg["password"]; ok {
-			t.Errorf("%s: carries a password; the template must not (ZATO_PASSWORD or .zato.yaml)", name)
+		if got := strings.Join(keys(cfg), ","); got != "url,username" {
+			t.Errorf("%s: keys %s, want url,username only: any other key would override .zato.yaml (see lsp4ij-template/README.md)", name, got)
 		}
 	}
 	if a, b := keys(section), keys(initOptions); strings.Join(a, ",") != strings.Join(b, ",") {
 		t.Errorf("settings.json zato keys %v differ from initializationOptions.json keys %v", a, b)
+	}
+	readme := readFile(t, filepath.Join(templateDir, "README.md"))
+	for _, want := range []string{"outranks `.zato.yaml`", "deployOnSave", "requireMarker", "exclude", "__pycache__", "conftest.py"} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("lsp4ij-template/README.md does not explain the left-out keys: missing %q", want)
+		}
 	}
 }
 
@@ -665,9 +675,6 @@ func checkConfigObject(t *testing.T, name string, cfg map[string]any) {
 		if !ok {
 			t.Errorf("%s: key %q has the wrong type (%T)", name, key, v)
 		}
-	}
-	if _, ok := cfg["deployOnSave"]; !ok {
-		t.Errorf("%s: missing deployOnSave", name)
 	}
 }
 

@@ -12,14 +12,16 @@ import org.zatogo.pycharm.Zato
  *
  * ```
  * {"url", "username", "password",            // the default target, when there is one
- *  "deployOnSave", "requireMarker",          // always
- *  "include", "exclude",                     // only when set: else the server's defaults apply
+ *  "deployOnSave", "requireMarker",          // only when set to On or Off (not Default)
+ *  "include", "exclude",                     // only when not empty
  *  "targets": {name: {url, username, password}},
  *  "defaultTarget": name}
  * ```
  *
- * Keys the user left empty are left out, so a workspace `.zato.yaml` or `ZATO_*` variables still apply
- * (the server merges sources with the later one winning).
+ * The language server merges its sources with the later one winning: `.zato.yaml`, then `ZATO_*` variables,
+ * then what the editor sends. So only what the user set here is sent, as the VS Code extension does
+ * (`explicitValue` in extensions/vscode/src/settings.ts): a key left out keeps the `.zato.yaml` / `ZATO_*` value,
+ * else the server's default (deploy on save only in a project with a `.zato.yaml`; the default globs).
  */
 object ZatoConfig {
 
@@ -33,8 +35,8 @@ object ZatoConfig {
             putIfNotBlank(json, "username", default.username)
             putPassword(json, ZatoPasswords.get(default.name, default.url))
         }
-        json.addProperty("deployOnSave", state.deployOnSave)
-        json.addProperty("requireMarker", state.requireMarker)
+        state.deployOnSave?.let { json.addProperty("deployOnSave", it) }
+        state.requireMarker?.let { json.addProperty("requireMarker", it) }
         globs(state.include)?.let { json.add("include", it) }
         globs(state.exclude)?.let { json.add("exclude", it) }
         if (targets.isNotEmpty()) {
@@ -53,6 +55,16 @@ object ZatoConfig {
         }
         return json
     }
+
+    /**
+     * Whether [section] is `{}` for these settings (it needs no password to tell: passwords go only with targets).
+     * `zato lsp` keeps the settings pushed last when a `didChangeConfiguration` brings an empty section, so when
+     * the settings become empty [ZatoConfigurable.apply] restarts the server instead.
+     */
+    fun isEmpty(state: ZatoSettings.State): Boolean =
+        state.targets.none { it.name.isNotBlank() } &&
+            state.deployOnSave == null && state.requireMarker == null &&
+            globs(state.include) == null && globs(state.exclude) == null
 
     /** `{"zato": section}`: what [org.zatogo.pycharm.lsp.ZatoLanguageClient.createSettings] returns. */
     fun settings(project: Project): JsonObject {

@@ -6,7 +6,6 @@ import com.intellij.openapi.options.Configurable
 import com.intellij.openapi.options.ConfigurationException
 import com.intellij.openapi.project.Project
 import com.intellij.ui.ToolbarDecorator
-import com.intellij.ui.components.JBCheckBox
 import com.intellij.ui.components.JBLabel
 import com.intellij.ui.components.JBScrollPane
 import com.intellij.ui.components.JBTextField
@@ -21,6 +20,7 @@ import org.zatogo.pycharm.status.ZatoDeployStatusService
 import java.awt.FlowLayout
 import java.util.IdentityHashMap
 import javax.swing.JButton
+import javax.swing.JComboBox
 import javax.swing.JComponent
 import javax.swing.JPanel
 import javax.swing.JPasswordField
@@ -32,9 +32,11 @@ import javax.swing.event.DocumentListener
  * Settings | Languages & Frameworks | Zato (plugin.xml `<projectConfigurable parentId="language">`).
  *
  * Targets (name, URL, username, default) with each target's password kept in PasswordSafe; deploy on save;
- * include and exclude globs; the Zato marker rule; the path to the `zato` binary. Applying pushes the new
- * configuration to `zato lsp` (`workspace/didChangeConfiguration`); changing the binary restarts the server.
- * "Test Connection" applies, then sends `zato.testConnection`.
+ * include and exclude globs; the Zato marker rule; the path to the `zato` binary. Deploy on save and the marker
+ * rule are Default / On / Off: Default sends nothing, so the project's `.zato.yaml` (or `ZATO_*` variables) and
+ * the server's defaults apply, which any value sent from here would override. Applying pushes the new
+ * configuration to `zato lsp` (`workspace/didChangeConfiguration`); changing the binary, or clearing every
+ * setting, restarts the server. "Test Connection" applies, then sends `zato.testConnection`.
  */
 class ZatoConfigurable(private val project: Project) : Configurable {
 
@@ -49,8 +51,25 @@ class ZatoConfigurable(private val project: Project) : Configurable {
     )
 
     private val zatoPath = JBTextField()
-    private val deployOnSave = JBCheckBox("Deploy Python files to Zato on save")
-    private val requireMarker = JBCheckBox("Deploy on save only files carrying the '# zato: ide-deploy=True' marker")
+    /** A choice of a Default / On / Off combo box; [value] null is Default (the key is not sent). */
+    private class Choice(val label: String, val value: Boolean?) {
+        override fun toString(): String = label
+    }
+
+    private val deployOnSave = JComboBox(
+        arrayOf(
+            Choice("Default: .zato.yaml's value; if unset, on only when the project has a .zato.yaml", null),
+            Choice("On", true),
+            Choice("Off", false),
+        ),
+    )
+    private val requireMarker = JComboBox(
+        arrayOf(
+            Choice("Default: .zato.yaml's value; if unset, off", null),
+            Choice("On: only files carrying '# zato: ide-deploy=True'", true),
+            Choice("Off: every matching file", false),
+        ),
+    )
     private val include = JTextArea(3, 50)
     private val exclude = JTextArea(3, 50)
     private val password = JPasswordField()
@@ -119,10 +138,15 @@ class ZatoConfigurable(private val project: Project) : Configurable {
             .addLabeledComponent("Password of the selected target (kept in the IDE's password safe):", password)
             .addComponent(testRow)
             .addSeparator()
-            .addComponent(deployOnSave)
-            .addComponent(requireMarker)
-            .addLabeledComponent("Include globs, one per line (empty: every .py file):", JBScrollPane(include), true)
-            .addLabeledComponent("Exclude globs, one per line (empty: tests, virtualenvs, dot-directories):", JBScrollPane(exclude), true)
+            .addComponent(JBLabel("Default and empty lists are not sent, so .zato.yaml and ZATO_* variables apply; a value set here overrides them."))
+            .addLabeledComponent("Deploy Python files to Zato on save:", deployOnSave)
+            .addLabeledComponent("Deploy on save only files with the Zato marker:", requireMarker)
+            .addLabeledComponent("Include globs, one per line (empty: from .zato.yaml, else every .py file):", JBScrollPane(include), true)
+            .addLabeledComponent(
+                "Exclude globs, one per line (empty: from .zato.yaml, else tests, virtualenvs, site-packages, node_modules, dot-directories):",
+                JBScrollPane(exclude),
+                true,
+            )
             .addSeparator()
             .addLabeledComponent("Path to the zato binary (empty: zato on PATH):", zatoPath)
             .addComponentFillVertically(JPanel(), 0)
@@ -136,8 +160,8 @@ class ZatoConfigurable(private val project: Project) : Configurable {
         stopEditing()
         val state = ZatoSettings.getInstance(project).state
         if (zatoPath.text.trim() != state.zatoPath) return true
-        if (deployOnSave.isSelected != state.deployOnSave) return true
-        if (requireMarker.isSelected != state.requireMarker) return true
+        if (selected(deployOnSave) != state.deployOnSave) return true
+        if (selected(requireMarker) != state.requireMarker) return true
         if (lines(include.text) != state.include) return true
         if (lines(exclude.text) != state.exclude) return true
         if (typedPasswords.isNotEmpty()) return true
@@ -161,6 +185,7 @@ class ZatoConfigurable(private val project: Project) : Configurable {
         val settings = ZatoSettings.getInstance(project)
         val state = settings.state
         val oldPath = state.zatoPath
+        val wasEmpty = ZatoConfig.isEmpty(state)
 
         // Passwords: typed ones win; others move along when a target's name or URL changed.
         for (row in rows) {
@@ -185,8 +210,8 @@ class ZatoConfigurable(private val project: Project) : Configurable {
         }
 
         state.zatoPath = zatoPath.text.trim()
-        state.deployOnSave = deployOnSave.isSelected
-        state.requireMarker = requireMarker.isSelected
+        state.deployOnSave = selected(deployOnSave)
+        state.requireMarker = selected(requireMarker)
         state.include = lines(include.text).toMutableList()
         state.exclude = lines(exclude.text).toMutableList()
         state.targets = rows.map { ZatoSettings.Target(it.name.trim(), it.url.trim(), it.username.trim(), it.isDefault) }.toMutableList()
@@ -199,8 +224,9 @@ class ZatoConfigurable(private val project: Project) : Configurable {
         }
 
         project.messageBus.syncPublisher(ZatoSettingsListener.TOPIC).settingsChanged()
-        if (oldPath != state.zatoPath) {
-            // A different binary: restart `zato lsp` (LanguageServerManager.start restarts a running server).
+        if (oldPath != state.zatoPath || (!wasEmpty && ZatoConfig.isEmpty(state))) {
+            // A different binary, or settings cleared to nothing (which `zato lsp` would not take from an empty
+            // didChangeConfiguration): restart `zato lsp` (LanguageServerManager.start restarts a running server).
             LanguageServerManager.getInstance(project).start(Zato.SERVER_ID)
         }
     }
@@ -208,8 +234,8 @@ class ZatoConfigurable(private val project: Project) : Configurable {
     override fun reset() {
         val state = ZatoSettings.getInstance(project).state
         zatoPath.text = state.zatoPath
-        deployOnSave.isSelected = state.deployOnSave
-        requireMarker.isSelected = state.requireMarker
+        select(deployOnSave, state.deployOnSave)
+        select(requireMarker, state.requireMarker)
         include.text = state.include.joinToString("\n")
         exclude.text = state.exclude.joinToString("\n")
         loadRows(state)
@@ -273,6 +299,17 @@ class ZatoConfigurable(private val project: Project) : Configurable {
     private fun stopEditing() {
         if (table.isEditing) {
             table.cellEditor?.stopCellEditing()
+        }
+    }
+
+    private fun selected(combo: JComboBox<Choice>): Boolean? = (combo.selectedItem as? Choice)?.value
+
+    private fun select(combo: JComboBox<Choice>, value: Boolean?) {
+        for (i in 0 until combo.itemCount) {
+            if (combo.getItemAt(i).value == value) {
+                combo.selectedIndex = i
+                return
+            }
         }
     }
 

@@ -25,12 +25,23 @@ class ZatoSettings : PersistentStateComponent<ZatoSettings.State> {
     class State {
         /** Path to the `zato` binary; empty: `zato` found on PATH. */
         var zatoPath: String = ""
-        var deployOnSave: Boolean = true
-        /** Deploy on save only files carrying Zato's `# zato: ide-deploy=True` marker. */
-        var requireMarker: Boolean = false
-        /** Globs of files deployed on save; empty: the language server's default (all .py files). */
+        /**
+         * Deploy on save: true or false when the user chose On or Off; null (Default) sends nothing, so the
+         * project's `.zato.yaml` or `ZATO_DEPLOY_ON_SAVE` decides, else the language server's default (on only
+         * when the project has a `.zato.yaml`).
+         */
+        var deployOnSave: Boolean? = null
+        /**
+         * Deploy on save only files carrying Zato's `# zato: ide-deploy=True` marker: true or false when the user
+         * chose On or Off; null (Default) leaves it to `.zato.yaml` or `ZATO_REQUIRE_MARKER`, else off.
+         */
+        var requireMarker: Boolean? = null
+        /** Globs of files deployed on save; empty: sent not at all, so `.zato.yaml`'s, else the server's (every .py file). */
         var include: MutableList<String> = mutableListOf()
-        /** Globs never deployed on save; empty: the language server's default (tests, virtualenvs, dot-directories). */
+        /**
+         * Globs never deployed on save; empty: sent not at all, so `.zato.yaml`'s, else the server's (tests,
+         * virtualenvs, site-packages, node_modules, `__pycache__`, dot-directories).
+         */
         var exclude: MutableList<String> = mutableListOf()
         var targets: MutableList<Target> = mutableListOf()
     }
