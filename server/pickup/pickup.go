@@ -1,10 +1,16 @@
 // Package pickup deploys modules copied into a server's pickup dir, cluster-wide, as an upload would.
 //
 // On Linux it watches with inotify for IN_CLOSE_WRITE and IN_MOVED_TO, so a file is taken the moment its writer
-// closes it or it is renamed into the directory, never half-written. This uses golang.org/x/sys/unix directly
-// rather than fsnotify: fsnotify v1.10 keeps its close-write operation unexported, and without it the only safe
-// signal is "writes stopped for a while", which is the 2 s wait we are here to remove. A polling mode covers file
-// systems where inotify is silent (network volumes, VM shares, Kubernetes ConfigMap symlink swaps).
+// closes it or it is renamed into the directory, never half-written; IN_CREATE is acted on only for entries that
+// are complete when created (symlinks, hard links). This uses golang.org/x/sys/unix directly rather than fsnotify:
+// fsnotify v1.10 keeps its close-write operation unexported, and without it the only safe signal is "writes stopped
+// for a while". Other systems use fsnotify with exactly that signal: a file is taken once its size and mtime held
+// still across two checks a short interval apart. A polling mode covers file systems where events are silent
+// (network volumes, VM shares).
+//
+// Kubernetes ConfigMap mounts (x.py -> ..data/x.py, updated by atomically swapping the ..data symlink) are followed
+// in every mode: a change to a dot entry that is a symlink or a directory rescans the directory and deploys each
+// module whose content changed since it was last picked.
 package pickup
 
 import (
@@ -13,6 +19,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -33,20 +40,56 @@ type Submitter interface {
 // Config of a Watcher.
 type Config struct {
 	Dir         string
-	Poll        time.Duration // > 0: poll at this interval instead of inotify
+	Poll        time.Duration // > 0: poll at this interval instead of watching for events
 	DeleteAfter bool          // delete_after_pick_up
 	Logger      *slog.Logger
 }
+
+// settleInterval separates the two checks that tell a file is no longer being written (fsnotify watcher, rescans).
+var settleInterval = 100 * time.Millisecond
+
+// rewatchInterval is how often a lost watch on the pickup dir is tried again.
+var rewatchInterval = 250 * time.Millisecond
+
+// evKind is what an event from a watcher asks for.
+type evKind int
+
+const (
+	evFile   evKind = iota // name was completed in the directory (written and closed, moved in, linked): look at it
+	evGone                 // name left the directory
+	evRescan               // events may have been lost: look at the whole directory
+)
+
+type event struct {
+	kind evKind
+	name string
+}
+
+// watchFunc reports what happens in dir until ctx ends, then closes its channel.
+type watchFunc func(ctx context.Context, dir string, log *slog.Logger) (<-chan event, error)
 
 // Watcher deploys what lands in the pickup dir.
 type Watcher struct {
 	cfg     Config
 	cl      Submitter
 	log     *slog.Logger
-	ignored map[string]bool       // names already logged as not deployable, to log them once
+	watch   watchFunc
+	ignored map[string]bool       // entries present now and already logged as not deployable
 	seen    map[string]fileState  // polling: last state of each file
-	done    map[string]string     // name -> sha256 last submitted
+	done    map[string]picked     // what was last submitted (or found current) of each module
 	deploys chan<- odb.Deployment // tests and benchmarks may observe submissions
+}
+
+// picked is a file as it was when submitted: an event about the very same file (a rescan and the file's own event
+// may both report it) deploys nothing, a new save does.
+type picked struct {
+	sha   string
+	size  int64
+	mtime time.Time
+}
+
+func pickedOf(sha string, fi fs.FileInfo) picked {
+	return picked{sha: sha, size: fi.Size(), mtime: fi.ModTime()}
 }
 
 type fileState struct {
@@ -60,7 +103,8 @@ func New(cfg Config, cl Submitter) *Watcher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Watcher{cfg: cfg, cl: cl, log: cfg.Logger, ignored: map[string]bool{}, seen: map[string]fileState{}, done: map[string]string{}}
+	return &Watcher{cfg: cfg, cl: cl, log: cfg.Logger, watch: watch,
+		ignored: map[string]bool{}, seen: map[string]fileState{}, done: map[string]picked{}}
 }
 
 // Start watches the directory and picks up what was dropped while the server was down, then keeps watching until
@@ -74,21 +118,33 @@ func (w *Watcher) Start(ctx context.Context) error {
 		go w.poll(ctx)
 		return nil
 	}
-	events, err := watch(ctx, w.cfg.Dir)
+	events, err := w.watch(ctx, w.cfg.Dir, w.log)
 	if err != nil {
 		return err
 	}
 	w.scanAtStart(ctx)
 	w.log.Info("Watching the pickup dir", "dir", w.cfg.Dir)
 	go func() {
-		for name := range events {
-			w.pick(ctx, name)
+		for ev := range events {
+			w.handle(ctx, ev)
 		}
 	}()
 	return nil
 }
 
-// scanAtStart deploys files that differ from the module's current version: dropped while the server was down.
+func (w *Watcher) handle(ctx context.Context, ev event) {
+	switch ev.kind {
+	case evGone:
+		delete(w.ignored, ev.name)
+	case evRescan:
+		w.rescan(ctx)
+	case evFile:
+		w.pick(ctx, ev.name)
+	}
+}
+
+// scanAtStart deploys files dropped or changed while the server was down. A file left in the directory from an
+// earlier pick-up is not deployed again when the ODB holds a newer deployment of its module (see pickLeftover).
 func (w *Watcher) scanAtStart(ctx context.Context) {
 	entries, err := os.ReadDir(w.cfg.Dir)
 	if err != nil {
@@ -96,39 +152,103 @@ func (w *Watcher) scanAtStart(ctx context.Context) {
 		return
 	}
 	for _, e := range entries {
-		if e.IsDir() {
-			continue
+		name := e.Name()
+		fi, ok := w.classify(name)
+		if ok {
+			w.pickLeftover(ctx, name, fi)
 		}
-		w.pickIfChanged(ctx, e.Name())
 	}
 }
 
-func (w *Watcher) pickIfChanged(ctx context.Context, name string) {
-	if !cluster.ValidName(name) {
-		w.ignore(name)
-		return
+// classify logs an entry that is not a flat module (once while it stays) and returns the stat of one that is.
+func (w *Watcher) classify(name string) (fs.FileInfo, bool) {
+	if name == "" {
+		return nil, false
 	}
+	fi, err := os.Stat(filepath.Join(w.cfg.Dir, name)) // follows symlinks
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			w.log.Warn("could not stat a file in the pickup dir", "file", name, "err", err)
+		} else if _, lerr := os.Lstat(filepath.Join(w.cfg.Dir, name)); lerr == nil {
+			w.ignore(name) // a dangling symlink
+		}
+		return nil, false
+	}
+	if !cluster.ValidName(name) || !fi.Mode().IsRegular() {
+		w.ignore(name)
+		return nil, false
+	}
+	return fi, true
+}
+
+// pickLeftover deploys a file found at start unless the ODB has it already or holds something newer: with
+// delete_after_pick_up off, a picked file stays in the directory, and deploying it at every start would undo any
+// later deployment or rollback of its module.
+func (w *Watcher) pickLeftover(ctx context.Context, name string, fi fs.FileInfo) {
 	src, err := os.ReadFile(filepath.Join(w.cfg.Dir, name))
 	if err != nil {
 		return
 	}
-	if m, err := w.cl.Store().Module(ctx, name); err == nil && m.Current != nil && m.Current.SHA256 == shaOf(src) {
-		w.done[name] = m.Current.SHA256
+	sum := shaOf(src)
+	m, err := w.cl.Store().Module(ctx, name)
+	switch {
+	case errors.Is(err, odb.ErrNotFound): // a new module
+	case err != nil:
+		w.log.Error(fmt.Sprintf("Could not pick up %s: %v", name, err))
+		return
+	case m.Current != nil && m.Current.SHA256 == sum:
+		w.done[name] = pickedOf(sum, fi)
 		if w.cfg.DeleteAfter {
 			w.remove(name)
 		}
 		return
+	default:
+		since, id := w.currentSince(ctx, m)
+		if !fi.ModTime().After(since) {
+			w.done[name] = pickedOf(sum, fi) // it is not new: only a later change deploys it
+			w.log.Info(fmt.Sprintf("Not picking up %s left in %s: the ODB holds a newer version of it (deployment %d at %s, the file is from %s)",
+				name, w.cfg.Dir, id, since.Format(time.RFC3339), fi.ModTime().UTC().Format(time.RFC3339)))
+			return
+		}
 	}
-	w.submit(ctx, name, src)
+	w.submit(ctx, name, src, fi)
 }
 
-// pick deploys a complete file named by an event.
+// currentSince is when the module's current state was set: its newest deployment (a deploy, a rollback to an older
+// version or an undeploy), or its current version's creation when that deployment cannot be read.
+func (w *Watcher) currentSince(ctx context.Context, m odb.Module) (time.Time, int64) {
+	var t time.Time
+	if m.Current != nil {
+		t = m.Current.CreatedAt
+	}
+	if m.LastDeployment > 0 {
+		if d, err := w.cl.Store().Deployment(ctx, m.LastDeployment); err == nil && d.CreatedAt.After(t) {
+			t = d.CreatedAt
+		}
+	}
+	return t, m.LastDeployment
+}
+
+// pick looks at an entry named by an event: a module is deployed, a changed dot entry that is a symlink or a
+// directory (a ConfigMap's ..data swap) rescans the directory, anything else is logged once.
 func (w *Watcher) pick(ctx context.Context, name string) {
-	if !cluster.ValidName(name) {
-		w.ignore(name)
+	if name == "" {
 		return
 	}
 	path := filepath.Join(w.cfg.Dir, name)
+	if strings.HasPrefix(name, ".") {
+		if li, err := os.Lstat(path); err == nil {
+			w.ignore(name)
+			if li.Mode()&fs.ModeSymlink != 0 || li.IsDir() {
+				w.rescan(ctx)
+			}
+		}
+		return
+	}
+	fi, ok := w.classify(name)
+	if !ok {
+		return
+	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) { // gone already: deleted by us or the user
@@ -136,10 +256,70 @@ func (w *Watcher) pick(ctx context.Context, name string) {
 		}
 		return
 	}
-	w.submit(ctx, name, src)
+	if pickedOf(shaOf(src), fi) == w.done[name] {
+		return // submitted already, by a rescan
+	}
+	w.submit(ctx, name, src, fi)
 }
 
-func (w *Watcher) submit(ctx context.Context, name string, src []byte) {
+// rescan deploys every module whose content differs from what was last picked and from the module's current
+// version. A file still changing across two checks settleInterval apart is left for its own event.
+func (w *Watcher) rescan(ctx context.Context) {
+	entries, err := os.ReadDir(w.cfg.Dir)
+	if err != nil {
+		w.log.Warn("read pickup dir", "err", err)
+		return
+	}
+	present := map[string]bool{}
+	first := map[string]fs.FileInfo{}
+	for _, e := range entries {
+		name := e.Name()
+		present[name] = true
+		if fi, ok := w.classify(name); ok {
+			first[name] = fi
+		}
+	}
+	for name := range w.ignored { // events of entries that left may have been lost
+		if !present[name] {
+			delete(w.ignored, name)
+		}
+	}
+	if len(first) == 0 {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(settleInterval):
+	}
+	names := make([]string, 0, len(first))
+	for name := range first {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		path := filepath.Join(w.cfg.Dir, name)
+		fi, err := os.Stat(path)
+		if err != nil || fi.Size() != first[name].Size() || !fi.ModTime().Equal(first[name].ModTime()) {
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		sum := shaOf(src)
+		if sum == w.done[name].sha {
+			continue
+		}
+		if m, err := w.cl.Store().Module(ctx, name); err == nil && m.Current != nil && m.Current.SHA256 == sum {
+			w.done[name] = pickedOf(sum, fi)
+			continue
+		}
+		w.submit(ctx, name, src, fi)
+	}
+}
+
+func (w *Watcher) submit(ctx context.Context, name string, src []byte, fi fs.FileInfo) {
 	d, err := w.cl.Submit(ctx, cluster.Submission{
 		Module: name, Action: odb.ActionDeploy, Source: string(src), Who: "pickup", Origin: "pickup",
 	})
@@ -147,7 +327,7 @@ func (w *Watcher) submit(ctx context.Context, name string, src []byte) {
 		w.log.Error(fmt.Sprintf("Could not pick up %s: %v", name, err))
 		return
 	}
-	w.done[name] = shaOf(src)
+	w.done[name] = pickedOf(shaOf(src), fi)
 	w.log.Info(fmt.Sprintf("Picked up %s from %s, deployment %d", name, w.cfg.Dir, d.ID))
 	if w.cfg.DeleteAfter {
 		w.remove(name)
@@ -160,8 +340,9 @@ func (w *Watcher) remove(name string) {
 	}
 }
 
+// ignore logs an entry that is not a flat module once for as long as it stays in the directory.
 func (w *Watcher) ignore(name string) {
-	if w.ignored[name] || strings.HasPrefix(name, ".") { // dot files: editors' and ConfigMaps' own
+	if name == "" || w.ignored[name] {
 		return
 	}
 	w.ignored[name] = true
@@ -180,25 +361,33 @@ func (w *Watcher) poll(ctx context.Context) {
 			w.log.Warn("read pickup dir", "err", err)
 		}
 		names := make([]string, 0, len(entries))
+		present := map[string]bool{}
 		for _, e := range entries {
 			names = append(names, e.Name())
+			present[e.Name()] = true
 		}
 		sort.Strings(names)
+		for name := range w.ignored {
+			if !present[name] {
+				delete(w.ignored, name)
+			}
+		}
+		for name := range w.seen {
+			if !present[name] {
+				delete(w.seen, name)
+			}
+		}
 		for _, name := range names {
-			if !cluster.ValidName(name) {
-				w.ignore(name)
+			fi, ok := w.classify(name)
+			if !ok {
 				continue
 			}
 			path := filepath.Join(w.cfg.Dir, name)
-			fi, err := os.Stat(path)
-			if err != nil || fi.IsDir() {
-				continue
-			}
 			prev, known := w.seen[name]
 			cur := fileState{size: fi.Size(), mtime: fi.ModTime(), sha: prev.sha}
 			w.seen[name] = cur
 			if first {
-				w.pickIfChanged(ctx, name)
+				w.pickLeftover(ctx, name, fi)
 				continue
 			}
 			stable := known && prev.size == cur.size && prev.mtime.Equal(cur.mtime)
@@ -209,11 +398,10 @@ func (w *Watcher) poll(ctx context.Context) {
 			if err != nil {
 				continue
 			}
-			sum := shaOf(src)
-			if sum == w.done[name] {
+			if shaOf(src) == w.done[name].sha {
 				continue
 			}
-			w.submit(ctx, name, src)
+			w.submit(ctx, name, src, fi)
 		}
 		first = false
 		select {
