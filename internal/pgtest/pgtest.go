@@ -224,9 +224,9 @@ func (s *Server) start(data string) (retry bool, err error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
-	// Kill postgres when this process dies, however it dies. The signal is tied to the thread that forked, so
-	// that thread stays locked (and alive) until postgres exits. SIGQUIT = immediate shutdown, children included.
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
+	// Kill postgres when this process dies, however it dies (Linux only). The signal is tied to the thread that
+	// forked, so that thread stays locked (and alive) until postgres exits.
+	setPdeathsig(cmd.SysProcAttr)
 	cmd.SysProcAttr.Setpgid = true // a terminal's Ctrl-C goes to the tests, which then stop postgres in order
 	started := make(chan error, 1)
 	go func() {

@@ -13,11 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/zato-go/zato/internal/pgtest"
 	"github.com/zato-go/zato/server/config"
@@ -161,16 +158,8 @@ func (c *Cluster) Kill(t testing.TB, name string) {
 	if !ok {
 		t.Fatalf("%s is not running", name)
 	}
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if !procs.WaitFD(fd, 10*time.Second) {
-		t.Fatalf("%s (pid %d) did not die", name, pid)
+	if err := procs.Kill(pid, 10*time.Second); err != nil {
+		t.Fatalf("kill %s: %v", name, err)
 	}
 }
 

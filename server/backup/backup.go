@@ -54,8 +54,8 @@ type Backups struct {
 	jobs chan snapshot // to archive
 	// leftover are snapshots a server that stopped left unarchived; Run archives them first.
 	leftover []snapshot
-	wg   sync.WaitGroup
-	mu   sync.Mutex // one snapshot at a time, so names stay ordered
+	wg       sync.WaitGroup
+	mu       sync.Mutex // one snapshot at a time, so names stay ordered
 }
 
 // New checks the configuration.

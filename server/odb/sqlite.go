@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -115,7 +114,7 @@ func (b *sqliteBackend) write(ctx context.Context, fn func(q querier) error) err
 	if err := lockFile(ctx, b.flock); err != nil {
 		return err
 	}
-	defer unix.Flock(int(b.flock.Fd()), unix.LOCK_UN)
+	defer unlock(b.flock)
 	var err error
 	for range busyRetries {
 		if err = b.tx(ctx, false, fn); !isBusy(err) || ctx.Err() != nil {
@@ -315,11 +314,11 @@ func (r sqliteRows) Close() { r.Rows.Close() }
 // lockFile takes an exclusive flock, giving up when ctx ends. The blocking call runs on its own goroutine so a
 // cancelled caller is not held; if the lock arrives after that, it is released at once.
 func lockFile(ctx context.Context, f *os.File) error {
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err == nil {
+	if err := tryLock(f); err == nil {
 		return nil
 	}
 	got := make(chan error, 1)
-	go func() { got <- unix.Flock(int(f.Fd()), unix.LOCK_EX) }()
+	go func() { got <- waitLock(f) }()
 	select {
 	case err := <-got:
 		if err != nil {
@@ -329,7 +328,7 @@ func lockFile(ctx context.Context, f *os.File) error {
 	case <-ctx.Done():
 		go func() {
 			if <-got == nil {
-				unix.Flock(int(f.Fd()), unix.LOCK_UN)
+				unlock(f)
 			}
 		}()
 		return ctx.Err()

@@ -4,22 +4,18 @@ package procs
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/zato-go/zato/server/config"
 )
 
-// ReadyFDEnv names the inherited file descriptor a server writes its URL to once it is live.
+// ReadyFDEnv names the inherited file descriptor (a handle on Windows) a server writes its URL to once it is live.
 const ReadyFDEnv = "ZATO_READY_FD"
 
 // ParentPIDEnv makes a server exit when that process ends (tests set it so no server outlives them).
@@ -77,10 +73,8 @@ func Start(ctx context.Context, exe, dir string, timeout time.Duration) (pid int
 	}
 	defer errFile.Close()
 	cmd := exec.Command(exe, "server", "run", dir)
-	cmd.Env = append(os.Environ(), ReadyFDEnv+"=3")
-	cmd.ExtraFiles = []*os.File{w}
 	cmd.Stdout, cmd.Stderr = errFile, errFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // survives the terminal that started it
+	detach(cmd, w)
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		return 0, "", fmt.Errorf("start server in %s: %w", dir, err)
@@ -115,7 +109,7 @@ func Start(ctx context.Context, exe, dir string, timeout time.Duration) (pid int
 
 // SignalReady tells the starting parent, if any, that the server is live.
 func SignalReady(url string) {
-	fd, err := strconv.Atoi(os.Getenv(ReadyFDEnv))
+	fd, err := strconv.ParseUint(os.Getenv(ReadyFDEnv), 10, 64) // an fd on Unix, a handle on Windows
 	if err != nil {
 		return
 	}
@@ -138,65 +132,10 @@ func Running(dir string) (int, bool) {
 	if err != nil || pid <= 0 {
 		return 0, false
 	}
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+	if !alive(pid) {
 		return 0, false
 	}
 	return pid, true
-}
-
-// Stop sends SIGTERM and waits for the process to end; after timeout it sends SIGKILL.
-func Stop(dir string, timeout time.Duration) (bool, error) {
-	pid, ok := Running(dir)
-	if !ok {
-		return false, nil
-	}
-	fd, ferr := unix.PidfdOpen(pid, 0)
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return false, fmt.Errorf("signal pid %d: %w", pid, err)
-	}
-	if ferr != nil {
-		return true, nil
-	}
-	defer unix.Close(fd)
-	if WaitFD(fd, timeout) {
-		return true, nil
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	WaitFD(fd, timeout)
-	return true, fmt.Errorf("pid %d did not stop within %s and was killed", pid, timeout)
-}
-
-// WaitFD waits until a pidfd says its process ended; false on timeout (negative timeout = forever).
-func WaitFD(fd int, timeout time.Duration) bool {
-	ms := -1
-	if timeout >= 0 {
-		ms = int(timeout.Milliseconds())
-	}
-	for {
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		return err == nil && n > 0
-	}
-}
-
-// ExitWithParent calls cancel when the process named by ZATO_PARENT_PID ends.
-func ExitWithParent(cancel func()) {
-	pid, err := strconv.Atoi(os.Getenv(ParentPIDEnv))
-	if err != nil || pid <= 0 {
-		return
-	}
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil { // already gone
-		cancel()
-		return
-	}
-	go func() {
-		defer unix.Close(fd)
-		WaitFD(fd, -1)
-		cancel()
-	}()
 }
 
 func tail(path string, n int) string {
