@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the VS Code extension in a real VS Code (code-server 4.100.3) driven by Debian's Chromium,
 # against a real 2-server cluster. Installs what it needs (Chromium, code-server, npm packages), builds the zato
-# binary and the linux platform .vsix that carries it, then runs e2e/vscode.e2e.mjs.
+# binary and the linux platform .vsix that carries it, runs the unit tests, then e2e/vscode.e2e.mjs.
 # Screenshots and logs: <repo>/test-artifacts/vscode/ (or $ZATO_ARTIFACTS).
 # Usage (from anywhere): bash extensions/vscode/run-e2e.sh
 set -euo pipefail
@@ -22,6 +22,9 @@ code_server_dir=${ZATO_CODE_SERVER_DIR:-$repo/.tools/code-server}
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+echo "== vscode unit tests (typecheck, vitest)"
+npm test --silent
 
 case "$(uname -m)" in
   x86_64) target=linux-x64 ;;
