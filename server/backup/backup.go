@@ -1,8 +1,10 @@
 // Package backup archives work/hot-deploy/current before each change, keeping a rolling window of archives.
 //
 // Zato archives synchronously and wipes every archive once backup_history is reached; we keep the newest N instead.
-// To stay off the deploy's hot path, a snapshot is taken by hard-linking the current files (the deployer replaces
-// files by rename, so a link keeps the old content) and compressed by a background worker.
+// To stay off the deploy's hot path, a snapshot only records the content the changing module had (one small read,
+// no file created) and a background worker, once deployments pause, rebuilds each state of the directory by
+// reverting those changes from the current files, newest first, and compresses it. Snapshots not yet compressed
+// live in memory: a server killed within the pause loses those archives (the ODB keeps every version regardless).
 package backup
 
 import (
@@ -10,12 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"testing/fstest"
 	"time"
 
 	"github.com/mholt/archives"
@@ -51,11 +55,10 @@ type Backups struct {
 	ext  string
 	arc  archives.CompressedArchive
 	log  *slog.Logger
-	jobs chan snapshot // to archive
-	// leftover are snapshots a server that stopped left unarchived; Run archives them first.
-	leftover []snapshot
-	wg       sync.WaitGroup
-	mu       sync.Mutex // one snapshot at a time, so names stay ordered
+	jobs chan change // to archive
+	wg   sync.WaitGroup
+	// mu orders snapshots and lets the worker read the current dir with every snapshot taken so far in hand.
+	mu sync.Mutex
 }
 
 // New checks the configuration.
@@ -73,154 +76,124 @@ func New(cfg Config) (*Backups, error) {
 	if cfg.Quiet <= 0 {
 		cfg.Quiet = Quiet
 	}
-	for _, d := range []string{cfg.BackupDir, cfg.LastDir, filepath.Join(cfg.BackupDir, ".staging")} {
+	for _, d := range []string{cfg.BackupDir, cfg.LastDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	b := &Backups{cfg: cfg, ext: f.ext, arc: f.arc, log: cfg.Logger, jobs: make(chan snapshot, 1024)}
-	b.leftover = b.staged() // before any new snapshot can be taken, which Run will hear of anyway
-	b.wg.Add(len(b.leftover))
-	return b, nil
+	os.RemoveAll(filepath.Join(cfg.BackupDir, ".staging")) // hard-link snapshots of an earlier version
+	return &Backups{cfg: cfg, ext: f.ext, arc: f.arc, log: cfg.Logger, jobs: make(chan change, cfg.History+1024)}, nil
 }
 
-// snapshot is one staged state of the current dir: hard links named "<name>~<file>" in the staging dir. Links in
-// one flat directory cost no inode each, where a directory per snapshot did (mkdir was most of a snapshot's cost).
-type snapshot struct {
-	name  string   // <UTC time>-<module>, the archive's name without its extension
-	files []string // module file names
+// change is what a snapshot records: the content a module had just before it changed.
+type change struct {
+	name   string // the archive's name without extension: <UTC time>-<module>
+	module string
+	old    []byte
+	absent bool // the module was not deployed
 }
 
-const linkSep = "~"
-
-func (b *Backups) staging() string { return filepath.Join(b.cfg.BackupDir, ".staging") }
-
-func (b *Backups) linkPath(s snapshot, file string) string {
-	return filepath.Join(b.staging(), s.name+linkSep+file)
-}
-
-// drop removes a snapshot's links.
-func (b *Backups) drop(s snapshot) {
-	for _, f := range s.files {
-		os.Remove(b.linkPath(s, f))
-	}
-}
-
-// Snapshot records the current dir's state before module changes. It costs one hard link per deployed module.
+// Snapshot records the current dir's state before module changes: it reads that one module.
 func (b *Backups) Snapshot(_ context.Context, module string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	entries, err := os.ReadDir(b.cfg.CurrentDir)
+	c := change{name: time.Now().UTC().Format("20060102T150405.000000") + "-" + strings.TrimSuffix(module, ".py"), module: module}
+	var err error
+	c.old, err = os.ReadFile(filepath.Join(b.cfg.CurrentDir, module))
 	if err != nil {
-		b.log.Warn("backup: read current dir", "err", err)
-		return
-	}
-	snap := snapshot{name: time.Now().UTC().Format("20060102T150405.000000") + "-" + strings.TrimSuffix(module, ".py")}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
-			continue
+		if !errors.Is(err, os.ErrNotExist) {
+			b.log.Warn("backup: read module", "module", module, "err", err)
 		}
-		err := os.Link(filepath.Join(b.cfg.CurrentDir, e.Name()), b.linkPath(snap, e.Name()))
-		switch {
-		case err == nil:
-			snap.files = append(snap.files, e.Name())
-		case !errors.Is(err, os.ErrNotExist):
-			b.log.Warn("backup: link", "file", e.Name(), "err", err)
-		}
-	}
-	if len(snap.files) == 0 {
-		return // nothing deployed yet: nothing to lose
+		c.absent = true
 	}
 	b.wg.Add(1)
-	select {
-	case b.jobs <- snap:
-	default: // the worker is far behind: archive inline rather than lose the snapshot
-		b.archive(context.Background(), []snapshot{snap})
-	}
+	// Blocks only when the worker is more than History+1024 snapshots behind; skipping one would falsify every
+	// older state rebuilt from it.
+	b.jobs <- c
 }
 
-// Quiet is how long the server must see no new snapshot before it compresses what is queued. A snapshot is already
-// a complete backup (hard links); compressing it (bzip2 by default) costs more CPU than a deployment, so it waits
-// for a pause instead of competing with the deployments and confirmations of a busy moment.
+// Quiet is how long the server must see no new snapshot before it compresses what is queued: compressing (bzip2 by
+// default) costs more CPU than a deployment, so it waits for a pause instead of competing with the deployments and
+// confirmations of a busy moment.
 const Quiet = 250 * time.Millisecond
 
-// Run archives snapshots once deployments pause, until ctx ends; then it finishes what is queued.
+// Run archives snapshots once deployments pause, until ctx ends; then it archives what is queued.
 func (b *Backups) Run(ctx context.Context) {
-	b.archive(ctx, b.leftover)
-	b.leftover = nil
-	var queue []snapshot
+	var queue []change
 	timer := time.NewTimer(b.cfg.Quiet)
 	timer.Stop()
 	for {
 		select {
-		case snap := <-b.jobs:
-			queue = append(queue, snap)
-			// Only the newest History archives are kept: older queued snapshots would be pruned as soon as they
-			// were compressed, so they are dropped now. This also bounds the queue when deployments never pause.
-			for len(queue) > b.cfg.History {
-				b.drop(queue[0])
-				b.wg.Done()
-				queue = queue[1:]
-			}
+		case c := <-b.jobs:
+			queue = b.enqueue(queue, c)
 			timer.Reset(b.cfg.Quiet)
 		case <-timer.C:
 			b.archive(ctx, queue)
 			queue = nil
 		case <-ctx.Done():
-		drain:
-			for {
-				select {
-				case snap := <-b.jobs:
-					queue = append(queue, snap)
-				default:
-					break drain
-				}
-			}
 			b.archive(context.Background(), queue)
 			return
 		}
 	}
 }
 
+// enqueue adds a change, keeping only the newest History: older states would be pruned as soon as they were
+// compressed. Dropping the oldest changes loses nothing the newer states need.
+func (b *Backups) enqueue(queue []change, c change) []change {
+	queue = append(queue, c)
+	for len(queue) > b.cfg.History {
+		b.wg.Done()
+		queue = queue[1:]
+	}
+	return queue
+}
+
 // Wait blocks until every snapshot taken so far is archived or dropped (tests).
 func (b *Backups) Wait() { b.wg.Wait() }
 
-// staged lists the snapshots in the staging dir, oldest first.
-func (b *Backups) staged() []snapshot {
-	entries, _ := os.ReadDir(b.staging())
-	files := map[string][]string{}
-	for _, e := range entries {
-		name, file, ok := strings.Cut(e.Name(), linkSep)
-		if !ok {
-			os.RemoveAll(filepath.Join(b.staging(), e.Name())) // a directory of an older layout, or debris
-			continue
+// archive rebuilds the state before each queued change, newest first, compresses each non-empty one, then points
+// LastDir at the newest and prunes once.
+func (b *Backups) archive(ctx context.Context, queue []change) {
+	b.mu.Lock()
+	// Every snapshot taken so far is in queue or the channel: with all of them, reverting from the current files
+	// gives each state. (A change snapshotted but not applied yet reverts to the content the file still has.)
+drain:
+	for {
+		select {
+		case c := <-b.jobs:
+			queue = b.enqueue(queue, c)
+		default:
+			break drain
 		}
-		files[name] = append(files[name], file)
 	}
-	snaps := make([]snapshot, 0, len(files))
-	for name, fs := range files {
-		snaps = append(snaps, snapshot{name: name, files: fs})
-	}
-	sort.Slice(snaps, func(i, j int) bool { return snaps[i].name < snaps[j].name })
-	return snaps
-}
-
-// archive compresses snapshots, oldest first, then points LastDir at the newest and prunes once.
-func (b *Backups) archive(ctx context.Context, snaps []snapshot) {
+	state, err := b.readCurrent()
+	b.mu.Unlock()
 	defer func() { // after the pruning, so that Wait sees the window as it ends up
-		for range snaps {
+		for range queue {
 			b.wg.Done()
 		}
 	}()
+	if err != nil {
+		b.log.Warn("backup: read current dir", "err", err)
+		return
+	}
 	newest := ""
-	for _, s := range snaps {
-		dst := filepath.Join(b.cfg.BackupDir, s.name+b.ext)
-		if err := b.write(ctx, s, dst); err != nil {
-			b.log.Warn("backup failed", "archive", dst, "err", err)
+	for i := len(queue) - 1; i >= 0; i-- {
+		c := queue[i]
+		if c.absent {
+			delete(state, c.module)
 		} else {
+			state[c.module] = &fstest.MapFile{Data: c.old, Mode: 0o644, ModTime: time.Now()}
+		}
+		if len(state) == 0 {
+			continue // nothing deployed yet: nothing to lose
+		}
+		dst := filepath.Join(b.cfg.BackupDir, c.name+b.ext)
+		if err := b.write(ctx, state, dst); err != nil {
+			b.log.Warn("backup failed", "archive", dst, "err", err)
+		} else if newest == "" {
 			newest = dst
 		}
-		b.drop(s)
 	}
 	if newest == "" {
 		return
@@ -231,14 +204,50 @@ func (b *Backups) archive(ctx context.Context, snaps []snapshot) {
 	b.prune()
 }
 
-func (b *Backups) write(ctx context.Context, snap snapshot, dst string) error {
-	names := make(map[string]string, len(snap.files))
-	for _, f := range snap.files {
-		names[b.linkPath(snap, f)] = f
-	}
-	files, err := archives.FilesFromDisk(ctx, nil, names)
+// readCurrent reads the deployed modules (dot files are the deployer's own).
+func (b *Backups) readCurrent() (fstest.MapFS, error) {
+	entries, err := os.ReadDir(b.cfg.CurrentDir)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	state := fstest.MapFS{}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		p := filepath.Join(b.cfg.CurrentDir, e.Name())
+		data, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // undeployed meanwhile; its change is queued
+		}
+		if err != nil {
+			return nil, err
+		}
+		mt := time.Now()
+		if fi, err := e.Info(); err == nil {
+			mt = fi.ModTime()
+		}
+		state[e.Name()] = &fstest.MapFile{Data: data, Mode: 0o644, ModTime: mt}
+	}
+	return state, nil
+}
+
+// write compresses one state. fstest.MapFS is a plain in-memory fs.FS (nothing test-only about it) that
+// archives.FilesFromDisk cannot give, as the state exists on no disk.
+func (b *Backups) write(ctx context.Context, state fstest.MapFS, dst string) error {
+	names := make([]string, 0, len(state))
+	for n := range state {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	files := make([]archives.FileInfo, 0, len(names))
+	for _, n := range names {
+		fi, err := fs.Stat(state, n)
+		if err != nil {
+			return err
+		}
+		files = append(files, archives.FileInfo{FileInfo: fi, NameInArchive: n,
+			Open: func() (fs.File, error) { return state.Open(n) }})
 	}
 	tmp := dst + ".tmp"
 	f, err := os.Create(tmp)

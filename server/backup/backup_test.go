@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,79 +13,17 @@ import (
 	"github.com/mholt/archives"
 )
 
-func TestRollingWindowEveryFormat(t *testing.T) {
-	for name := range formats {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := Config{CurrentDir: filepath.Join(dir, "current"), BackupDir: filepath.Join(dir, "backup"),
-				LastDir: filepath.Join(dir, "backup", "last"), History: 3, Format: name}
-			if err := os.MkdirAll(cfg.CurrentDir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			b, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go b.Run(ctx)
-			b.Snapshot(ctx, "x.py") // empty: no archive
-			for i := range 5 {
-				path := filepath.Join(cfg.CurrentDir, "mod.py")
-				if err := os.WriteFile(path+".tmp", []byte(fmt.Sprintf("v = %d\n", i)), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.Rename(path+".tmp", path); err != nil { // as the deployer does
-					t.Fatal(err)
-				}
-				b.Snapshot(ctx, "mod.py")
-			}
-			b.Wait()
-			list := b.List()
-			if len(list) != 3 {
-				t.Fatalf("%d archives, want the newest 3: %v", len(list), list)
-			}
-			last, _ := os.ReadDir(cfg.LastDir)
-			if len(last) != 1 || last[0].Name() != list[2] {
-				t.Fatalf("last dir holds %v, want %s", last, list[2])
-			}
-			// The newest archive holds the content as it was at its snapshot.
-			f, err := os.Open(filepath.Join(cfg.BackupDir, list[2]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			format, stream, err := archives.Identify(ctx, list[2], f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got string
-			err = format.(archives.Extractor).Extract(ctx, stream, func(ctx context.Context, fi archives.FileInfo) error {
-				if fi.NameInArchive == "mod.py" {
-					r, err := fi.Open()
-					if err != nil {
-						return err
-					}
-					defer r.Close()
-					b := make([]byte, 64)
-					n, _ := r.Read(b)
-					got = string(b[:n])
-				}
-				return nil
-			})
-			if err != nil || got != "v = 4\n" {
-				t.Fatalf("newest archive holds %q (%v)", got, err)
-			}
-		})
-	}
+type fixture struct {
+	t   *testing.T
+	cfg Config
+	b   *Backups
 }
 
-// Deployments that never pause: the queue keeps only the snapshots the rolling window would keep, so staging stays
-// bounded without compressing in the middle of the burst.
-func TestQueueBoundedWithoutAPause(t *testing.T) {
+func newFixture(t *testing.T, format string, history int, quiet time.Duration) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := Config{CurrentDir: filepath.Join(dir, "current"), BackupDir: filepath.Join(dir, "backup"),
-		LastDir: filepath.Join(dir, "backup", "last"), History: 3, Format: "tar", Quiet: time.Hour}
+		LastDir: filepath.Join(dir, "backup", "last"), History: history, Format: format, Quiet: quiet}
 	if err := os.MkdirAll(cfg.CurrentDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -92,70 +31,142 @@ func TestQueueBoundedWithoutAPause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { b.Run(ctx); close(done) }()
-	for i := range 10 {
-		path := filepath.Join(cfg.CurrentDir, "mod.py")
-		if err := os.WriteFile(path+".tmp", []byte(fmt.Sprintf("v = %d\n", i)), 0o644); err != nil {
-			t.Fatal(err)
+	return &fixture{t: t, cfg: cfg, b: b}
+}
+
+// deploy changes a module as the deployer does: snapshot first, then replace the file by rename (or remove it).
+func (f *fixture) deploy(module, content string) {
+	f.t.Helper()
+	f.b.Snapshot(context.Background(), module)
+	path := filepath.Join(f.cfg.CurrentDir, module)
+	if content == "" {
+		if err := os.Remove(path); err != nil {
+			f.t.Fatal(err)
 		}
-		if err := os.Rename(path+".tmp", path); err != nil {
-			t.Fatal(err)
-		}
-		b.Snapshot(ctx, "mod.py")
+		return
 	}
-	// No pause comes (Quiet is an hour): staging shrinks to the newest three anyway.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		staged, _ := os.ReadDir(filepath.Join(cfg.BackupDir, ".staging"))
-		if len(staged) == cfg.History {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d snapshots staged, want %d", len(staged), cfg.History)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := os.WriteFile(path+".tmp", []byte(content), 0o644); err != nil {
+		f.t.Fatal(err)
 	}
-	if len(b.List()) != 0 {
-		t.Fatal("compressed in the middle of the burst")
-	}
-	cancel() // a stopping server archives what is queued
-	<-done
-	b.Wait()
-	if list := b.List(); len(list) != 3 {
-		t.Fatalf("archives %v", list)
+	if err := os.Rename(path+".tmp", path); err != nil {
+		f.t.Fatal(err)
 	}
 }
 
-// A server that stopped before compressing leaves its snapshots staged; the next start archives them.
-func TestLeftoverSnapshotsAreArchived(t *testing.T) {
-	dir := t.TempDir()
-	cfg := Config{CurrentDir: filepath.Join(dir, "current"), BackupDir: filepath.Join(dir, "backup"),
-		LastDir: filepath.Join(dir, "backup", "last"), History: 10, Format: "zip", Quiet: time.Hour}
-	if err := os.MkdirAll(cfg.CurrentDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(cfg.CurrentDir, "a.py"), []byte("a = 1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	first, err := New(cfg)
+// contents reads an archive back: file name -> content.
+func (f *fixture) contents(name string) map[string]string {
+	f.t.Helper()
+	ctx := context.Background()
+	file, err := os.Open(filepath.Join(f.cfg.BackupDir, name))
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	first.Snapshot(context.Background(), "a.py") // never archived: no Run
-	second, err := New(cfg)
+	defer file.Close()
+	format, stream, err := archives.Identify(ctx, name, file)
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
+	out := map[string]string{}
+	err = format.(archives.Extractor).Extract(ctx, stream, func(ctx context.Context, fi archives.FileInfo) error {
+		r, err := fi.Open()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		out[fi.NameInArchive] = string(b)
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return out
+}
+
+func TestRollingWindowEveryFormat(t *testing.T) {
+	for name := range formats {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, name, 3, 0)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go f.b.Run(ctx)
+			for i := range 5 {
+				f.deploy("mod.py", fmt.Sprintf("v = %d\n", i))
+			}
+			f.b.Wait()
+			// Five states before a change: empty (no archive), then v0..v3; the newest three are kept.
+			list := f.b.List()
+			if len(list) != 3 {
+				t.Fatalf("%d archives, want the newest 3: %v", len(list), list)
+			}
+			last, _ := os.ReadDir(f.cfg.LastDir)
+			if len(last) != 1 || last[0].Name() != list[2] {
+				t.Fatalf("last dir holds %v, want %s", last, list[2])
+			}
+			for i, want := range []string{"v = 1\n", "v = 2\n", "v = 3\n"} {
+				if got := f.contents(list[i]); len(got) != 1 || got["mod.py"] != want {
+					t.Fatalf("archive %s holds %q, want mod.py %q", list[i], got, want)
+				}
+			}
+		})
+	}
+}
+
+// Each archive is the whole directory as it was before its change: new modules, replaced ones and undeployed ones.
+func TestStatesAreRebuiltWholeDirectory(t *testing.T) {
+	f := newFixture(t, "zip", 10, time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go second.Run(ctx)
-	second.Wait()
-	if list := second.List(); len(list) != 1 || !strings.HasSuffix(list[0], "-a.zip") {
+	done := make(chan struct{})
+	go func() { f.b.Run(ctx); close(done) }()
+	f.deploy("a.py", "a1")
+	f.deploy("b.py", "b1")
+	f.deploy("a.py", "a2")
+	f.deploy("b.py", "") // undeploy
+	f.deploy("c.py", "c1")
+	if len(f.b.List()) != 0 {
+		t.Fatal("compressed before a pause")
+	}
+	cancel() // a stopping server archives what is queued
+	<-done
+	f.b.Wait()
+	list := f.b.List()
+	want := []map[string]string{
+		{"a.py": "a1"},               // before b.py arrived
+		{"a.py": "a1", "b.py": "b1"}, // before a2
+		{"a.py": "a2", "b.py": "b1"}, // before the undeploy
+		{"a.py": "a2"},               // before c.py
+	}
+	if len(list) != len(want) {
 		t.Fatalf("archives %v", list)
 	}
-	if staged, _ := os.ReadDir(filepath.Join(cfg.BackupDir, ".staging")); len(staged) != 0 {
-		t.Fatalf("staging still holds %d entries", len(staged))
+	for i := range want {
+		if got := f.contents(list[i]); fmt.Sprint(got) != fmt.Sprint(want[i]) {
+			t.Errorf("%s: %v, want %v", list[i], got, want[i])
+		}
+	}
+}
+
+// Deployments that never pause: the queue keeps only the snapshots the rolling window would keep, and nothing is
+// compressed in the middle of the burst.
+func TestQueueBoundedWithoutAPause(t *testing.T) {
+	f := newFixture(t, "tar", 3, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.b.Run(ctx); close(done) }()
+	for i := range 50 {
+		f.deploy("mod.py", fmt.Sprintf("v = %d\n", i))
+	}
+	if len(f.b.List()) != 0 {
+		t.Fatal("compressed in the middle of the burst")
+	}
+	cancel()
+	<-done
+	f.b.Wait()
+	list := f.b.List()
+	if len(list) != 3 || f.contents(list[2])["mod.py"] != "v = 48\n" {
+		t.Fatalf("archives %v", list)
+	}
+	if !strings.HasSuffix(list[0], "-mod.tar") {
+		t.Fatalf("name %s", list[0])
 	}
 }
