@@ -379,6 +379,7 @@ func (c *Cluster) apply(ctx context.Context, module string, action odb.Action, s
 	if action == odb.ActionUndeploy {
 		removed, err := c.rt.Unload(ctx, module)
 		if err == nil {
+			os.Remove(twinOf(path))
 			err = os.Remove(path)
 			if errors.Is(err, os.ErrNotExist) {
 				err = nil
@@ -537,7 +538,23 @@ func (c *Cluster) servicesByModule() map[string][]string {
 // writeAtomic replaces path by rename, so readers never see a half-written module. It does not fsync: the ODB is
 // the truth and a server reconciles current/ with it at every start (a file lost to a power cut is rewritten from
 // the ODB), so a sync here would only add milliseconds to every deployment.
+//
+// On Linux the new content goes into the module's twin (.NAME.swap, which holds the previous version) and the two
+// names are exchanged: no file is created per deployment, where a fresh temporary file costs each server an inode
+// allocation, the slowest part of a write on ext4 under churn.
 func writeAtomic(path string, data []byte) error {
+	twin := twinOf(path)
+	if exchangeSupported {
+		if _, err := os.Lstat(path); err == nil {
+			if err := os.WriteFile(twin, data, 0o644); err != nil {
+				return fmt.Errorf("write %s: %w", twin, err)
+			}
+			if err := exchange(twin, path); err == nil {
+				return nil
+			}
+			// The file system cannot exchange: fall through to a plain rename (the twin is consumed).
+		}
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -556,6 +573,12 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("rename %s: %w", path, err)
 	}
 	return nil
+}
+
+// twinOf is where writeAtomic prepares a module's next version; dot files are not modules, so loadWorkDir removes
+// twins at start and backups skip them.
+func twinOf(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".swap")
 }
 
 func sha(s string) string {
