@@ -129,7 +129,7 @@ func (a *API) nudge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "bad cluster secret")
 		return
 	}
-	a.cl.Nudged()
+	a.cl.Nudged(r.URL.Query().Get(cluster.MembersParam) == "1")
 	w.WriteHeader(http.StatusNoContent)
 }
 

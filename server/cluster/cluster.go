@@ -64,9 +64,10 @@ type Cluster struct {
 	wake  chan struct{}
 	http  *http.Client
 
-	mu     sync.Mutex
-	loaded map[string]string // module -> sha256 of the version now serving
-	peers  []odb.Server      // last known members, for nudges
+	mu      sync.Mutex
+	loaded  map[string]string // module -> sha256 of the version now serving
+	peers   []odb.Server      // last known members, for nudges and views
+	peersAt time.Time         // when peers was read from the ODB
 }
 
 // New returns a Cluster member; call Start.
@@ -133,11 +134,21 @@ func (c *Cluster) Stop(ctx context.Context) {
 	c.nudgePeers()
 }
 
-// Nudged is called by the API when a peer says the ODB changed.
-func (c *Cluster) Nudged() {
+// Nudged is called by the API when a peer says the ODB changed; members says the membership may have changed (a
+// server started or stopped), so views must read it again.
+func (c *Cluster) Nudged(members bool) {
+	if members {
+		c.mu.Lock()
+		c.peersAt = time.Time{}
+		c.mu.Unlock()
+	}
 	c.kick()
 	c.hub.Notify()
 }
+
+// MembersParam marks a nudge sent when membership may have changed.
+const MembersParam = "members"
+
 
 func (c *Cluster) kick() {
 	select {
@@ -202,7 +213,7 @@ func (c *Cluster) View(ctx context.Context, id int64) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	members, err := c.store.Servers(ctx)
+	members, err := c.members(ctx)
 	if err != nil {
 		return View{}, fmt.Errorf("list servers: %w", err)
 	}
@@ -293,8 +304,29 @@ func (c *Cluster) watchLoop(ctx context.Context) {
 
 func (c *Cluster) setPeers(members []odb.Server) {
 	c.mu.Lock()
-	c.peers = members
+	c.peers, c.peersAt = members, time.Now()
 	c.mu.Unlock()
+}
+
+// viewPeersMaxAge is how old the member list a view uses may be. Liveness is judged on heartbeats MaxAge apart, so
+// a list this fresh says the same, and a deployment's stream of views (one per confirmation) needs no member read
+// of its own: Submit has just read them.
+const viewPeersMaxAge = 250 * time.Millisecond
+
+// members returns the member list, from the cache when it is fresh enough for a view.
+func (c *Cluster) members(ctx context.Context) ([]odb.Server, error) {
+	c.mu.Lock()
+	peers, at := c.peers, c.peersAt
+	c.mu.Unlock()
+	if peers != nil && time.Since(at) < viewPeersMaxAge {
+		return peers, nil
+	}
+	members, err := c.store.Servers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.setPeers(members)
+	return members, nil
 }
 
 func (c *Cluster) refreshPeers(ctx context.Context) {
@@ -334,7 +366,11 @@ func (c *Cluster) nudge(only string) {
 			continue
 		}
 		go func(url string) {
-			req, err := http.NewRequest(http.MethodPost, strings.TrimRight(url, "/")+NudgePath, nil)
+			target := strings.TrimRight(url, "/") + NudgePath
+			if only == "" { // broadcasts come from starts, stops and submissions: membership may have changed
+				target += "?" + MembersParam + "=1"
+			}
+			req, err := http.NewRequest(http.MethodPost, target, nil)
 			if err != nil {
 				return
 			}

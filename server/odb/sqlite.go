@@ -203,9 +203,10 @@ type sqliteQuerier struct {
 // each server (the queries are few and fixed); a statement prepared on the pool is reused by every transaction
 // whose connection has already prepared it.
 type stmtCache struct {
-	db *sql.DB
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
+	db        *sql.DB
+	mu        sync.Mutex
+	m         map[string]*sql.Stmt
+	preparing sync.WaitGroup // background prepares, waited for before the database closes
 }
 
 // maxCachedStmts bounds the cache should a caller ever build query texts on the fly.
@@ -224,7 +225,9 @@ func (c *stmtCache) get(query string) *sql.Stmt {
 		return nil
 	}
 	c.m[query] = nil
+	c.preparing.Add(1)
 	go func() {
+		defer c.preparing.Done()
 		st, err := c.db.Prepare(query)
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -242,13 +245,15 @@ func (c *stmtCache) get(query string) *sql.Stmt {
 
 func (c *stmtCache) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.m {
+	stmts := c.m
+	c.m = nil // from now on get prepares nothing, and a prepare that finishes closes its statement
+	c.mu.Unlock()
+	c.preparing.Wait()
+	for _, st := range stmts {
 		if st != nil {
 			st.Close()
 		}
 	}
-	c.m = nil
 }
 
 // stmt is the transaction's copy of the cached statement for query, or nil to run query unprepared.
