@@ -149,3 +149,9 @@ func tail(path string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// parentPID is the process named by ZATO_PARENT_PID (tests set it so that servers never outlive them).
+func parentPID() (int, bool) {
+	pid, err := strconv.Atoi(os.Getenv(ParentPIDEnv))
+	return pid, err == nil && pid > 0
+}

@@ -3,8 +3,6 @@ package procs
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -50,8 +48,8 @@ func WaitFD(fd int, timeout time.Duration) bool {
 
 // ExitWithParent calls cancel when the process named by ZATO_PARENT_PID ends.
 func ExitWithParent(cancel func()) {
-	pid, err := strconv.Atoi(os.Getenv(ParentPIDEnv))
-	if err != nil || pid <= 0 {
+	pid, ok := parentPID()
+	if !ok {
 		return
 	}
 	fd, err := unix.PidfdOpen(pid, 0)

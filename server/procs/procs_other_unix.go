@@ -4,8 +4,6 @@ package procs
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"syscall"
 	"time"
 )
@@ -41,8 +39,8 @@ func Kill(pid int, timeout time.Duration) error {
 
 // ExitWithParent calls cancel when the process named by ZATO_PARENT_PID ends.
 func ExitWithParent(cancel func()) {
-	pid, err := strconv.Atoi(os.Getenv(ParentPIDEnv))
-	if err != nil || pid <= 0 {
+	pid, ok := parentPID()
+	if !ok {
 		return
 	}
 	if !alive(pid) {
