@@ -26,6 +26,9 @@ type commandArg struct {
 	PasswordEnv string `json:"passwordEnv"`
 	Kind        string `json:"kind"`
 	CAFile      string `json:"caFile"`
+	// InsecureSkipVerify and Timeout ("30s") as in .zato.yaml.
+	InsecureSkipVerify bool   `json:"insecureSkipVerify"`
+	Timeout            string `json:"timeout"`
 }
 
 func parseArg(args []protocol.LSPAny) (commandArg, error) {
@@ -120,12 +123,21 @@ func (s *server) testConnection(ctx context.Context, a commandArg) connectionRes
 	var cc deployclient.Config
 	var err error
 	if a.URL != "" {
-		cc = deployclient.Config{URL: a.URL, Username: a.Username, Password: a.Password, Kind: a.Kind, CAFile: a.CAFile, Logger: s.log}
+		cc = deployclient.Config{URL: a.URL, Username: a.Username, Password: a.Password, Kind: a.Kind, CAFile: a.CAFile,
+			InsecureSkipVerify: a.InsecureSkipVerify, Logger: s.log}
 		if cc.Password == "" && a.PasswordEnv != "" {
 			cc.Password, _ = s.getenv(a.PasswordEnv)
 		}
 		res.Target = a.Target
-		cl, err = deployclient.New(cc)
+		if a.Timeout != "" {
+			cc.Timeout, err = time.ParseDuration(a.Timeout)
+			if err != nil {
+				err = fmt.Errorf("timeout %q: %w", a.Timeout, err)
+			}
+		}
+		if err == nil {
+			cl, err = deployclient.New(cc)
+		}
 		if cl != nil {
 			defer cl.Close()
 		}

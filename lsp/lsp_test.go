@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -406,6 +408,33 @@ func TestSaveDoesNotBlockOtherRequests(t *testing.T) {
 	for _, st := range e.statuses(from, "stuck.py") {
 		if st.final() {
 			t.Fatalf("final status while the server holds the upload: %+v", st)
+		}
+	}
+}
+
+// "Test Connection" with settings not saved yet honours insecureSkipVerify and timeout, as .zato.yaml would.
+func TestTestConnectionWithUnsavedSettings(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"servers": [{"name": "server1", "state": "live"}]}`))
+	}))
+	defer srv.Close()
+	e := newSession(t, fixture{})
+	e.initialize(t.TempDir(), nil)
+	for _, c := range []struct {
+		arg  map[string]any
+		want bool
+	}{
+		{map[string]any{"url": srv.URL, "username": "u", "password": "p"}, false}, // self-signed: refused
+		{map[string]any{"url": srv.URL, "username": "u", "password": "p", "insecureSkipVerify": true, "timeout": "5s"}, true},
+		{map[string]any{"url": srv.URL, "insecureSkipVerify": true, "timeout": "soon"}, false},
+	} {
+		var res connectionResult
+		if err := e.command(cmdTestConnection, []any{c.arg}, &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.OK != c.want {
+			t.Errorf("%v: %+v", c.arg, res)
 		}
 	}
 }
