@@ -239,6 +239,16 @@ func (h *handler) authed(fn http.HandlerFunc) http.Handler {
 // header (XHRs) or the csrf form field (forms), else 403.
 func (h *handler) action(limit int64, fn http.HandlerFunc) http.Handler {
 	return h.authed(func(w http.ResponseWriter, r *http.Request) {
+		refuse := func() {
+			h.log.Warn("admin request refused: bad CSRF token", "path", r.URL.Path, "remote", r.RemoteAddr)
+			h.fail(w, r, http.StatusForbidden, "Invalid or missing CSRF token: reload the page and try again.")
+		}
+		// The page's scripts send the token in a header: a wrong one is refused before a large body is read.
+		header := r.Header.Get("X-CSRF-Token")
+		if header != "" && !tokenEqual(header, sessionOf(r).csrf) {
+			refuse()
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := r.ParseMultipartForm(8 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 			var mbe *http.MaxBytesError
@@ -252,13 +262,8 @@ func (h *handler) action(limit int64, fn http.HandlerFunc) http.Handler {
 		if r.MultipartForm != nil {
 			defer r.MultipartForm.RemoveAll()
 		}
-		token := r.Header.Get("X-CSRF-Token")
-		if token == "" {
-			token = r.PostFormValue("csrf")
-		}
-		if !tokenEqual(token, sessionOf(r).csrf) {
-			h.log.Warn("admin request refused: bad CSRF token", "path", r.URL.Path, "remote", r.RemoteAddr)
-			h.fail(w, r, http.StatusForbidden, "Invalid or missing CSRF token: reload the page and try again.")
+		if header == "" && !tokenEqual(r.PostFormValue("csrf"), sessionOf(r).csrf) {
+			refuse()
 			return
 		}
 		fn(w, r)

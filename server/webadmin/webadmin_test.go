@@ -375,9 +375,22 @@ func TestUploadNeedsCSRFAndDeploysEachFile(t *testing.T) {
 			t.Errorf("upload with token %q: %d", tok, st)
 		}
 	}
+	// A wrong header token is refused before the body is read: a body over the limit still gets 403, not 413.
+	big, bct := multipartBody(t, map[string]string{"huge.py": strings.Repeat("x", maxUploadBody+1)}, nil)
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/admin/upload", big)
+	req.Header.Set("Content-Type", bct)
+	req.Header.Set("X-CSRF-Token", "not-the-token")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("oversized upload with a wrong token: %d", resp.StatusCode)
+	}
 	// The csrf form field works too (a form posted without the script).
 	b, ct := multipartBody(t, map[string]string{"gamma.py": "z = 3\n"}, map[string]string{"csrf": token})
-	resp, err := c.Post(e.srv.URL+"/admin/upload", ct, b)
+	resp, err = c.Post(e.srv.URL+"/admin/upload", ct, b)
 	if err != nil {
 		t.Fatal(err)
 	}
