@@ -134,6 +134,21 @@ func TestFailuresKeepThePreviousVersion(t *testing.T) {
 		}
 	}
 
+	// A server that starts with an empty work dir, while the module's current version fails everywhere, serves
+	// what its peers serve (the last version that deployed) rather than nothing.
+	c.Stop(t, "server2")
+	current := filepath.Join(c.Server(t, "server2").Dir, "work", "hot-deploy", "current")
+	if err := os.RemoveAll(current); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(current, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.Start(t, "server2")
+	if out := invoke(t, client(t, c, c.Server(t, "server2").URL), "svc-mod.greet", `{"name": "x"}`); out["version"] != float64(1) {
+		t.Fatalf("a fresh server2 answered %v", out)
+	}
+
 	// A service name owned by another module fails the deployment naming both modules.
 	d := deploy(t, cl, "other_mod.py", "from zato.server.service import Service\n\nclass G(Service):\n    name = 'svc-mod.greet'\n    def handle(self):\n        pass\n")
 	mustStatus(t, d, "failed")

@@ -401,39 +401,6 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"module": name, "versions": out})
 }
 
-// lastGoodBefore is what a rollback without a version goes back to: the newest other content that some server
-// deployed, that is, what was serving before the current version (a rollback to a version that never loaded would
-// not help). Without such a deployment it is the newest version older than the current one.
-func (a *API) lastGoodBefore(ctx context.Context, module string, current *odb.Version, vs []odb.Version) (*odb.Version, error) {
-	if current == nil {
-		return nil, nil
-	}
-	ds, err := a.cl.Store().Deployments(ctx, odb.DeploymentFilter{Module: module, Limit: 1000})
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range ds { // newest first
-		if d.Action != odb.ActionDeploy || d.Version.SHA256 == current.SHA256 {
-			continue
-		}
-		for _, st := range d.Servers {
-			if st.Status == odb.StatusDeployed {
-				for i := range vs {
-					if vs[i].ID == d.Version.ID {
-						return &vs[i], nil
-					}
-				}
-			}
-		}
-	}
-	for i := range vs { // newest first
-		if vs[i].Number < current.Number {
-			return &vs[i], nil
-		}
-	}
-	return nil, nil
-}
-
 func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	var req struct {
@@ -467,7 +434,7 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 		}
-	} else if target, err = a.lastGoodBefore(r.Context(), name, mod.Current, vs); err != nil {
+	} else if target, err = a.cl.LastGood(r.Context(), name, mod.Current); err != nil {
 		a.internal(w, err)
 		return
 	}

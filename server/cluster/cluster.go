@@ -504,6 +504,9 @@ func (c *Cluster) reconcile(ctx context.Context, starting bool) error {
 			st = odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusDeployed, Services: svcs}
 		default:
 			st = c.apply(ctx, m.Name, odb.ActionDeploy, m.Current.Source, true)
+			if st.Status == odb.StatusFailed && !ok {
+				c.serveLastGood(ctx, m)
+			}
 		}
 		if m.LastDeployment != 0 {
 			if err := c.store.SetServerStatus(ctx, m.LastDeployment, st); err != nil {
@@ -515,6 +518,57 @@ func (c *Cluster) reconcile(ctx context.Context, starting bool) error {
 		c.log.Info(fmt.Sprintf("Reconciled %d modules with the ODB", len(modules)))
 	}
 	return nil
+}
+
+// LastGood is the newest version of module, with other content than current, that some server deployed: what was
+// serving before current. A rollback without a version goes back to it, and a server on which current fails and
+// nothing else is loaded serves it. Without such a deployment it is the newest version older than current.
+func (c *Cluster) LastGood(ctx context.Context, module string, current *odb.Version) (*odb.Version, error) {
+	if current == nil {
+		return nil, nil
+	}
+	vs, err := c.store.Versions(ctx, module)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := c.store.Deployments(ctx, odb.DeploymentFilter{Module: module, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds { // newest first
+		if d.Action != odb.ActionDeploy || d.Version.SHA256 == current.SHA256 {
+			continue
+		}
+		for _, st := range d.Servers {
+			if st.Status != odb.StatusDeployed {
+				continue
+			}
+			for i := range vs {
+				if vs[i].ID == d.Version.ID {
+					return &vs[i], nil
+				}
+			}
+		}
+	}
+	for i := range vs { // newest first
+		if vs[i].Number < current.Number {
+			return &vs[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// serveLastGood loads the version that served before m's current one, when current fails here and nothing else of
+// m is loaded (a server that starts with an empty work dir): it then serves what its peers serve. The current
+// deployment stays failed for this server.
+func (c *Cluster) serveLastGood(ctx context.Context, m odb.Module) {
+	v, err := c.LastGood(ctx, m.Name, m.Current)
+	if err != nil || v == nil {
+		return
+	}
+	if st := c.apply(ctx, m.Name, odb.ActionDeploy, v.Source, true); st.Status == odb.StatusDeployed {
+		c.log.Warn(fmt.Sprintf("Version %d of %s fails here: serving version %d, the last that deployed", m.Current.Number, m.Name, v.Number))
+	}
 }
 
 // loadWorkDir loads the last good versions kept in current/ and removes what the ODB no longer knows.
