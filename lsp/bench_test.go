@@ -66,6 +66,9 @@ func BenchmarkSaveToAllConfirmed(b *testing.B) {
 	b.ReportMetric(percentile(lat, 0.5), "p50-ms")
 	b.ReportMetric(percentile(lat, 0.95), "p95-ms")
 	b.ReportMetric(percentile(serverMs, 0.5), "lsp-elapsed-p50-ms")
+	if p50 := percentile(lat, 0.5); p50 >= 30 {
+		b.Errorf("save to all confirmed: p50 %.1f ms, target < 30 ms", p50)
+	}
 }
 
 // BenchmarkBurst50Saves: 50 saves of one module within a second cause at most 3 uploads, and the last content is
@@ -101,6 +104,9 @@ func BenchmarkBurst50Saves(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(uploads)/float64(bursts), "uploads/burst")
+	if uploads > int64(3*bursts) {
+		b.Errorf("%d uploads for %d bursts of 50 saves, target <= 3 per burst", uploads, bursts)
+	}
 }
 
 // BenchmarkHoverAndCodeLensWhileDeploying: hover and code lens latency (p99) while deployments run all the time.
@@ -155,6 +161,9 @@ func BenchmarkHoverAndCodeLensWhileDeploying(b *testing.B) {
 	b.ReportMetric(percentile(hovers, 0.99), "hover-p99-ms")
 	b.ReportMetric(percentile(lenses, 0.99), "codelens-p99-ms")
 	b.ReportMetric(float64(deploys), "deploys-meanwhile")
+	if h, l := percentile(hovers, 0.99), percentile(lenses, 0.99); h >= 10 || l >= 10 {
+		b.Errorf("hover p99 %.2f ms, code lens p99 %.2f ms, target < 10 ms", h, l)
+	}
 }
 
 // BenchmarkLSPProcessRSS runs a real `zato lsp` process through a session of saves and reports its resident memory.
