@@ -37,7 +37,8 @@ func report(b *testing.B, lat []time.Duration, target time.Duration) time.Durati
 	b.ReportMetric(ms(at(0.50)), "p50-ms")
 	b.ReportMetric(ms(at(0.95)), "p95-ms")
 	b.ReportMetric(ms(at(0.99)), "p99-ms")
-	if target > 0 && at(0.50) > target {
+	// Go first runs every benchmark once with b.N = 1 (a cold start, not a sample): judge only real runs.
+	if target > 0 && len(lat) >= 20 && at(0.50) > target {
 		b.Errorf("p50 %s is over the %s target", at(0.50), target)
 	}
 	return at(0.50)
@@ -69,7 +70,7 @@ func BenchmarkDeployConfirmed(b *testing.B) {
 				return
 			}
 			p50 := report(b, lat, 0)
-			if p50of2 > 0 {
+			if p50of2 > 0 && b.N >= 20 {
 				b.ReportMetric(float64(p50)/float64(p50of2), "x-2-servers")
 			}
 		})
