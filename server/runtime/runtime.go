@@ -1,6 +1,8 @@
 // Package runtime runs a server's services in a python3 worker that provides the part of Zato's service API that
-// flat modules use. The worker is one process; requests are serialized. A module that hangs or kills the
-// interpreter fails only its own load: the worker is restarted and the last good modules are replayed.
+// flat modules use. The worker is one process. Loads, imports and unloads run one after another, in order, on a thread
+// of their own; invocations run concurrently with them and with each other, so a module that takes long to import
+// does not hold up the services already deployed. A module that hangs or kills the interpreter fails only its own
+// load: the worker is restarted and the last good modules are replayed.
 package runtime
 
 import (
@@ -18,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -87,24 +90,51 @@ type good struct {
 	source                   []byte
 }
 
+func (g good) request() map[string]any {
+	if g.dotted != "" {
+		return map[string]any{"op": "import", "dotted": g.dotted}
+	}
+	return map[string]any{"op": "load", "module": g.module, "filename": g.filename, "source": string(g.source)}
+}
+
 // Runtime owns the worker.
 type Runtime struct {
 	cfg    Config
 	log    *slog.Logger
 	script string
+	nextID atomic.Int64
 
-	mu     sync.Mutex // one request at a time; guards everything below
-	w      *worker
+	// loadMu serializes loads, imports and unloads, and the restarts with their replays, so that deployments stay
+	// ordered and a new worker gets the good modules in the order they were deployed. It guards goods.
+	loadMu sync.Mutex
 	goods  []good
-	nextID int64
+
+	mu     sync.Mutex // guards w and closed; held only briefly
+	w      *worker    // the current worker, possibly dead; never nil after Start
 	closed bool
 }
 
 type worker struct {
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
-	replies chan reply
-	exited  chan struct{}
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	wmu    sync.Mutex    // one whole request line at a time on stdin
+	exited chan struct{} // closed once the process is gone and every reply it wrote was dispatched
+	ready  chan struct{} // closed once the good modules were replayed into it, or it was given up
+
+	pmu     sync.Mutex
+	pending map[int64]chan reply // requests waiting for their reply, by id
+	killed  string               // why the runtime killed the worker, if it did
+}
+
+// kill stops the worker for reason and waits until it is gone.
+func (w *worker) kill(reason string) {
+	w.pmu.Lock()
+	if w.killed == "" {
+		w.killed = reason
+	}
+	w.pmu.Unlock()
+	_ = w.cmd.Process.Kill()
+	<-w.exited
 }
 
 type reply struct {
@@ -143,10 +173,12 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	r := &Runtime{cfg: cfg, log: cfg.Logger, script: filepath.Join(cfg.Dir, "zato_worker.py")}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.spawn(); err != nil {
+	w, err := r.spawnLocked()
+	r.mu.Unlock()
+	if err != nil {
 		return nil, err
 	}
+	close(w.ready) // nothing to replay
 	return r, nil
 }
 
@@ -170,8 +202,11 @@ func extract(dir string) error {
 	})
 }
 
-// spawn starts a worker; r.mu is held.
-func (r *Runtime) spawn() error {
+// spawnLocked starts a worker and makes it the current one, not ready yet; r.mu is held.
+func (r *Runtime) spawnLocked() (*worker, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
 	args := []string{"-u", r.script, r.cfg.Dir}
 	if r.cfg.ModuleDir != "" {
 		args = append(args, r.cfg.ModuleDir)
@@ -182,44 +217,50 @@ func (r *Runtime) spawn() error {
 	cmd.Dir = r.cfg.Dir
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", r.cfg.Python, err)
+		return nil, fmt.Errorf("start %s: %w", r.cfg.Python, err)
 	}
-	w := &worker{cmd: cmd, stdin: stdin, replies: make(chan reply, 1), exited: make(chan struct{})}
+	w := &worker{cmd: cmd, stdin: stdin, exited: make(chan struct{}), ready: make(chan struct{}), pending: map[int64]chan reply{}}
 	go r.readStderr(stderr)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 64<<20)
-		for sc.Scan() {
-			var rep reply
-			if err := json.Unmarshal(sc.Bytes(), &rep); err != nil {
-				r.log.Warn("bad reply from the python worker", "err", err)
-				continue
-			}
-			if rep.Log != nil {
-				r.logFromWorker(rep.Log)
-				continue
-			}
-			select {
-			case w.replies <- rep:
-			default: // a reply nobody waits for any more (its caller gave up)
-			}
-		}
-		_ = cmd.Wait()
-		close(w.exited)
-	}()
+	go r.readReplies(w, stdout)
 	r.w = w
-	return nil
+	return w, nil
+}
+
+// readReplies hands each reply to the request waiting for it, until the worker exits.
+func (r *Runtime) readReplies(w *worker, stdout io.Reader) {
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		var rep reply
+		if err := json.Unmarshal(sc.Bytes(), &rep); err != nil {
+			r.log.Warn("bad reply from the python worker", "err", err)
+			continue
+		}
+		if rep.Log != nil {
+			r.logFromWorker(rep.Log)
+			continue
+		}
+		w.pmu.Lock()
+		ch := w.pending[rep.ID] // nil for a reply nobody waits for any more (its caller gave up)
+		delete(w.pending, rep.ID)
+		w.pmu.Unlock()
+		if ch != nil {
+			ch <- rep // buffered, and one reply per request
+		}
+	}
+	_ = w.cmd.Wait()
+	close(w.exited)
 }
 
 func (r *Runtime) readStderr(rd io.Reader) {
@@ -248,102 +289,171 @@ func (r *Runtime) logFromWorker(m *logRecord) {
 	r.log.Log(context.Background(), lvl, m.Msg, "service", m.Logger)
 }
 
-// errWorkerExited and errTimeout tell call's callers what happened to the worker.
+// errWorkerExited and errTimeout tell the callers of roundTrip what happened to the worker.
 var (
 	errWorkerExited = errors.New("the python worker exited")
 	errTimeout      = errors.New("timed out")
 )
 
-// call sends one request and waits for its reply; r.mu is held. On timeout or exit the worker is replaced and the
-// good modules are replayed before call returns.
-func (r *Runtime) call(ctx context.Context, req map[string]any, timeout time.Duration) (reply, error) {
-	if r.closed {
-		return reply{}, ErrClosed
+// workerExit is errWorkerExited, with why the runtime killed the worker if it did (another request's timeout).
+type workerExit struct{ killedBecause string }
+
+func (e *workerExit) Error() string {
+	if e.killedBecause != "" {
+		return errWorkerExited.Error() + ": it was killed because " + e.killedBecause
 	}
-	if r.w != nil {
-		select {
-		case <-r.w.exited: // died between requests
-			r.log.Warn("the python worker had exited")
-			r.w = nil
-		default:
-		}
-	}
-	if r.w == nil {
-		if err := r.restart(ctx); err != nil {
-			return reply{}, err
-		}
-	}
-	r.nextID++
-	id := r.nextID
+	return errWorkerExited.Error()
+}
+
+func (e *workerExit) Is(target error) bool { return target == errWorkerExited }
+
+func exitOf(w *worker) error {
+	w.pmu.Lock()
+	defer w.pmu.Unlock()
+	return &workerExit{killedBecause: w.killed}
+}
+
+// roundTrip sends one request to w and waits for its reply. It neither kills nor replaces w: on errTimeout the
+// caller decides.
+func (r *Runtime) roundTrip(ctx context.Context, w *worker, req map[string]any, timeout time.Duration) (reply, error) {
+	id := r.nextID.Add(1)
 	req["id"] = id
 	b, err := json.Marshal(req)
 	if err != nil {
 		return reply{}, err
 	}
-	w := r.w
-	if _, err := w.stdin.Write(append(b, '\n')); err != nil {
+	ch := make(chan reply, 1)
+	w.pmu.Lock()
+	w.pending[id] = ch
+	w.pmu.Unlock()
+	defer func() {
+		w.pmu.Lock()
+		delete(w.pending, id)
+		w.pmu.Unlock()
+	}()
+	w.wmu.Lock()
+	_, err = w.stdin.Write(append(b, '\n'))
+	w.wmu.Unlock()
+	if err != nil { // the worker is exiting (it died, or Close closed its stdin)
 		<-w.exited
-		return reply{}, r.afterDeath(ctx, errWorkerExited)
+		return reply{}, exitOf(w)
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	for {
+	select {
+	case rep := <-ch:
+		return rep, nil
+	case <-w.exited:
 		select {
-		case rep := <-w.replies:
-			if rep.ID != id {
-				continue // a late reply to a request whose caller gave up
-			}
+		case rep := <-ch: // the reply came just before the exit
 			return rep, nil
-		case <-w.exited:
-			// A reply may have raced the exit.
-			select {
-			case rep := <-w.replies:
-				if rep.ID == id {
-					return rep, nil
-				}
-			default:
-			}
-			return reply{}, r.afterDeath(ctx, errWorkerExited)
-		case <-timer.C:
-			_ = w.cmd.Process.Kill()
-			<-w.exited
-			return reply{}, r.afterDeath(ctx, errTimeout)
+		default:
+		}
+		return reply{}, exitOf(w)
+	case <-timer.C:
+		return reply{}, errTimeout
+	case <-ctx.Done():
+		return reply{}, ctx.Err()
+	}
+}
+
+// acquire returns the current worker once it is ready, replacing it first if it has exited. holdsLoadMu tells
+// whether the caller holds r.loadMu.
+func (r *Runtime) acquire(ctx context.Context, holdsLoadMu bool) (*worker, error) {
+	for {
+		r.mu.Lock()
+		w, closed := r.w, r.closed
+		r.mu.Unlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		select {
+		case <-w.ready: // a worker being replayed into is not served yet
 		case <-ctx.Done():
-			return reply{}, ctx.Err()
+			return nil, ctx.Err()
+		}
+		select {
+		case <-w.exited: // died between requests
+			if err := r.replace(ctx, w, holdsLoadMu); err != nil {
+				return nil, err
+			}
+		default:
+			return w, nil
 		}
 	}
 }
 
-// afterDeath restarts the worker with the good modules and returns cause (or the restart's error).
-func (r *Runtime) afterDeath(ctx context.Context, cause error) error {
-	r.w = nil
-	if err := r.restart(ctx); err != nil {
-		return fmt.Errorf("%w; restart failed: %v", cause, err)
+// replace starts a new worker in place of the exited one, unless that was done already, and replays the good modules
+// into it before it serves anything. holdsLoadMu tells whether the caller holds r.loadMu.
+func (r *Runtime) replace(ctx context.Context, dead *worker, holdsLoadMu bool) error {
+	r.mu.Lock()
+	current, closed := r.w, r.closed
+	r.mu.Unlock()
+	if closed {
+		return ErrClosed
 	}
-	return cause
+	if current != dead {
+		return nil
+	}
+	if !holdsLoadMu {
+		r.loadMu.Lock()
+		defer r.loadMu.Unlock()
+		r.mu.Lock()
+		current = r.w
+		r.mu.Unlock()
+		if current != dead {
+			return nil // replaced while we waited for loadMu
+		}
+	}
+	if dead.killedBecause() == "" {
+		r.log.Warn("the python worker exited")
+	}
+	// The replay is for everybody's sake: the caller giving up must not leave a half-replayed worker.
+	return r.restartLocked(context.WithoutCancel(ctx))
 }
 
-func (r *Runtime) restart(ctx context.Context) error {
-	if err := r.spawn(); err != nil {
-		return err
-	}
-	r.log.Warn("python worker restarted", "replaying", len(r.goods))
+func (w *worker) killedBecause() string {
+	w.pmu.Lock()
+	defer w.pmu.Unlock()
+	return w.killed
+}
+
+// restartLocked starts a new worker and replays the good modules into it; r.loadMu is held. A good module that now
+// hangs or kills the interpreter is dropped and the others are replayed into yet another worker.
+func (r *Runtime) restartLocked(ctx context.Context) error {
 	goods := r.goods
-	r.goods = nil
-	for _, g := range goods {
-		req := map[string]any{"op": "load", "module": g.module, "filename": g.filename, "source": string(g.source)}
-		if g.dotted != "" {
-			req = map[string]any{"op": "import", "dotted": g.dotted}
-		}
-		rep, err := r.call(ctx, req, r.cfg.ImportTimeout)
+	for {
+		r.mu.Lock()
+		w, err := r.spawnLocked()
+		r.mu.Unlock()
 		if err != nil {
-			return fmt.Errorf("replay %s%s: %w", g.module, g.dotted, err)
+			return err
 		}
-		if rep.OK {
-			r.goods = append(r.goods, g)
+		r.log.Warn("python worker restarted", "replaying", len(goods))
+		var kept []good
+		failed, cause := -1, error(nil)
+		for i, g := range goods {
+			rep, err := r.roundTrip(ctx, w, g.request(), r.cfg.ImportTimeout)
+			if err != nil {
+				if errors.Is(err, errTimeout) {
+					err = fmt.Errorf("still importing after %s", r.cfg.ImportTimeout)
+				}
+				w.kill("replaying " + g.module + g.dotted + " failed")
+				failed, cause = i, err
+				break
+			}
+			if rep.OK {
+				kept = append(kept, g)
+			}
 		}
+		close(w.ready)
+		if failed < 0 {
+			r.goods = kept
+			return nil
+		}
+		r.log.Warn("a module that had loaded fails on restart and is dropped", "module", goods[failed].module+goods[failed].dotted, "err", cause)
+		goods = append(kept, goods[failed+1:]...)
 	}
-	return nil
 }
 
 func (r *Runtime) remember(g good) {
@@ -356,12 +466,67 @@ func (r *Runtime) remember(g good) {
 	r.goods = append(r.goods, g)
 }
 
+// deploy runs a load, import or unload; r.loadMu is held. On timeout the worker is killed; after the worker dies it
+// is replaced, with the good modules replayed, before deploy returns. A request cut short because the worker was
+// killed for another request's sake (an invocation that timed out) is sent again, once.
+func (r *Runtime) deploy(ctx context.Context, req map[string]any, what string) (reply, error) {
+	for attempt := 0; ; attempt++ {
+		w, err := r.acquire(ctx, true)
+		if err != nil {
+			return reply{}, err
+		}
+		rep, err := r.roundTrip(ctx, w, req, r.cfg.ImportTimeout)
+		var exit *workerExit
+		retry := errors.As(err, &exit) && exit.killedBecause != "" && attempt == 0
+		switch {
+		case errors.Is(err, errTimeout):
+			w.kill(fmt.Sprintf("%s took longer than %s", what, r.cfg.ImportTimeout))
+		case errors.Is(err, errWorkerExited):
+		default:
+			return rep, err
+		}
+		if rerr := r.replace(ctx, w, true); rerr != nil {
+			if errors.Is(rerr, ErrClosed) {
+				return reply{}, ErrClosed
+			}
+			return reply{}, fmt.Errorf("%w; restart failed: %v", err, rerr)
+		}
+		if !retry {
+			return reply{}, err
+		}
+	}
+}
+
+// query runs an invocation or another request that may run concurrently with everything else. On timeout the worker
+// is killed; after the worker dies it is replaced, with the good modules replayed, before query returns.
+func (r *Runtime) query(ctx context.Context, req map[string]any, timeout time.Duration, what string) (reply, error) {
+	w, err := r.acquire(ctx, false)
+	if err != nil {
+		return reply{}, err
+	}
+	rep, err := r.roundTrip(ctx, w, req, timeout)
+	switch {
+	case errors.Is(err, errTimeout):
+		w.kill(fmt.Sprintf("%s took longer than %s", what, timeout))
+	case errors.Is(err, errWorkerExited):
+	default:
+		return rep, err
+	}
+	if rerr := r.replace(ctx, w, false); rerr != nil {
+		if errors.Is(rerr, ErrClosed) {
+			return reply{}, ErrClosed
+		}
+		return reply{}, fmt.Errorf("%w; restart failed: %v", err, rerr)
+	}
+	return reply{}, err
+}
+
 // Load compiles and imports source as module (a file name such as x.py), replacing its services atomically.
 func (r *Runtime) Load(ctx context.Context, module, filename string, source []byte) (LoadResult, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
 	start := time.Now()
-	res, err := r.load(ctx, map[string]any{"op": "load", "module": module, "filename": filename, "source": string(source)})
+	res, err := r.load(ctx, map[string]any{"op": "load", "module": module, "filename": filename, "source": string(source)}, module)
 	res.Module, res.Duration = module, time.Since(start)
 	if err == nil && res.Error == nil {
 		r.remember(good{module: module, filename: filename, source: source})
@@ -371,10 +536,10 @@ func (r *Runtime) Load(ctx context.Context, module, filename string, source []by
 
 // ImportDotted imports a module by its dotted name from sys.path and registers its services.
 func (r *Runtime) ImportDotted(ctx context.Context, dotted string) (LoadResult, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
 	start := time.Now()
-	res, err := r.load(ctx, map[string]any{"op": "import", "dotted": dotted})
+	res, err := r.load(ctx, map[string]any{"op": "import", "dotted": dotted}, dotted)
 	res.Module, res.Duration = dotted, time.Since(start)
 	if err == nil && res.Error == nil {
 		r.remember(good{dotted: dotted})
@@ -382,8 +547,9 @@ func (r *Runtime) ImportDotted(ctx context.Context, dotted string) (LoadResult, 
 	return res, err
 }
 
-func (r *Runtime) load(ctx context.Context, req map[string]any) (LoadResult, error) {
-	rep, err := r.call(ctx, req, r.cfg.ImportTimeout)
+// load runs a load or an import; r.loadMu is held.
+func (r *Runtime) load(ctx context.Context, req map[string]any, module string) (LoadResult, error) {
+	rep, err := r.deploy(ctx, req, "importing "+module)
 	switch {
 	case errors.Is(err, errTimeout):
 		return LoadResult{Error: &ModuleError{Type: "ImportTimeout", Message: fmt.Sprintf("the module was still importing after %s; the worker was restarted with the previous modules", r.cfg.ImportTimeout)}}, nil
@@ -413,9 +579,9 @@ func (r *Runtime) load(ctx context.Context, req map[string]any) (LoadResult, err
 
 // Unload removes a module's services.
 func (r *Runtime) Unload(ctx context.Context, module string) ([]string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	rep, err := r.call(ctx, map[string]any{"op": "unload", "module": module}, r.cfg.ImportTimeout)
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	rep, err := r.deploy(ctx, map[string]any{"op": "unload", "module": module}, "unloading "+module)
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +594,9 @@ func (r *Runtime) Unload(ctx context.Context, module string) ([]string, error) {
 	return rep.Removed, nil
 }
 
-// Invoke runs a service with a JSON payload (or nil) and returns its JSON response.
+// Invoke runs a service with a JSON payload (or nil) and returns its JSON response. Invocations run concurrently with
+// each other and with loads; one that comes while the worker is being restarted waits until the good modules are
+// back.
 func (r *Runtime) Invoke(ctx context.Context, service string, payload []byte, opts InvokeOptions) (json.RawMessage, error) {
 	var p any
 	if len(payload) > 0 {
@@ -436,12 +604,13 @@ func (r *Runtime) Invoke(ctx context.Context, service string, payload []byte, op
 			return nil, &InvokeError{Status: 400, Type: "BadInput", Message: "the payload is not JSON: " + err.Error()}
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	rep, err := r.call(ctx, map[string]any{"op": "invoke", "service": service, "payload": p, "cid": opts.CID}, r.cfg.InvokeTimeout)
+	rep, err := r.query(ctx, map[string]any{"op": "invoke", "service": service, "payload": p, "cid": opts.CID}, r.cfg.InvokeTimeout, "invoking "+service)
+	var exit *workerExit
 	switch {
 	case errors.Is(err, errTimeout):
 		return nil, &InvokeError{Status: 504, Type: "InvokeTimeout", Message: fmt.Sprintf("%s did not answer within %s; the worker was restarted", service, r.cfg.InvokeTimeout)}
+	case errors.As(err, &exit) && exit.killedBecause != "":
+		return nil, &InvokeError{Status: 500, Type: "WorkerExited", Message: fmt.Sprintf("%s was interrupted: the Python worker was restarted because %s", service, exit.killedBecause)}
 	case errors.Is(err, errWorkerExited):
 		return nil, &InvokeError{Status: 500, Type: "WorkerExited", Message: service + " made the Python interpreter exit; it was restarted"}
 	case err != nil:
@@ -462,9 +631,7 @@ func (r *Runtime) Invoke(ctx context.Context, service string, payload []byte, op
 
 // Services lists what the worker serves, sorted by name.
 func (r *Runtime) Services() []ServiceInfo {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	rep, err := r.call(context.Background(), map[string]any{"op": "services"}, r.cfg.ImportTimeout)
+	rep, err := r.query(context.Background(), map[string]any{"op": "services"}, r.cfg.ImportTimeout, "listing the services")
 	if err != nil || !rep.OK {
 		return nil
 	}
@@ -478,21 +645,22 @@ func (r *Runtime) Services() []ServiceInfo {
 	return out
 }
 
-// Close stops the worker.
+// Close stops the worker: requests in progress get up to 2 s to answer; later calls return ErrClosed.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return nil
 	}
 	r.closed = true
-	if r.w != nil {
-		_ = r.w.stdin.Close() // the worker's loop ends at EOF
+	w := r.w
+	r.mu.Unlock()
+	if w != nil {
+		_ = w.stdin.Close() // the worker's loop ends at EOF
 		select {
-		case <-r.w.exited:
+		case <-w.exited:
 		case <-time.After(2 * time.Second):
-			_ = r.w.cmd.Process.Kill()
-			<-r.w.exited
+			w.kill("the runtime was closed")
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -311,5 +312,237 @@ func TestDerivedNames(t *testing.T) {
 		if res.Error != nil || fmt.Sprint(res.Services) != c.want {
 			t.Errorf("%s: %v %+v, want %s", c.module, res.Services, res.Error, c.want)
 		}
+	}
+}
+
+// gate lets a test's modules tell each other what they are doing, so tests order events without timing.
+const gate = "import threading\nstarted = threading.Event()\nwaiting = threading.Event()\nreleased = threading.Event()\n"
+
+// An invocation answers while another module's import hangs, whether the import sleeps or spins the CPU (the loader
+// thread must give up the GIL).
+func TestInvokeWhileImportHangs(t *testing.T) {
+	for _, c := range []struct{ name, body string }{
+		{"sleeping", "    time.sleep(0.01)\n"},
+		{"spinning", "    pass\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, _ := start(t, Config{ImportTimeout: 3 * time.Second})
+			load(t, r, "gate.py", gate)
+			res := load(t, r, "a.py", "import gate\nfrom zato.server.service import Service\n"+
+				"class WaitForImport(Service):\n    def handle(self):\n        self.response.payload = {'importing': gate.started.wait(10)}\n"+
+				"class Ping(Service):\n    def handle(self):\n        self.response.payload = {'v': 1}\n")
+			if res.Error != nil {
+				t.Fatal(res.Error)
+			}
+			type result struct {
+				res LoadResult
+				err error
+			}
+			loaded := make(chan result, 1)
+			go func() {
+				res, err := r.Load(context.Background(), "b.py", "/srv/b.py", []byte("import time, gate\ngate.started.set()\nwhile True:\n"+c.body))
+				loaded <- result{res, err}
+			}()
+			// a.wait-for-import answers once b.py has started importing; b.py never ends, so its Load is still running.
+			out, err := call(t, r, "a.wait-for-import", "")
+			if err != nil || out["importing"] != true {
+				t.Fatalf("%v %v", out, err)
+			}
+			select {
+			case l := <-loaded:
+				t.Fatalf("the invocation answered only after the load returned: %+v %v", l.res.Error, l.err)
+			default:
+			}
+			if out, err := call(t, r, "a.ping", ""); err != nil || out["v"] != float64(1) {
+				t.Fatalf("%v %v", out, err)
+			}
+			if l := <-loaded; l.err != nil || l.res.Error == nil || l.res.Error.Type != "ImportTimeout" {
+				t.Fatalf("%+v %v", l.res.Error, l.err)
+			}
+			if out, err := call(t, r, "a.ping", ""); err != nil || out["v"] != float64(1) {
+				t.Fatalf("after the timeout: %v %v", out, err)
+			}
+		})
+	}
+}
+
+// A service that waits for another does not hold it up.
+func TestInvokesRunConcurrently(t *testing.T) {
+	r, _ := start(t, Config{})
+	load(t, r, "gate.py", gate)
+	load(t, r, "w.py", "import gate\nfrom zato.server.service import Service\n"+
+		"class Wait(Service):\n    def handle(self):\n        gate.waiting.set()\n        self.response.payload = {'released': gate.released.wait(10)}\n"+
+		"class Release(Service):\n    def handle(self):\n        self.response.payload = {'waited': gate.waiting.wait(10)}\n        gate.released.set()\n")
+	waited := make(chan error, 1)
+	go func() {
+		out, err := r.Invoke(context.Background(), "w.wait", nil, InvokeOptions{})
+		var m map[string]any
+		if err == nil && (json.Unmarshal(out, &m) != nil || m["released"] != true) {
+			err = fmt.Errorf("%s", out)
+		}
+		waited <- err
+	}()
+	if out, err := call(t, r, "w.release", ""); err != nil || out["waited"] != true {
+		t.Fatalf("%v %v", out, err)
+	}
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Invocations answer while their module is redeployed over and over: each sees the old version or the new one, never
+// a missing service; once a redeploy removes a service, invoking it fails with not found and the others answer.
+func TestInvokesDuringRedeploys(t *testing.T) {
+	r, _ := start(t, Config{})
+	version := func(v int, gone bool) string {
+		src := fmt.Sprintf("from zato.server.service import Service\nV = %d\nclass Keep(Service):\n    def handle(self):\n        self.response.payload = {'v': V}\n", v)
+		if gone {
+			src += "class Gone(Service):\n    def handle(self):\n        self.response.payload = {'v': V}\n"
+		}
+		return src
+	}
+	load(t, r, "other.py", "from zato.server.service import Service\nclass O(Service):\n    def handle(self):\n        self.response.payload = {'o': 1}\n")
+	load(t, r, "r.py", version(0, true))
+
+	const workers, redeploys = 20, 30
+	var removing, removed atomic.Bool
+	stop := make(chan struct{})
+	errs := make(chan error, workers)
+	afterRemoval := make(chan struct{}, workers) // one per worker, once it made a whole round after the removal
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	for range workers {
+		wg.Go(func() {
+			last, signalled := -1, false
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				wasRemoved := removed.Load()
+				out, err := call(t, r, "r.keep", "")
+				if err != nil {
+					errs <- fmt.Errorf("r.keep: %v", err)
+					return
+				}
+				v := int(out["v"].(float64))
+				if v < last {
+					errs <- fmt.Errorf("r.keep went back from version %d to %d", last, v)
+					return
+				}
+				last = v
+				_, err = call(t, r, "r.gone", "")
+				var ie *InvokeError
+				switch {
+				case err == nil && !wasRemoved:
+				case errors.As(err, &ie) && ie.Status == 404 && ie.Type == "ServiceNotFound" && removing.Load():
+				default:
+					errs <- fmt.Errorf("r.gone (removed before the call: %v): %v", wasRemoved, err)
+					return
+				}
+				if out, err := call(t, r, "other.o", ""); err != nil || out["o"] != float64(1) {
+					errs <- fmt.Errorf("other.o: %v %v", out, err)
+					return
+				}
+				if wasRemoved && !signalled {
+					signalled = true
+					afterRemoval <- struct{}{}
+				}
+			}
+		})
+	}
+	for v := 1; v <= redeploys; v++ {
+		res := load(t, r, "r.py", version(v, true))
+		if res.Error != nil || fmt.Sprint(res.Services) != "[r.gone r.keep]" {
+			t.Fatalf("%+v %v", res, res.Error)
+		}
+	}
+	removing.Store(true)
+	res := load(t, r, "r.py", version(redeploys+1, false))
+	if res.Error != nil || fmt.Sprint(res.Removed) != "[r.gone]" {
+		t.Fatalf("%+v %v", res, res.Error)
+	}
+	removed.Store(true)
+	for range workers {
+		select {
+		case <-afterRemoval:
+		case err := <-errs:
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	if out, err := call(t, r, "r.keep", ""); err != nil || out["v"] != float64(redeploys+1) {
+		t.Fatalf("%v %v", out, err)
+	}
+}
+
+// When a load times out, invocations in flight fail as the worker is killed and those that come during the restart
+// wait until every good module is back: none sees a service missing.
+func TestInvokesDuringRestartWaitForReplay(t *testing.T) {
+	r, _ := start(t, Config{ImportTimeout: 2 * time.Second})
+	const modules = 30
+	for i := range modules {
+		load(t, r, fmt.Sprintf("m%02d.py", i), fmt.Sprintf("from zato.server.service import Service\nclass S(Service):\n    def handle(self):\n        self.response.payload = {'n': %d}\n", i))
+	}
+	last := fmt.Sprintf("m%02d.s", modules-1) // replayed last
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		res, err := r.Load(context.Background(), "b.py", "/srv/b.py", []byte("import time\nwhile True:\n    time.sleep(0.01)\n"))
+		if err != nil || res.Error == nil || res.Error.Type != "ImportTimeout" {
+			t.Errorf("%+v %v", res, err)
+		}
+	}()
+	var wg sync.WaitGroup
+	var ok, interrupted atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			for done := false; !done; {
+				select {
+				case <-loaded:
+					done = true // one more call after the load returned
+				default:
+				}
+				out, err := call(t, r, last, "")
+				var ie *InvokeError
+				switch {
+				case err == nil && out["n"] == float64(modules-1):
+					ok.Add(1)
+				case errors.As(err, &ie) && ie.Type == "WorkerExited" && strings.Contains(ie.Message, "b.py took longer than"):
+					interrupted.Add(1)
+				default:
+					t.Errorf("%v %v", out, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d answered, %d interrupted by the restart", ok.Load(), interrupted.Load())
+}
+
+func TestClosed(t *testing.T) {
+	r, _ := start(t, Config{})
+	load(t, r, "c.py", "from zato.server.service import Service\nclass C(Service):\n    pass\n")
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Invoke(context.Background(), "c.c", nil, InvokeOptions{}); !errors.Is(err, ErrClosed) {
+		t.Fatal(err)
+	}
+	if _, err := r.Load(context.Background(), "d.py", "/srv/d.py", []byte("")); !errors.Is(err, ErrClosed) {
+		t.Fatal(err)
+	}
+	if r.Services() != nil {
+		t.Fatal("services after Close")
 	}
 }

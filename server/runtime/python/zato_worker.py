@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 """ The python3 worker of a server: imports hot-deployed modules and runs their services.
 Requests and responses are JSON lines on stdin and on the original stdout; anything the services print goes to stderr.
+
+The main thread reads requests. Loads, imports and unloads run in order on one loader thread; invocations and the
+other queries each run on a thread of their own, so a module that takes long to import never holds up the services
+already deployed. Replies may come back in any order: each echoes its request's id.
 """
 
 import importlib
@@ -8,7 +12,9 @@ import json
 import linecache
 import logging
 import os
+import queue
 import sys
+import threading
 import traceback
 import types
 import uuid
@@ -16,6 +22,14 @@ import uuid
 PROTO = os.fdopen(os.dup(1), 'w', encoding='utf-8', buffering=1)
 os.dup2(2, 1)  # print() in a service must never corrupt the protocol
 sys.stdout = sys.stderr
+_proto_lock = threading.Lock()
+
+
+def send(msg):
+    """ Writes one whole line on the protocol stream; replies and log records come from many threads. """
+    line = json.dumps(msg) + '\n'
+    with _proto_lock:
+        PROTO.write(line)
 
 for p in reversed(sys.argv[1:]):
     if p not in sys.path:
@@ -30,7 +44,7 @@ class _Handler(logging.Handler):
             msg = record.getMessage()
             if record.exc_info:
                 msg += '\n' + ''.join(traceback.format_exception(*record.exc_info))
-            PROTO.write(json.dumps({'log': {'level': record.levelname, 'logger': record.name, 'msg': msg}}) + '\n')
+            send({'log': {'level': record.levelname, 'logger': record.name, 'msg': msg}})
         except Exception:
             pass
 
@@ -40,8 +54,10 @@ root.handlers[:] = [_Handler()]
 root.setLevel(logging.INFO)
 
 SERVER_NAME = os.environ.get('ZATO_SERVER_NAME', '')
-services = {}   # service name -> (class, python module name)
-modules = {}    # python module name -> [service names]
+# service name -> (class, python module name). Only the loader thread changes it, and only by binding a new dict
+# (copy-on-write), so a reader that takes `services` once sees either a module's old services or its new ones.
+services = {}
+modules = {}    # python module name -> [service names]; the loader thread's own
 
 
 class InvokeFailure(Exception):
@@ -94,16 +110,20 @@ def own_services(mod, modname):
 
 def register(modname, found, filename):
     """ Swaps a module's services atomically; refuses names owned by another module. """
+    global services
+    current = services
     for name in found:
-        owner = services.get(name)
+        owner = current.get(name)
         if owner and owner[1] != modname:
             raise InvokeFailure(0, 'ServiceNameConflict',
                 'service {} of {}.py is already deployed from {}.py'.format(name, modname, owner[1]))
     old = modules.get(modname, [])
+    new = dict(current)
     for name in old:
-        services.pop(name, None)
+        new.pop(name, None)
     for name, cls in found.items():
-        services[name] = (cls, modname)
+        new[name] = (cls, modname)
+    services = new
     modules[modname] = sorted(found)
     return sorted(found), sorted(set(old) - set(found))
 
@@ -158,11 +178,15 @@ def op_import(req):
 
 
 def op_unload(req):
+    global services
     module_file = req['module']
     modname = module_file[:-3] if module_file.endswith('.py') else module_file
     removed = modules.pop(modname, [])
-    for name in removed:
-        services.pop(name, None)
+    if removed:
+        new = dict(services)
+        for name in removed:
+            new.pop(name, None)
+        services = new
     sys.modules.pop(modname, None)
     return {'ok': True, 'removed': sorted(removed)}
 
@@ -232,20 +256,49 @@ def _not_serializable(value):
 
 OPS = {'load': op_load, 'import': op_import, 'unload': op_unload, 'services': op_services, 'invoke': op_invoke,
        'ping': lambda req: {'ok': True}}
+LOADER_OPS = ('load', 'import', 'unload')  # run one after another on the loader thread, in the order received
+
+
+def handle(req):
+    try:
+        resp = OPS[req['op']](req)
+    except BaseException as e:
+        resp = {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': str(e), 'traceback': traceback.format_exc()}}
+    resp['id'] = req.get('id')
+    try:
+        send(resp)
+    except BaseException as e:
+        send({'id': req.get('id'), 'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': str(e), 'traceback': ''}})
+
+
+def loader(q):
+    while True:
+        req = q.get()
+        if req is None:
+            return
+        handle(req)
 
 
 def main():
-    for line in sys.stdin.buffer:
-        try:
-            req = json.loads(line)
-        except ValueError:
-            continue
-        try:
-            resp = OPS[req['op']](req)
-        except BaseException as e:
-            resp = {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': str(e), 'traceback': traceback.format_exc()}}
-        resp['id'] = req.get('id')
-        PROTO.write(json.dumps(resp) + '\n')
+    loads = queue.Queue()
+    loader_thread = threading.Thread(target=loader, args=(loads,), name='zato-loader')
+    loader_thread.start()
+    try:
+        for line in sys.stdin.buffer:
+            try:
+                req = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(req, dict):
+                continue
+            if req.get('op') in LOADER_OPS:
+                loads.put(req)
+            else:
+                # Not daemon threads: at EOF the interpreter lets the requests in progress answer before it exits.
+                threading.Thread(target=handle, args=(req,), name='zato-request-{}'.format(req.get('id'))).start()
+    finally:
+        loads.put(None)
+        loader_thread.join()
 
 
 if __name__ == '__main__':
