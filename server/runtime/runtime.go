@@ -307,11 +307,7 @@ func (e *workerExit) Error() string {
 
 func (e *workerExit) Is(target error) bool { return target == errWorkerExited }
 
-func exitOf(w *worker) error {
-	w.pmu.Lock()
-	defer w.pmu.Unlock()
-	return &workerExit{killedBecause: w.killed}
-}
+func exitOf(w *worker) error { return &workerExit{killedBecause: w.killedBecause()} }
 
 // roundTrip sends one request to w and waits for its reply. It neither kills nor replaces w: on errTimeout the
 // caller decides.
@@ -478,20 +474,13 @@ func (r *Runtime) deploy(ctx context.Context, req map[string]any, what string) (
 		rep, err := r.roundTrip(ctx, w, req, r.cfg.ImportTimeout)
 		var exit *workerExit
 		retry := errors.As(err, &exit) && exit.killedBecause != "" && attempt == 0
+		handled, rerr := r.afterFailure(ctx, w, err, what, r.cfg.ImportTimeout, true)
 		switch {
-		case errors.Is(err, errTimeout):
-			w.kill(fmt.Sprintf("%s took longer than %s", what, r.cfg.ImportTimeout))
-		case errors.Is(err, errWorkerExited):
-		default:
+		case !handled:
 			return rep, err
-		}
-		if rerr := r.replace(ctx, w, true); rerr != nil {
-			if errors.Is(rerr, ErrClosed) {
-				return reply{}, ErrClosed
-			}
-			return reply{}, fmt.Errorf("%w; restart failed: %v", err, rerr)
-		}
-		if !retry {
+		case rerr != nil:
+			return reply{}, rerr
+		case !retry:
 			return reply{}, err
 		}
 	}
@@ -505,20 +494,35 @@ func (r *Runtime) query(ctx context.Context, req map[string]any, timeout time.Du
 		return reply{}, err
 	}
 	rep, err := r.roundTrip(ctx, w, req, timeout)
+	handled, rerr := r.afterFailure(ctx, w, err, what, timeout, false)
+	switch {
+	case !handled:
+		return rep, err
+	case rerr != nil:
+		return reply{}, rerr
+	}
+	return reply{}, err
+}
+
+// afterFailure deals with a round trip's timeout (w is killed) or w's exit: w is replaced, with the good modules
+// replayed. handled is false for any other outcome, which the caller returns as it is; rerr is set when the
+// replacement failed (ErrClosed, or the failure wrapped around err). holdsLoadMu tells whether the caller holds
+// r.loadMu.
+func (r *Runtime) afterFailure(ctx context.Context, w *worker, err error, what string, timeout time.Duration, holdsLoadMu bool) (handled bool, rerr error) {
 	switch {
 	case errors.Is(err, errTimeout):
 		w.kill(fmt.Sprintf("%s took longer than %s", what, timeout))
 	case errors.Is(err, errWorkerExited):
 	default:
-		return rep, err
+		return false, nil
 	}
-	if rerr := r.replace(ctx, w, false); rerr != nil {
+	if rerr := r.replace(ctx, w, holdsLoadMu); rerr != nil {
 		if errors.Is(rerr, ErrClosed) {
-			return reply{}, ErrClosed
+			return true, ErrClosed
 		}
-		return reply{}, fmt.Errorf("%w; restart failed: %v", err, rerr)
+		return true, fmt.Errorf("%w; restart failed: %v", err, rerr)
 	}
-	return reply{}, err
+	return true, nil
 }
 
 // Load compiles and imports source as module (a file name such as x.py), replacing its services atomically.
