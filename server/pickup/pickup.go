@@ -92,10 +92,10 @@ func pickedOf(sha string, fi fs.FileInfo) picked {
 	return picked{sha: sha, size: fi.Size(), mtime: fi.ModTime()}
 }
 
+// fileState is what polling compares between ticks to tell a file that stopped changing.
 type fileState struct {
 	size  int64
 	mtime time.Time
-	sha   string
 }
 
 // New returns a Watcher; Run starts it.
@@ -279,11 +279,7 @@ func (w *Watcher) rescan(ctx context.Context) {
 			first[name] = fi
 		}
 	}
-	for name := range w.ignored { // events of entries that left may have been lost
-		if !present[name] {
-			delete(w.ignored, name)
-		}
-	}
+	w.forgetGone(present) // events of entries that left may have been lost
 	if len(first) == 0 {
 		return
 	}
@@ -340,6 +336,21 @@ func (w *Watcher) remove(name string) {
 	}
 }
 
+// forgetGone drops what is remembered of entries no longer in the directory: one that comes back is logged (or
+// watched for stability) anew.
+func (w *Watcher) forgetGone(present map[string]bool) {
+	for name := range w.ignored {
+		if !present[name] {
+			delete(w.ignored, name)
+		}
+	}
+	for name := range w.seen {
+		if !present[name] {
+			delete(w.seen, name)
+		}
+	}
+}
+
 // ignore logs an entry that is not a flat module once for as long as it stays in the directory.
 func (w *Watcher) ignore(name string) {
 	if name == "" || w.ignored[name] {
@@ -367,16 +378,7 @@ func (w *Watcher) poll(ctx context.Context) {
 			present[e.Name()] = true
 		}
 		sort.Strings(names)
-		for name := range w.ignored {
-			if !present[name] {
-				delete(w.ignored, name)
-			}
-		}
-		for name := range w.seen {
-			if !present[name] {
-				delete(w.seen, name)
-			}
-		}
+		w.forgetGone(present)
 		for _, name := range names {
 			fi, ok := w.classify(name)
 			if !ok {
@@ -384,7 +386,7 @@ func (w *Watcher) poll(ctx context.Context) {
 			}
 			path := filepath.Join(w.cfg.Dir, name)
 			prev, known := w.seen[name]
-			cur := fileState{size: fi.Size(), mtime: fi.ModTime(), sha: prev.sha}
+			cur := fileState{size: fi.Size(), mtime: fi.ModTime()}
 			w.seen[name] = cur
 			if first {
 				w.pickLeftover(ctx, name, fi)
