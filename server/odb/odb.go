@@ -146,7 +146,11 @@ type Store interface {
 	Deployment(ctx context.Context, id int64) (Deployment, error)
 	// Deployments lists deployments (with rows; Version.Source left empty), newest first.
 	Deployments(ctx context.Context, f DeploymentFilter) ([]Deployment, error)
-	// PendingFor lists deployments where server's row is pending, oldest first, with sources.
+	// ServerStatuses reads a deployment's rows only, ordered by server (empty if there is no such deployment):
+	// what changes while clients wait on it.
+	ServerStatuses(ctx context.Context, id int64) ([]ServerStatus, error)
+	// PendingFor lists deployments where server's row is pending, oldest first, with sources; Servers holds that
+	// row only (what a deployer needs).
 	PendingFor(ctx context.Context, server string) ([]Deployment, error)
 	// SetServerStatus inserts or replaces server's row in a deployment (UpdatedAt = now).
 	SetServerStatus(ctx context.Context, deploymentID int64, st ServerStatus) error

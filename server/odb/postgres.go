@@ -62,10 +62,13 @@ func (b *pgBackend) close() error {
 // pgRetries bounds how often a write that hit a serialization failure or a deadlock is tried again.
 const pgRetries = 3
 
-func (b *pgBackend) write(ctx context.Context, fn func(q querier) error) error {
+// pgBegins begin a write with the durability asked for, in one round trip.
+var pgBegins = map[durability]string{powerSafe: `BEGIN`, crashSafe: `BEGIN; SET LOCAL synchronous_commit = off`}
+
+func (b *pgBackend) write(ctx context.Context, d durability, fn func(q querier) error) error {
 	var err error
 	for range pgRetries {
-		err = b.tx(ctx, pgx.TxOptions{}, func(q querier) error {
+		err = b.tx(ctx, pgx.TxOptions{BeginQuery: pgBegins[d]}, func(q querier) error {
 			if err := fn(q); err != nil {
 				return err
 			}

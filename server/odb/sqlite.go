@@ -104,7 +104,11 @@ func (b *sqliteBackend) close() error {
 // busyRetries bounds how often a write that found the database busy for the whole busy_timeout is tried again.
 const busyRetries = 3
 
-func (b *sqliteBackend) write(ctx context.Context, fn func(q querier) error) error {
+// syncPragmas set a connection's sync level for the write it is about to begin (SQLite refuses the change inside a
+// transaction, and the level belongs to the connection: each write sets its own).
+var syncPragmas = map[durability]string{powerSafe: `PRAGMA synchronous = FULL`, crashSafe: `PRAGMA synchronous = NORMAL`}
+
+func (b *sqliteBackend) write(ctx context.Context, d durability, fn func(q querier) error) error {
 	select {
 	case b.wlock <- struct{}{}:
 	case <-ctx.Done():
@@ -115,9 +119,16 @@ func (b *sqliteBackend) write(ctx context.Context, fn func(q querier) error) err
 		return err
 	}
 	defer unlock(b.flock)
-	var err error
+	conn, err := b.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, syncPragmas[d]); err != nil {
+		return fmt.Errorf("set sync level: %w", err)
+	}
 	for range busyRetries {
-		if err = b.tx(ctx, false, fn); !isBusy(err) || ctx.Err() != nil {
+		if err = b.tx(ctx, conn, false, fn); !isBusy(err) || ctx.Err() != nil {
 			return err
 		}
 	}
@@ -125,11 +136,16 @@ func (b *sqliteBackend) write(ctx context.Context, fn func(q querier) error) err
 }
 
 func (b *sqliteBackend) read(ctx context.Context, fn func(q querier) error) error {
-	return b.tx(ctx, true, fn)
+	return b.tx(ctx, b.db, true, fn)
 }
 
-func (b *sqliteBackend) tx(ctx context.Context, readOnly bool, fn func(q querier) error) error {
-	tx, err := b.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+// beginner is a *sql.DB or a *sql.Conn.
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+func (b *sqliteBackend) tx(ctx context.Context, on beginner, readOnly bool, fn func(q querier) error) error {
+	tx, err := on.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -46,8 +46,8 @@ type row interface{ Scan(dest ...any) error }
 // backend is what differs between the engines; store holds the semantics.
 type backend interface {
 	// write runs fn in a transaction that serialises with every other writer (SQLite: BEGIN IMMEDIATE; PostgreSQL:
-	// row locks taken by fn, and a NOTIFY before commit).
-	write(ctx context.Context, fn func(q querier) error) error
+	// row locks taken by fn, and a NOTIFY before commit), committed as d says.
+	write(ctx context.Context, d durability, fn func(q querier) error) error
 	// read runs fn in a read-only transaction with one snapshot.
 	read(ctx context.Context, fn func(q querier) error) error
 	// forUpdate is appended to a SELECT that must lock its rows until commit ("" where write already serialises).
@@ -57,6 +57,22 @@ type backend interface {
 	watch(ctx context.Context, ready, changed func())
 	close() error
 }
+
+// durability says what a commit must survive.
+type durability int
+
+const (
+	// powerSafe commits are on disk before commit returns (SQLite synchronous=FULL; PostgreSQL's default). For what
+	// nobody could rebuild: uploads, which a client has been told were accepted, and the schema.
+	powerSafe durability = iota
+	// crashSafe commits survive the server process dying (kill -9) but a power loss or OS crash may undo the last
+	// few (SQLite synchronous=NORMAL in WAL mode; PostgreSQL synchronous_commit=off); the database stays
+	// consistent either way. For rows a server writes again when it starts: membership and heartbeats, its status
+	// in deployments (reconcile records the newest deployment of every module; a row left pending reads offline)
+	// and service-sources results. A sync costs more CPU than the rest of such a write, and every server writes
+	// one row per deployment.
+	crashSafe
+)
 
 // store implements Store over a backend.
 type store struct {
@@ -196,7 +212,7 @@ func (s *store) RegisterServer(ctx context.Context, m Server) error {
 		m.State = ServerStarting
 	}
 	t := now()
-	err := s.b.write(ctx, func(q querier) error {
+	err := s.b.write(ctx, crashSafe, func(q querier) error {
 		_, err := q.exec(ctx, `INSERT INTO servers (name, url, pid, host, state, started_at, heartbeat_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $6)
 			ON CONFLICT (name) DO UPDATE SET url = excluded.url, pid = excluded.pid, host = excluded.host,
@@ -226,7 +242,7 @@ func (s *store) Heartbeat(ctx context.Context, name string) error {
 
 // touchServer refreshes a member's heartbeat and, unless state is "", its state.
 func (s *store) touchServer(ctx context.Context, name string, state ServerState) error {
-	return s.b.write(ctx, func(q querier) error {
+	return s.b.write(ctx, crashSafe, func(q querier) error {
 		var n int64
 		var err error
 		if state == "" {
@@ -276,7 +292,7 @@ func (s *store) Servers(ctx context.Context) ([]Server, error) {
 
 func (s *store) CreateDeployment(ctx context.Context, d NewDeployment) (Deployment, error) {
 	var out Deployment
-	err := s.b.write(ctx, func(q querier) error {
+	err := s.b.write(ctx, powerSafe, func(q querier) error {
 		var err error
 		out, err = s.createDeployment(ctx, q, d)
 		return err
@@ -433,14 +449,15 @@ func deploymentCols(src string) string {
 
 const deploymentFrom = ` FROM deployments d LEFT JOIN versions v ON v.id = d.version_id `
 
-func scanDeployment(r row, d *Deployment) error {
+// scanDeployment scans deploymentCols, then extra.
+func scanDeployment(r row, d *Deployment, extra ...any) error {
 	var action string
 	var vid sql.NullInt64
 	var vnum sql.NullInt64
 	var sum, src, who, origin sql.NullString
 	var vt utcTime
-	if err := r.Scan(&d.ID, &d.Module, &action, &d.Who, &d.Origin, &d.ReceivedBy, (*utcTime)(&d.CreatedAt),
-		&vid, &vnum, &sum, &src, &who, &origin, &vt); err != nil {
+	if err := r.Scan(append([]any{&d.ID, &d.Module, &action, &d.Who, &d.Origin, &d.ReceivedBy, (*utcTime)(&d.CreatedAt),
+		&vid, &vnum, &sum, &src, &who, &origin, &vt}, extra...)...); err != nil {
 		return err
 	}
 	d.Action = Action(action)
@@ -477,34 +494,77 @@ func deployments(ctx context.Context, q querier, query, rowsWhere string, args .
 	if len(out) == 0 {
 		return out, nil
 	}
-	rs, err = q.query(ctx, `SELECT deployment_id, server, status, services, error, duration_ms, updated_at
-		FROM deployment_servers WHERE `+rowsWhere+` ORDER BY deployment_id, server`, args...)
+	err = serverRows(ctx, q, rowsWhere, args, func(id int64, st ServerStatus) {
+		if i, ok := index[id]; ok {
+			out[i].Servers = append(out[i].Servers, st)
+		}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("server rows: %w", err)
+		return nil, err
+	}
+	return out, nil
+}
+
+// serverRows calls add with each deployment_servers row that where selects, ordered by deployment and server.
+func serverRows(ctx context.Context, q querier, where string, args []any, add func(id int64, st ServerStatus)) error {
+	rs, err := q.query(ctx, `SELECT s.deployment_id, `+statusCols+`
+		FROM deployment_servers s WHERE `+where+` ORDER BY s.deployment_id, s.server`, args...)
+	if err != nil {
+		return fmt.Errorf("server rows: %w", err)
 	}
 	defer rs.Close()
 	for rs.Next() {
 		var id int64
-		var st ServerStatus
-		var status string
-		var services, detail jsonText
-		if err := rs.Scan(&id, &st.Server, &status, &services, &detail, &st.DurationMs,
-			(*utcTime)(&st.UpdatedAt)); err != nil {
-			return nil, fmt.Errorf("server rows: %w", err)
+		var sc statusScan
+		if err := rs.Scan(append([]any{&id}, sc.dest()...)...); err != nil {
+			return fmt.Errorf("server rows: %w", err)
 		}
-		st.Status = Status(status)
-		if st.Services, err = decodeServices(services); err != nil {
-			return nil, err
+		st, err := sc.result()
+		if err != nil {
+			return err
 		}
-		if st.Error, err = decodeError(detail); err != nil {
-			return nil, err
-		}
-		if i, ok := index[id]; ok {
-			out[i].Servers = append(out[i].Servers, st)
-		}
+		add(id, st)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("server rows: %w", err)
+		return fmt.Errorf("server rows: %w", err)
+	}
+	return nil
+}
+
+// statusCols are a deployment_servers row's columns but deployment_id, as statusScan scans them.
+const statusCols = `s.server, s.status, s.services, s.error, s.duration_ms, s.updated_at`
+
+// statusScan holds a deployment_servers row while it is scanned.
+type statusScan struct {
+	st               ServerStatus
+	status           string
+	services, detail jsonText
+}
+
+func (sc *statusScan) dest() []any {
+	return []any{&sc.st.Server, &sc.status, &sc.services, &sc.detail, &sc.st.DurationMs, (*utcTime)(&sc.st.UpdatedAt)}
+}
+
+func (sc *statusScan) result() (ServerStatus, error) {
+	st := sc.st
+	st.Status = Status(sc.status)
+	var err error
+	if st.Services, err = decodeServices(sc.services); err != nil {
+		return st, err
+	}
+	if st.Error, err = decodeError(sc.detail); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+func (s *store) ServerStatuses(ctx context.Context, id int64) ([]ServerStatus, error) {
+	out := []ServerStatus{}
+	err := s.b.read(ctx, func(q querier) error {
+		return serverRows(ctx, q, `deployment_id = $1`, []any{id}, func(_ int64, st ServerStatus) { out = append(out, st) })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rows of deployment %d: %w", id, err)
 	}
 	return out, nil
 }
@@ -550,13 +610,31 @@ func (s *store) Deployments(ctx context.Context, f DeploymentFilter) ([]Deployme
 }
 
 func (s *store) PendingFor(ctx context.Context, server string) ([]Deployment, error) {
-	const sel = `SELECT deployment_id FROM deployment_servers WHERE server = $1 AND status = 'pending'`
-	var ds []Deployment
+	ds := []Deployment{}
 	err := s.b.read(ctx, func(q querier) error {
-		var err error
-		ds, err = deployments(ctx, q, `SELECT `+deploymentCols("v.source")+deploymentFrom+`WHERE d.id IN (`+sel+`)
-			ORDER BY d.id`, `deployment_id IN (`+sel+`)`, server)
-		return err
+		// One query along the (server, status, deployment_id) index: a server looks whenever it is nudged or the ODB
+		// changed, and usually finds nothing.
+		rs, err := q.query(ctx, `SELECT `+deploymentCols("v.source")+`, `+statusCols+`
+			FROM deployment_servers s JOIN deployments d ON d.id = s.deployment_id LEFT JOIN versions v ON v.id = d.version_id
+			WHERE s.server = $1 AND s.status = 'pending' ORDER BY s.deployment_id`, server)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var d Deployment
+			var sc statusScan
+			if err := scanDeployment(rs, &d, sc.dest()...); err != nil {
+				return err
+			}
+			st, err := sc.result()
+			if err != nil {
+				return err
+			}
+			d.Servers = []ServerStatus{st}
+			ds = append(ds, d)
+		}
+		return rs.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pending deployments of %s: %w", server, err)
@@ -571,7 +649,7 @@ func (s *store) SetServerStatus(ctx context.Context, deploymentID int64, st Serv
 	if !validStatus(st.Status) {
 		return fmt.Errorf("set status of %s in deployment %d: unknown status %q", st.Server, deploymentID, st.Status)
 	}
-	err := s.b.write(ctx, func(q querier) error {
+	err := s.b.write(ctx, crashSafe, func(q querier) error {
 		var one int
 		err := q.queryRow(ctx, `SELECT 1 FROM deployments WHERE id = $1`, deploymentID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -595,7 +673,7 @@ func (s *store) SetServerStatus(ctx context.Context, deploymentID int64, st Serv
 }
 
 func (s *store) MarkOffline(ctx context.Context, server string) error {
-	err := s.b.write(ctx, func(q querier) error {
+	err := s.b.write(ctx, crashSafe, func(q querier) error {
 		_, err := q.exec(ctx, `UPDATE deployment_servers SET status = 'offline', updated_at = $2
 			WHERE server = $1 AND status = 'pending'`, server, now())
 		return err
@@ -711,7 +789,7 @@ func (s *store) SetSourceResults(ctx context.Context, server string, results []S
 		}
 	}
 	t := now()
-	err := s.b.write(ctx, func(q querier) error {
+	err := s.b.write(ctx, crashSafe, func(q querier) error {
 		if _, err := q.exec(ctx, `DELETE FROM source_results WHERE server = $1`, server); err != nil {
 			return err
 		}

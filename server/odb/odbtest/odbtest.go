@@ -357,8 +357,13 @@ func testPendingFor(t *testing.T, a, b odb.Store) {
 	d2 := deploy(t, b, "two.py", "2", "s1", "deployed", "s2", "pending")
 	d3 := deploy(t, a, "one.py", "3", "s1", "pending", "s2", "offline")
 
-	equal(t, "PendingFor(s1)", must(b.PendingFor(ctx, "s1"))(t), []odb.Deployment{d1, d3})
-	equal(t, "PendingFor(s2)", must(b.PendingFor(ctx, "s2"))(t), []odb.Deployment{d1, d2})
+	// Each deployment comes with the asking server's row only.
+	only := func(d odb.Deployment, i int) odb.Deployment {
+		d.Servers = d.Servers[i : i+1]
+		return d
+	}
+	equal(t, "PendingFor(s1)", must(b.PendingFor(ctx, "s1"))(t), []odb.Deployment{only(d1, 0), only(d3, 0)})
+	equal(t, "PendingFor(s2)", must(b.PendingFor(ctx, "s2"))(t), []odb.Deployment{only(d1, 1), only(d2, 1)})
 	if src := must(a.PendingFor(ctx, "s2"))(t)[1].Version.Source; src != "2" {
 		t.Fatalf("PendingFor must include sources, got %q", src)
 	}
@@ -391,6 +396,9 @@ func testSetServerStatus(t *testing.T, a, b odb.Store) {
 	s2 = must(b.Deployment(ctx, d.ID))(t).Servers[1]
 	equal(t, "replaced row", s2, odb.ServerStatus{Server: "s2", Status: odb.StatusDeployed,
 		Services: []string{"x.a", "x.b"}, DurationMs: 0.5, UpdatedAt: s2.UpdatedAt})
+	// ServerStatuses reads the same rows as Deployment, and nothing for an unknown deployment.
+	equal(t, "ServerStatuses", must(a.ServerStatuses(ctx, d.ID))(t), must(b.Deployment(ctx, d.ID))(t).Servers)
+	equal(t, "ServerStatuses of an unknown deployment", must(b.ServerStatuses(ctx, d.ID+1000))(t), []odb.ServerStatus{})
 
 	ok(t, b.SetServerStatus(ctx, d.ID, odb.ServerStatus{Server: "s0", Status: odb.StatusOffline}))
 	got = must(a.Deployment(ctx, d.ID))(t)
