@@ -129,7 +129,7 @@ func (a *API) nudge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "bad cluster secret")
 		return
 	}
-	a.cl.Nudged(r.URL.Query().Get(cluster.MembersParam) == "1")
+	a.cl.Nudged(cluster.NudgeFromQuery(r.URL.Query()))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -302,6 +302,7 @@ func StreamEvents(ctx context.Context, w http.ResponseWriter, cl *cluster.Cluste
 	seen := map[string]string{}
 	first := true
 	v, err := cl.WaitDone(ctx, id, func(v cluster.View) {
+		sent := first
 		if first {
 			send("deployment", DeploymentView(v))
 			for _, s := range v.Servers {
@@ -313,10 +314,13 @@ func StreamEvents(ctx context.Context, w http.ResponseWriter, cl *cluster.Cluste
 				if seen[s.Server] != string(s.Status) {
 					seen[s.Server] = string(s.Status)
 					send("server", ServerView(s))
+					sent = true
 				}
 			}
 		}
-		_ = rc.Flush()
+		if sent {
+			_ = rc.Flush()
+		}
 	})
 	if err != nil {
 		return // the client went away, or ctx ran out: a client reconnects and gets a new snapshot

@@ -10,11 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,9 @@ type Config struct {
 	// BeforeApply, if set, runs before each change to CurrentDir (backups).
 	BeforeApply func(ctx context.Context, module string)
 	HTTPClient  *http.Client
+	// Nudges, if set, is the UDP socket this server receives nudges on and sends them from (see nudge.go); the
+	// node closes it when the server stops. Without it nudges go over HTTP.
+	Nudges net.PacketConn
 	// MaxPayload bounds a module's size (default 1 MB).
 	MaxPayload int64
 }
@@ -63,6 +67,7 @@ type Cluster struct {
 	hub   *Hub
 	wake  chan struct{}
 	http  *http.Client
+	addrs peerAddrs
 
 	mu      sync.Mutex
 	loaded  map[string]string // module -> sha256 of the version now serving
@@ -120,6 +125,9 @@ func (c *Cluster) Start(ctx context.Context, pid int, host string) error {
 	}
 	c.refreshPeers(ctx)
 	c.nudgePeers()
+	if c.cfg.Nudges != nil {
+		go c.serveNudges(ctx)
+	}
 	go c.deployLoop(ctx)
 	go c.heartbeatLoop(ctx)
 	go c.watchLoop(ctx)
@@ -134,21 +142,38 @@ func (c *Cluster) Stop(ctx context.Context) {
 	c.nudgePeers()
 }
 
-// Nudged is called by the API when a peer says the ODB changed; members says the membership may have changed (a
-// server started or stopped), so views must read it again.
-func (c *Cluster) Nudged(members bool) {
-	if members {
+// Nudge is what a peer's nudge says changed in the ODB.
+type Nudge struct {
+	// Members: a server started or stopped (or a deployment was submitted), so views read the membership again.
+	Members bool
+	// Status: only the rows of a deployment this server received changed. Its waiters must look; there is nothing
+	// to apply, so the deployer is not woken (a receiving server gets one such nudge per peer and deployment).
+	Status bool
+}
+
+// Query parameters of a nudge.
+const (
+	MembersParam = "members"
+	StatusParam  = "status"
+)
+
+// NudgeFromQuery reads a nudge's query parameters.
+func NudgeFromQuery(q url.Values) Nudge {
+	return Nudge{Members: q.Get(MembersParam) == "1", Status: q.Get(StatusParam) == "1"}
+}
+
+// Nudged is called by the API when a peer says the ODB changed.
+func (c *Cluster) Nudged(n Nudge) {
+	if n.Members {
 		c.mu.Lock()
 		c.peersAt = time.Time{}
 		c.mu.Unlock()
 	}
-	c.kick()
+	if !n.Status {
+		c.kick()
+	}
 	c.hub.Notify()
 }
-
-// MembersParam marks a nudge sent when membership may have changed.
-const MembersParam = "members"
-
 
 func (c *Cluster) kick() {
 	select {
@@ -222,12 +247,24 @@ func (c *Cluster) View(ctx context.Context, id int64) (View, error) {
 
 // WaitDone blocks until the deployment is done or ctx ends, calling onChange (if set) with every new view.
 func (c *Cluster) WaitDone(ctx context.Context, id int64, onChange func(View)) (View, error) {
-	for {
+	var d odb.Deployment
+	for read := false; ; read = true {
 		ch := c.hub.Wait() // taken before reading, so no change slips between the read and the wait
-		v, err := c.View(ctx, id)
-		if err != nil {
-			return v, err
+		var err error
+		if !read {
+			d, err = c.store.Deployment(ctx, id)
+		} else {
+			// Only the rows change once a deployment exists: read them alone (a view per confirmation).
+			d.Servers, err = c.store.ServerStatuses(ctx, id)
 		}
+		if err != nil {
+			return View{}, err
+		}
+		members, err := c.members(ctx)
+		if err != nil {
+			return View{}, fmt.Errorf("list servers: %w", err)
+		}
+		v := MakeView(d, members, time.Now(), MaxAge)
 		if onChange != nil {
 			onChange(v)
 		}
@@ -339,7 +376,8 @@ func (c *Cluster) refreshPeers(ctx context.Context) {
 // safety-net checks catch a lost nudge.
 func (c *Cluster) nudgePeers() { c.nudge("") }
 
-// nudge tells one live peer (or all, with only == "") to look at the ODB now.
+// nudge tells every live peer to look at the ODB now, or, with only set, tells that peer that a deployment it
+// received has a new row.
 func (c *Cluster) nudge(only string) {
 	if only == c.cfg.Name {
 		return
@@ -365,23 +403,8 @@ func (c *Cluster) nudge(only string) {
 		if p.Name == c.cfg.Name || p.URL == "" || !p.Live(now, MaxAge) || (only != "" && p.Name != only) {
 			continue
 		}
-		go func(url string) {
-			target := strings.TrimRight(url, "/") + NudgePath
-			if only == "" { // broadcasts come from starts, stops and submissions: membership may have changed
-				target += "?" + MembersParam + "=1"
-			}
-			req, err := http.NewRequest(http.MethodPost, target, nil)
-			if err != nil {
-				return
-			}
-			req.Header.Set(SecretHeader, c.cfg.Secret)
-			resp, err := c.http.Do(req)
-			if err != nil {
-				c.log.Warn("nudge failed", "peer", url, "err", err)
-				return
-			}
-			resp.Body.Close()
-		}(p.URL)
+		// Broadcasts come from starts, stops and submissions: membership may have changed.
+		c.send(p.URL, Nudge{Members: only == "", Status: only != ""})
 	}
 }
 

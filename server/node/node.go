@@ -61,6 +61,14 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		return fmt.Errorf("listen on %s:%d: %w", cfg.Host, cfg.Port, err)
 	}
 	defer ln.Close()
+	// Peers nudge this server with datagrams to the same port number; without the socket they fall back to HTTP.
+	nudges, err := net.ListenPacket("udp", ln.Addr().String())
+	if err != nil {
+		log.Warn("no UDP socket for nudges: peers' changes reach this server through the ODB's change check", "err", err)
+		nudges = nil
+	} else {
+		defer nudges.Close()
+	}
 
 	store, err := odb.Open(ctx, cfg.ODBEngine, cfg.ODBDSN)
 	if err != nil {
@@ -115,7 +123,7 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	cl := cluster.New(cluster.Config{
 		HTTPClient: peerClient,
 		Name:       cfg.Name, URL: cfg.PublicURL, Secret: cfg.ClusterSecret, CurrentDir: cfg.CurrentWorkDir, Logger: log,
-		MaxPayload: cfg.MaxPayload, BeforeApply: bk.Snapshot,
+		MaxPayload: cfg.MaxPayload, BeforeApply: bk.Snapshot, Nudges: nudges,
 	}, store, rt)
 
 	a := api.New(api.Config{
