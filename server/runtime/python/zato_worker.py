@@ -280,7 +280,7 @@ def loader(q):
 
 
 def main():
-    loads = queue.Queue()
+    loads = queue.SimpleQueue()  # in C: no Python-level lock dance per load
     loader_thread = threading.Thread(target=loader, args=(loads,), name='zato-loader')
     loader_thread.start()
     try:
