@@ -659,8 +659,8 @@ func writeAtomic(path string, data []byte) error {
 	twin := twinOf(path)
 	if exchangeSupported {
 		if _, err := os.Lstat(path); err == nil {
-			if err := os.WriteFile(twin, data, 0o644); err != nil {
-				return fmt.Errorf("write %s: %w", twin, err)
+			if err := overwrite(twin, data); err != nil {
+				return err
 			}
 			if err := exchange(twin, path); err == nil {
 				return nil
@@ -684,6 +684,26 @@ func writeAtomic(path string, data []byte) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	return nil
+}
+
+// overwrite writes data over path's old bytes and then cuts it to length. Not O_TRUNC: on ext4 a truncation to
+// zero makes close() flush the file's blocks (auto_da_alloc), a synchronous write on every deploy.
+func overwrite(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.WriteAt(data, 0)
+	if err == nil {
+		err = f.Truncate(int64(len(data)))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

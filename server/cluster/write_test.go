@@ -12,7 +12,8 @@ func TestWriteAtomic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mod.py")
 	var inodes []os.FileInfo
-	for _, v := range []string{"v1", "v2", "v3", "v4"} {
+	// Lengths vary: a twin that gets shorter content must be cut to length.
+	for _, v := range []string{"v1 long first version", "v2", "v3 longer than v2", "v4"} {
 		if err := writeAtomic(path, []byte(v)); err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +38,7 @@ func TestWriteAtomic(t *testing.T) {
 	if len(entries) != 2 {
 		t.Fatalf("entries %v", entries)
 	}
-	if prev, err := os.ReadFile(twinOf(path)); err != nil || string(prev) != "v3" {
+	if prev, err := os.ReadFile(twinOf(path)); err != nil || string(prev) != "v3 longer than v2" {
 		t.Fatalf("twin holds %q %v", prev, err)
 	}
 	if !os.SameFile(inodes[1], inodes[3]) || os.SameFile(inodes[2], inodes[3]) {
