@@ -294,6 +294,7 @@ func sqliteArgs(args []any) []any {
 }
 
 func (q sqliteQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	ctx = statementContext(ctx)
 	var r sql.Result
 	var err error
 	if st := q.stmt(ctx, query); st != nil {
@@ -308,6 +309,7 @@ func (q sqliteQuerier) exec(ctx context.Context, query string, args ...any) (int
 }
 
 func (q sqliteQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
+	ctx = statementContext(ctx)
 	var rs *sql.Rows
 	var err error
 	if st := q.stmt(ctx, query); st != nil {
@@ -322,10 +324,18 @@ func (q sqliteQuerier) query(ctx context.Context, query string, args ...any) (ro
 }
 
 func (q sqliteQuerier) queryRow(ctx context.Context, query string, args ...any) row {
+	ctx = statementContext(ctx)
 	if st := q.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, sqliteArgs(args)...)
 	}
 	return q.tx.QueryRowContext(ctx, query, sqliteArgs(args)...)
+}
+
+// statementContext drops ctx's cancellation for one statement. The driver would start a goroutine and a progress
+// handler per statement to interrupt it; ours are short and indexed, the wait for the write lock (lockFile) and
+// the transaction itself still end with ctx, and busy_timeout bounds any wait inside SQLite.
+func statementContext(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
 }
 
 type sqliteRows struct{ *sql.Rows }
