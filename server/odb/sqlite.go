@@ -3,6 +3,7 @@ package odb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -37,6 +38,10 @@ type sqliteBackend struct {
 	// previous one commits. Without it, processes meet SQLite's busy handler, which sleeps 1, 2, 5, 10, 15, 20,
 	// 25 ms between tries: six servers confirming one deployment at once paid tens of ms in those sleeps.
 	flock *os.File
+	// wconn is the connection every write of this process uses (writes take turns anyway), and wsync the sync level
+	// it was last set to: a write sets the level only when it differs. Both are guarded by wlock.
+	wconn *sql.Conn
+	wsync durability
 }
 
 // OpenSQLite opens (creating if needed) the SQLite ODB at path, which several processes may share.
@@ -96,6 +101,10 @@ func setWAL(ctx context.Context, db *sql.DB) error {
 func (b *sqliteBackend) forUpdate() string { return "" }
 
 func (b *sqliteBackend) close() error {
+	b.wlock <- struct{}{} // no write in progress, and none after
+	if b.wconn != nil {
+		b.wconn.Close()
+	}
 	b.stmts.close()
 	b.flock.Close()
 	return b.db.Close()
@@ -119,20 +128,40 @@ func (b *sqliteBackend) write(ctx context.Context, d durability, fn func(q queri
 		return err
 	}
 	defer unlock(b.flock)
-	conn, err := b.db.Conn(ctx)
+	conn, err := b.writeConn(ctx, d)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, syncPragmas[d]); err != nil {
-		return fmt.Errorf("set sync level: %w", err)
+		return err
 	}
 	for range busyRetries {
 		if err = b.tx(ctx, conn, false, fn); !isBusy(err) || ctx.Err() != nil {
-			return err
+			break
 		}
 	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		b.wconn.Close()
+		b.wconn = nil // the next write opens another
+	}
 	return err
+}
+
+// writeConn is the write connection at sync level d. The caller holds wlock.
+func (b *sqliteBackend) writeConn(ctx context.Context, d durability) (*sql.Conn, error) {
+	if b.wconn == nil {
+		conn, err := b.db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+		b.wconn, b.wsync = conn, -1
+	}
+	if b.wsync != d {
+		if _, err := b.wconn.ExecContext(ctx, syncPragmas[d]); err != nil {
+			b.wconn.Close()
+			b.wconn = nil
+			return nil, fmt.Errorf("set sync level: %w", err)
+		}
+		b.wsync = d
+	}
+	return b.wconn, nil
 }
 
 func (b *sqliteBackend) read(ctx context.Context, fn func(q querier) error) error {

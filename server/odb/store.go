@@ -650,20 +650,17 @@ func (s *store) SetServerStatus(ctx context.Context, deploymentID int64, st Serv
 		return fmt.Errorf("set status of %s in deployment %d: unknown status %q", st.Server, deploymentID, st.Status)
 	}
 	err := s.b.write(ctx, crashSafe, func(q querier) error {
-		var one int
-		err := q.queryRow(ctx, `SELECT 1 FROM deployments WHERE id = $1`, deploymentID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		_, err = q.exec(ctx, `INSERT INTO deployment_servers
-			(deployment_id, server, status, services, error, duration_ms, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		// One statement: the row goes in only if the deployment exists.
+		n, err := q.exec(ctx, `INSERT INTO deployment_servers
+			(deployment_id, server, status, services, error, duration_ms, updated_at)
+			SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM deployments WHERE id = $1)
 			ON CONFLICT (deployment_id, server) DO UPDATE SET status = excluded.status, services = excluded.services,
 				error = excluded.error, duration_ms = excluded.duration_ms, updated_at = excluded.updated_at`,
 			deploymentID, st.Server, string(st.Status), encodeServices(st.Services), encodeError(st.Error),
 			st.DurationMs, now())
+		if err == nil && n == 0 {
+			return ErrNotFound
+		}
 		return err
 	})
 	if err != nil {
