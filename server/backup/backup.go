@@ -51,14 +51,20 @@ type Config struct {
 
 // Backups takes snapshots and archives them in the background.
 type Backups struct {
-	cfg  Config
-	ext  string
-	arc  archives.CompressedArchive
-	log  *slog.Logger
-	jobs chan change // to archive
-	wg   sync.WaitGroup
-	// mu orders snapshots and lets the worker read the current dir with every snapshot taken so far in hand.
-	mu sync.Mutex
+	cfg Config
+	ext string
+	arc archives.CompressedArchive
+	log *slog.Logger
+	wg  sync.WaitGroup
+	// mu orders snapshots and lets the worker read the current dir with every snapshot taken so far in hand. It
+	// guards queue and last.
+	mu    sync.Mutex
+	queue []change  // snapshots not archived yet, oldest first, at most History
+	last  time.Time // when the newest was taken
+	// wake tells Run that snapshots arrived while it had no pause to wait for: only the first of a busy moment
+	// wakes it, the others just join the queue.
+	wake  chan struct{}
+	armed bool // Run is waiting for a pause (guarded by mu)
 }
 
 // New checks the configuration.
@@ -82,7 +88,7 @@ func New(cfg Config) (*Backups, error) {
 		}
 	}
 	os.RemoveAll(filepath.Join(cfg.BackupDir, ".staging")) // hard-link snapshots of an earlier version
-	return &Backups{cfg: cfg, ext: f.ext, arc: f.arc, log: cfg.Logger, jobs: make(chan change, cfg.History+1024)}, nil
+	return &Backups{cfg: cfg, ext: f.ext, arc: f.arc, log: cfg.Logger, wake: make(chan struct{}, 1)}, nil
 }
 
 // change is what a snapshot records: the content a module had just before it changed.
@@ -107,9 +113,15 @@ func (b *Backups) Snapshot(_ context.Context, module string) {
 		c.absent = true
 	}
 	b.wg.Add(1)
-	// Blocks only when the worker is more than History+1024 snapshots behind; skipping one would falsify every
-	// older state rebuilt from it.
-	b.jobs <- c
+	b.queue = b.trim(append(b.queue, c))
+	b.last = time.Now()
+	if !b.armed {
+		b.armed = true
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Quiet is how long the server must see no new snapshot before it compresses what is queued: compressing (bzip2 by
@@ -119,28 +131,33 @@ const Quiet = 250 * time.Millisecond
 
 // Run archives snapshots once deployments pause, until ctx ends; then it archives what is queued.
 func (b *Backups) Run(ctx context.Context) {
-	var queue []change
 	timer := time.NewTimer(b.cfg.Quiet)
 	timer.Stop()
 	for {
 		select {
-		case c := <-b.jobs:
-			queue = b.enqueue(queue, c)
+		case <-b.wake:
 			timer.Reset(b.cfg.Quiet)
 		case <-timer.C:
-			b.archive(ctx, queue)
-			queue = nil
+			b.mu.Lock()
+			wait := b.cfg.Quiet - time.Since(b.last)
+			if wait > 0 { // snapshots kept coming: wait for the pause after the newest
+				b.mu.Unlock()
+				timer.Reset(wait)
+				continue
+			}
+			b.armed = false
+			b.mu.Unlock()
+			b.archive(ctx)
 		case <-ctx.Done():
-			b.archive(context.Background(), queue)
+			b.archive(context.Background())
 			return
 		}
 	}
 }
 
-// enqueue adds a change, keeping only the newest History: older states would be pruned as soon as they were
-// compressed. Dropping the oldest changes loses nothing the newer states need.
-func (b *Backups) enqueue(queue []change, c change) []change {
-	queue = append(queue, c)
+// trim keeps only the newest History changes: older states would be pruned as soon as they were compressed.
+// Dropping the oldest changes loses nothing the newer states need.
+func (b *Backups) trim(queue []change) []change {
 	for len(queue) > b.cfg.History {
 		b.wg.Done()
 		queue = queue[1:]
@@ -153,19 +170,12 @@ func (b *Backups) Wait() { b.wg.Wait() }
 
 // archive rebuilds the state before each queued change, newest first, compresses each non-empty one, then points
 // LastDir at the newest and prunes once.
-func (b *Backups) archive(ctx context.Context, queue []change) {
+func (b *Backups) archive(ctx context.Context) {
 	b.mu.Lock()
-	// Every snapshot taken so far is in queue or the channel: with all of them, reverting from the current files
-	// gives each state. (A change snapshotted but not applied yet reverts to the content the file still has.)
-drain:
-	for {
-		select {
-		case c := <-b.jobs:
-			queue = b.enqueue(queue, c)
-		default:
-			break drain
-		}
-	}
+	// Every snapshot taken so far is in the queue: with all of them, reverting from the current files gives each
+	// state. (A change snapshotted but not applied yet reverts to the content the file still has.)
+	queue := b.queue
+	b.queue = nil
 	state, err := b.readCurrent()
 	b.mu.Unlock()
 	defer func() { // after the pruning, so that Wait sees the window as it ends up
