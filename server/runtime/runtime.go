@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,9 +118,10 @@ type Runtime struct {
 type worker struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	wmu    sync.Mutex    // one whole request line at a time on stdin
-	exited chan struct{} // closed once the process is gone and every reply it wrote was dispatched
-	ready  chan struct{} // closed once the good modules were replayed into it, or it was given up
+	loads  io.WriteCloser // loads, imports and unloads, read by the worker's loader thread itself; stdin where absent
+	wmu    sync.Mutex     // one whole request line at a time on stdin and on loads
+	exited chan struct{}  // closed once the process is gone and every reply it wrote was dispatched
+	ready  chan struct{}  // closed once the good modules were replayed into it, or it was given up
 
 	pmu     sync.Mutex
 	pending map[int64]chan reply // requests waiting for their reply, by id
@@ -227,10 +229,30 @@ func (r *Runtime) spawnLocked() (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	// Loads get a pipe of their own where child processes can inherit one (not on Windows): the worker's loader
+	// thread wakes on it directly instead of through the thread that reads stdin.
+	var loadsR, loadsW *os.File
+	if goruntime.GOOS != "windows" {
+		if loadsR, loadsW, err = os.Pipe(); err != nil {
+			return nil, fmt.Errorf("loads pipe: %w", err)
+		}
+		cmd.ExtraFiles = []*os.File{loadsR} // fd 3
+		cmd.Env = append(cmd.Env, "ZATO_LOADS_FD=3")
+	}
+	err = cmd.Start()
+	if loadsR != nil {
+		loadsR.Close() // the worker's end
+	}
+	if err != nil {
+		if loadsW != nil {
+			loadsW.Close()
+		}
 		return nil, fmt.Errorf("start %s: %w", r.cfg.Python, err)
 	}
 	w := &worker{cmd: cmd, stdin: stdin, exited: make(chan struct{}), ready: make(chan struct{}), pending: map[int64]chan reply{}}
+	if loadsW != nil {
+		w.loads = loadsW
+	}
 	go r.readStderr(stderr)
 	go r.readReplies(w, stdout)
 	r.w = w
@@ -259,7 +281,10 @@ func (r *Runtime) readReplies(w *worker, stdout io.Reader) {
 			ch <- rep // buffered, and one reply per request
 		}
 	}
-	_ = w.cmd.Wait()
+	_ = w.cmd.Wait() // closes stdin
+	if w.loads != nil {
+		w.loads.Close()
+	}
 	close(w.exited)
 }
 
@@ -309,6 +334,9 @@ func (e *workerExit) Is(target error) bool { return target == errWorkerExited }
 
 func exitOf(w *worker) error { return &workerExit{killedBecause: w.killedBecause()} }
 
+// loaderOps run one after another on the worker's loader thread, in the order sent (LOADER_OPS in the worker).
+var loaderOps = map[string]bool{"load": true, "import": true, "unload": true}
+
 // roundTrip sends one request to w and waits for its reply. It neither kills nor replaces w: on errTimeout the
 // caller decides.
 func (r *Runtime) roundTrip(ctx context.Context, w *worker, req map[string]any, timeout time.Duration) (reply, error) {
@@ -327,8 +355,12 @@ func (r *Runtime) roundTrip(ctx context.Context, w *worker, req map[string]any, 
 		delete(w.pending, id)
 		w.pmu.Unlock()
 	}()
+	to := w.stdin
+	if loaderOps[req["op"].(string)] && w.loads != nil {
+		to = w.loads
+	}
 	w.wmu.Lock()
-	_, err = w.stdin.Write(append(b, '\n'))
+	_, err = to.Write(append(b, '\n'))
 	w.wmu.Unlock()
 	if err != nil { // the worker is exiting (it died, or Close closed its stdin)
 		<-w.exited
@@ -660,7 +692,10 @@ func (r *Runtime) Close() error {
 	w := r.w
 	r.mu.Unlock()
 	if w != nil {
-		_ = w.stdin.Close() // the worker's loop ends at EOF
+		_ = w.stdin.Close() // the worker's loops end at EOF
+		if w.loads != nil {
+			_ = w.loads.Close()
+		}
 		select {
 		case <-w.exited:
 		case <-time.After(2 * time.Second):

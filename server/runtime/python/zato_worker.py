@@ -279,9 +279,26 @@ def loader(q):
         handle(req)
 
 
+def read_loads(fd):
+    """ Loads on a pipe of their own: the loader thread wakes on it directly, not through the stdin thread. """
+    os.set_inheritable(fd, False)  # not for what the services spawn
+    with os.fdopen(fd, 'rb') as f:
+        for line in f:
+            try:
+                req = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(req, dict):
+                handle(req)
+
+
 def main():
     loads = queue.SimpleQueue()  # in C: no Python-level lock dance per load
-    loader_thread = threading.Thread(target=loader, args=(loads,), name='zato-loader')
+    loads_fd = os.environ.get('ZATO_LOADS_FD')
+    if loads_fd:
+        loader_thread = threading.Thread(target=read_loads, args=(int(loads_fd),), name='zato-loader')
+    else:
+        loader_thread = threading.Thread(target=loader, args=(loads,), name='zato-loader')
     loader_thread.start()
     try:
         for line in sys.stdin.buffer:
