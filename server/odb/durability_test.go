@@ -1,6 +1,7 @@
 package odb
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -40,15 +41,19 @@ func TestDurability(t *testing.T) {
 			}
 			defer s.Close()
 			b := s.(*store).b
-			// Alternate, so that a connection reused from the pool does not keep the previous write's level.
-			for _, d := range []durability{crashSafe, powerSafe, crashSafe, powerSafe} {
+			// Alternate levels and both ways to write, so that no write keeps the level of the one before.
+			writes := map[string]func(context.Context, durability, func(querier) error) error{
+				"write": b.write, "writeOne": b.writeOne,
+			}
+			for i, d := range []durability{crashSafe, powerSafe, crashSafe, powerSafe, powerSafe, crashSafe, crashSafe} {
+				how := []string{"write", "writeOne"}[i%2]
 				var got string
-				err := b.write(t.Context(), d, func(q querier) error { return q.queryRow(t.Context(), e.query).Scan(&got) })
+				err := writes[how](t.Context(), d, func(q querier) error { return q.queryRow(t.Context(), e.query).Scan(&got) })
 				if err != nil {
 					t.Fatal(err)
 				}
 				if got != e.want[d] {
-					t.Fatalf("durability %d: %s = %s, want %s", d, e.query, got, e.want[d])
+					t.Fatalf("%s at durability %d: %s = %s, want %s", how, d, e.query, got, e.want[d])
 				}
 			}
 		})

@@ -87,6 +87,15 @@ func (b *pgBackend) read(ctx context.Context, fn func(q querier) error) error {
 	return b.tx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
 
+// writeOne is write: the NOTIFY makes even one statement a transaction of two.
+func (b *pgBackend) writeOne(ctx context.Context, d durability, fn func(q querier) error) error {
+	return b.write(ctx, d, fn)
+}
+
+func (b *pgBackend) readOne(ctx context.Context, fn func(q querier) error) error {
+	return fn(pgQuerier{b.pool})
+}
+
 func (b *pgBackend) tx(ctx context.Context, opts pgx.TxOptions, fn func(q querier) error) error {
 	tx, err := b.pool.BeginTx(ctx, opts)
 	if err != nil {
@@ -141,7 +150,15 @@ func (b *pgBackend) watch(ctx context.Context, ready, changed func()) {
 	}
 }
 
-type pgQuerier struct{ tx pgx.Tx }
+// pgQuerier runs statements in a transaction or, one at a time, on the pool.
+type pgQuerier struct{ tx pgxRunner }
+
+// pgxRunner is a pgx.Tx or the pool.
+type pgxRunner interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
 
 func (q pgQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	tag, err := q.tx.Exec(ctx, query, args...)

@@ -42,6 +42,8 @@ type sqliteBackend struct {
 	// it was last set to: a write sets the level only when it differs. Both are guarded by wlock.
 	wconn *sql.Conn
 	wsync durability
+	// wstmts are the statements prepared on wconn for writeOne, by query text (guarded by wlock).
+	wstmts map[string]*sql.Stmt
 }
 
 // OpenSQLite opens (creating if needed) the SQLite ODB at path, which several processes may share.
@@ -60,7 +62,8 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open SQLite ODB write lock: %w", err)
 	}
-	b := &sqliteBackend{db: db, stmts: stmtCache{db: db, m: map[string]*sql.Stmt{}}, wlock: make(chan struct{}, 1), flock: lf}
+	b := &sqliteBackend{db: db, stmts: stmtCache{db: db, m: map[string]*sql.Stmt{}}, wlock: make(chan struct{}, 1), flock: lf,
+		wstmts: map[string]*sql.Stmt{}}
 	if err := setWAL(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open SQLite ODB %s: %w", path, err)
@@ -103,7 +106,7 @@ func (b *sqliteBackend) forUpdate() string { return "" }
 func (b *sqliteBackend) close() error {
 	b.wlock <- struct{}{} // no write in progress, and none after
 	if b.wconn != nil {
-		b.wconn.Close()
+		b.dropWriteConn()
 	}
 	b.stmts.close()
 	b.flock.Close()
@@ -118,6 +121,19 @@ const busyRetries = 3
 var syncPragmas = map[durability]string{powerSafe: `PRAGMA synchronous = FULL`, crashSafe: `PRAGMA synchronous = NORMAL`}
 
 func (b *sqliteBackend) write(ctx context.Context, d durability, fn func(q querier) error) error {
+	return b.writeWith(ctx, d, func(conn *sql.Conn) error { return b.tx(ctx, conn, false, fn) })
+}
+
+// writeOne runs fn's statement in autocommit mode: no BEGIN, no COMMIT, no transaction goroutine. It cannot meet
+// another writer between its read and its write, which IMMEDIATE exists to prevent: the file lock is held.
+func (b *sqliteBackend) writeOne(ctx context.Context, d durability, fn func(q querier) error) error {
+	return b.writeWith(ctx, d, func(conn *sql.Conn) error {
+		return fn(sqliteQuerier{run: conn, conn: conn, connStmts: b.wstmts, stmts: &b.stmts})
+	})
+}
+
+// writeWith runs do on the write connection at sync level d, holding this process's and the file's write locks.
+func (b *sqliteBackend) writeWith(ctx context.Context, d durability, do func(conn *sql.Conn) error) error {
 	select {
 	case b.wlock <- struct{}{}:
 	case <-ctx.Done():
@@ -133,15 +149,24 @@ func (b *sqliteBackend) write(ctx context.Context, d durability, fn func(q queri
 		return err
 	}
 	for range busyRetries {
-		if err = b.tx(ctx, conn, false, fn); !isBusy(err) || ctx.Err() != nil {
+		if err = do(conn); !isBusy(err) || ctx.Err() != nil {
 			break
 		}
 	}
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
-		b.wconn.Close()
-		b.wconn = nil // the next write opens another
+		b.dropWriteConn() // the next write opens another
 	}
 	return err
+}
+
+// dropWriteConn closes the write connection and its statements. The caller holds wlock.
+func (b *sqliteBackend) dropWriteConn() {
+	for _, st := range b.wstmts {
+		st.Close()
+	}
+	clear(b.wstmts)
+	b.wconn.Close()
+	b.wconn = nil
 }
 
 // writeConn is the write connection at sync level d. The caller holds wlock.
@@ -155,8 +180,7 @@ func (b *sqliteBackend) writeConn(ctx context.Context, d durability) (*sql.Conn,
 	}
 	if b.wsync != d {
 		if _, err := b.wconn.ExecContext(ctx, syncPragmas[d]); err != nil {
-			b.wconn.Close()
-			b.wconn = nil
+			b.dropWriteConn()
 			return nil, fmt.Errorf("set sync level: %w", err)
 		}
 		b.wsync = d
@@ -166,6 +190,10 @@ func (b *sqliteBackend) writeConn(ctx context.Context, d durability) (*sql.Conn,
 
 func (b *sqliteBackend) read(ctx context.Context, fn func(q querier) error) error {
 	return b.tx(ctx, b.db, true, fn)
+}
+
+func (b *sqliteBackend) readOne(ctx context.Context, fn func(q querier) error) error {
+	return fn(sqliteQuerier{run: b.db, stmts: &b.stmts})
 }
 
 // beginner is a *sql.DB or a *sql.Conn.
@@ -178,7 +206,7 @@ func (b *sqliteBackend) tx(ctx context.Context, on beginner, readOnly bool, fn f
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(sqliteQuerier{tx: tx, stmts: &b.stmts}); err != nil {
+	if err := fn(sqliteQuerier{run: tx, tx: tx, stmts: &b.stmts}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -239,9 +267,22 @@ func (b *sqliteBackend) watch(ctx context.Context, ready, changed func()) {
 	}
 }
 
+// sqliteQuerier runs statements in a transaction (tx set), one at a time on the write connection (conn set), or
+// one at a time on the pool.
 type sqliteQuerier struct {
+	run   sqlRunner
 	tx    *sql.Tx
 	stmts *stmtCache
+	// conn and connStmts: statements prepared on the write connection, kept with it.
+	conn      *sql.Conn
+	connStmts map[string]*sql.Stmt
+}
+
+// sqlRunner is a *sql.Tx or a *sql.DB.
+type sqlRunner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // stmtCache keeps one prepared statement per query text. Parsing SQL is a good share of the CPU a deployment costs
@@ -301,11 +342,26 @@ func (c *stmtCache) close() {
 	}
 }
 
-// stmt is the transaction's copy of the cached statement for query, or nil to run query unprepared.
+// stmt is the statement for query prepared where q runs it (the transaction's copy of the cached one, or the
+// write connection's own), or nil to run query unprepared.
 func (q sqliteQuerier) stmt(ctx context.Context, query string) *sql.Stmt {
+	if q.conn != nil {
+		if st, ok := q.connStmts[query]; ok {
+			return st
+		}
+		if len(q.connStmts) >= maxCachedStmts {
+			return nil
+		}
+		st, err := q.conn.PrepareContext(ctx, query)
+		if err != nil {
+			return nil // the statement runs unprepared and reports the error
+		}
+		q.connStmts[query] = st
+		return st
+	}
 	st := q.stmts.get(query)
-	if st == nil {
-		return nil
+	if st == nil || q.tx == nil {
+		return st
 	}
 	return q.tx.StmtContext(ctx, st)
 }
@@ -329,7 +385,7 @@ func (q sqliteQuerier) exec(ctx context.Context, query string, args ...any) (int
 	if st := q.stmt(ctx, query); st != nil {
 		r, err = st.ExecContext(ctx, sqliteArgs(args)...)
 	} else {
-		r, err = q.tx.ExecContext(ctx, query, sqliteArgs(args)...)
+		r, err = q.run.ExecContext(ctx, query, sqliteArgs(args)...)
 	}
 	if err != nil {
 		return 0, err
@@ -344,7 +400,7 @@ func (q sqliteQuerier) query(ctx context.Context, query string, args ...any) (ro
 	if st := q.stmt(ctx, query); st != nil {
 		rs, err = st.QueryContext(ctx, sqliteArgs(args)...)
 	} else {
-		rs, err = q.tx.QueryContext(ctx, query, sqliteArgs(args)...)
+		rs, err = q.run.QueryContext(ctx, query, sqliteArgs(args)...)
 	}
 	if err != nil {
 		return nil, err
@@ -357,7 +413,7 @@ func (q sqliteQuerier) queryRow(ctx context.Context, query string, args ...any) 
 	if st := q.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, sqliteArgs(args)...)
 	}
-	return q.tx.QueryRowContext(ctx, query, sqliteArgs(args)...)
+	return q.run.QueryRowContext(ctx, query, sqliteArgs(args)...)
 }
 
 // statementContext drops ctx's cancellation for one statement. The driver would start a goroutine and a progress

@@ -48,8 +48,13 @@ type backend interface {
 	// write runs fn in a transaction that serialises with every other writer (SQLite: BEGIN IMMEDIATE; PostgreSQL:
 	// row locks taken by fn, and a NOTIFY before commit), committed as d says.
 	write(ctx context.Context, d durability, fn func(q querier) error) error
+	// writeOne is write for an fn that runs a single statement, which may then commit by itself.
+	writeOne(ctx context.Context, d durability, fn func(q querier) error) error
 	// read runs fn in a read-only transaction with one snapshot.
 	read(ctx context.Context, fn func(q querier) error) error
+	// readOne runs fn, which runs a single statement, outside any transaction: a statement sees one snapshot by
+	// itself, and the hottest reads (a deployer's pending list, a waiting client's rows) skip BEGIN and COMMIT.
+	readOne(ctx context.Context, fn func(q querier) error) error
 	// forUpdate is appended to a SELECT that must lock its rows until commit ("" where write already serialises).
 	forUpdate() string
 	// watch calls changed whenever another connection may have committed, until ctx ends. It calls ready once it
@@ -263,7 +268,7 @@ func (s *store) touchServer(ctx context.Context, name string, state ServerState)
 
 func (s *store) Servers(ctx context.Context) ([]Server, error) {
 	out := []Server{}
-	err := s.b.read(ctx, func(q querier) error {
+	err := s.b.readOne(ctx, func(q querier) error {
 		out = out[:0]
 		rs, err := q.query(ctx, `SELECT name, url, pid, host, state, started_at, heartbeat_at FROM servers ORDER BY name`)
 		if err != nil {
@@ -560,7 +565,7 @@ func (sc *statusScan) result() (ServerStatus, error) {
 
 func (s *store) ServerStatuses(ctx context.Context, id int64) ([]ServerStatus, error) {
 	out := []ServerStatus{}
-	err := s.b.read(ctx, func(q querier) error {
+	err := s.b.readOne(ctx, func(q querier) error {
 		return serverRows(ctx, q, `deployment_id = $1`, []any{id}, func(_ int64, st ServerStatus) { out = append(out, st) })
 	})
 	if err != nil {
@@ -611,7 +616,7 @@ func (s *store) Deployments(ctx context.Context, f DeploymentFilter) ([]Deployme
 
 func (s *store) PendingFor(ctx context.Context, server string) ([]Deployment, error) {
 	ds := []Deployment{}
-	err := s.b.read(ctx, func(q querier) error {
+	err := s.b.readOne(ctx, func(q querier) error {
 		// One query along the (server, status, deployment_id) index: a server looks whenever it is nudged or the ODB
 		// changed, and usually finds nothing.
 		rs, err := q.query(ctx, `SELECT `+deploymentCols("v.source")+`, `+statusCols+`
@@ -649,7 +654,7 @@ func (s *store) SetServerStatus(ctx context.Context, deploymentID int64, st Serv
 	if !validStatus(st.Status) {
 		return fmt.Errorf("set status of %s in deployment %d: unknown status %q", st.Server, deploymentID, st.Status)
 	}
-	err := s.b.write(ctx, crashSafe, func(q querier) error {
+	err := s.b.writeOne(ctx, crashSafe, func(q querier) error {
 		// One statement: the row goes in only if the deployment exists.
 		n, err := q.exec(ctx, `INSERT INTO deployment_servers
 			(deployment_id, server, status, services, error, duration_ms, updated_at)
