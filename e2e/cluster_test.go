@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +60,10 @@ func TestDeployConfirmedByEveryServer(t *testing.T) {
 	}
 	if log := readLog(t, c, d.ReceivedBy); !strings.Contains(log, fmt.Sprintf("Uploaded package id:[%d], payload_name:[greet_mod.py]", d.ID)) {
 		t.Fatalf("receiving server's log lacks the upload line")
+	}
+	// The environment's servers share the machine's cores: each schedules Go code on its share.
+	if log, want := readLog(t, c, d.ReceivedBy), fmt.Sprintf("max_procs=%d", max(1, runtime.NumCPU()/len(c.Servers))); !strings.Contains(log, want) {
+		t.Fatalf("receiving server's log lacks %s", want)
 	}
 
 	// Missing required input is a clear 400.

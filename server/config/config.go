@@ -43,6 +43,10 @@ type Server struct {
 	BackupFormat      string
 	ExtraPathsDir     string
 
+	// MaxProcs is how many cores this server's Go runtime schedules on (GOMAXPROCS); 0 leaves Go's default, every
+	// core. Servers sharing a machine each spinning on every core burn CPU on scheduling, not work.
+	MaxProcs int
+
 	Python        string
 	ImportTimeout time.Duration
 	InvokeTimeout time.Duration
@@ -124,6 +128,7 @@ func Load(serverDir string) (Server, error) {
 		BackupHistory:     v.GetInt("hot_deploy.backup_history"),
 		BackupFormat:      v.GetString("hot_deploy.backup_format"),
 		ExtraPathsDir:     filepath.Join(dir, ExtraPathsRel),
+		MaxProcs:          v.GetInt("main.max_procs"),
 		Python:            v.GetString("python.executable"),
 		LogPath:           filepath.Join(dir, LogRel),
 		PIDPath:           filepath.Join(dir, PIDRel),
@@ -173,6 +178,9 @@ func Load(serverDir string) (Server, error) {
 			scheme = "https"
 		}
 		s.PublicURL = fmt.Sprintf("%s://%s:%d", scheme, s.Host, s.Port)
+	}
+	if s.MaxProcs < 0 {
+		return Server{}, fmt.Errorf("main.max_procs in %s: %d is negative (0 means every core)", confPath, s.MaxProcs)
 	}
 	if s.PickupPoll, err = dur("hot_deploy.pickup_poll_interval", 0); err != nil {
 		return Server{}, err

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,10 @@ func TestCreateEnvAndLoad(t *testing.T) {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
+	}
+	// The three servers share this machine's cores.
+	if want := max(1, runtime.NumCPU()/3); s.MaxProcs != want {
+		t.Errorf("max_procs %d, want %d", s.MaxProcs, want)
 	}
 	if s.Port != 21001 || s.ImportTimeout != 2*time.Second || s.PickupPoll != 500*time.Millisecond || s.BackupHistory != 100 || s.DeleteAfterPickUp {
 		t.Fatalf("%+v", s)

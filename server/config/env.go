@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"text/template"
 
@@ -99,7 +100,7 @@ func CreateEnv(dir string, o EnvOptions) (ClientFile, error) {
 		}
 		if err := writeServerConf(sdir, confValues{
 			Name: name, Port: port, Username: o.Username, PasswordHash: hash, Secret: secret,
-			ODBEngine: o.ODBEngine, ODBDSN: dsn,
+			ODBEngine: o.ODBEngine, ODBDSN: dsn, MaxProcs: max(1, runtime.NumCPU()/o.Servers),
 		}, o.Overrides); err != nil {
 			return ClientFile{}, err
 		}
@@ -150,12 +151,15 @@ func ReadClientFile(path string) (ClientFile, error) {
 type confValues struct {
 	Name, Username, PasswordHash, Secret, ODBEngine, ODBDSN string
 	Port                                                    int
+	MaxProcs                                                int
 }
 
 var confTemplate = template.Must(template.New("server.conf").Parse(`[main]
 name={{.Name}}
 work_dir=../../work
 service_sources=./service-sources.txt
+# Cores this server schedules Go code on (0: every core). The environment's servers share this machine's cores.
+max_procs={{.MaxProcs}}
 
 [http]
 host=127.0.0.1

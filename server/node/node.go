@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	goruntime "runtime"
 	"strconv"
 	"time"
 
@@ -43,6 +44,9 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	}
 	if err := config.MkdirLayout(cfg); err != nil {
 		return err
+	}
+	if cfg.MaxProcs > 0 {
+		goruntime.GOMAXPROCS(cfg.MaxProcs)
 	}
 	logFile, err := os.OpenFile(cfg.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -162,7 +166,7 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	if err := pw.Start(runCtx); err != nil {
 		return fmt.Errorf("pickup dir: %w", err)
 	}
-	log.Info("Server started", "url", cfg.PublicURL, "pid", os.Getpid(), "odb", cfg.ODBEngine)
+	log.Info("Server started", "url", cfg.PublicURL, "pid", os.Getpid(), "odb", cfg.ODBEngine, "max_procs", goruntime.GOMAXPROCS(0))
 	if opts.Ready != nil {
 		opts.Ready(cfg.PublicURL)
 	}
