@@ -97,6 +97,9 @@ type Deployment struct {
 	ReceivedBy string
 	CreatedAt  time.Time
 	Servers    []ServerStatus // ordered by server name
+	// Backlog, set by CreateDeployment only, lists the servers given a pending row here that had older
+	// deployments pending too: they must apply those first. The others may apply this one at once.
+	Backlog []string
 }
 
 // Module is a module's current state.

@@ -417,7 +417,41 @@ func (s *store) createDeployment(ctx context.Context, q querier, d NewDeployment
 		d.Module, versionID, out.ID); err != nil {
 		return Deployment{}, fmt.Errorf("update module: %w", err)
 	}
+	if out.Backlog, err = backlog(ctx, q, out); err != nil {
+		return Deployment{}, err
+	}
 	return out, nil
+}
+
+// backlog lists the servers pending in d that have older deployments pending, in one statement along the
+// (server, status, deployment_id) index.
+func backlog(ctx context.Context, q querier, d Deployment) ([]string, error) {
+	args := []any{d.ID}
+	var marks []string
+	for _, st := range d.Servers {
+		if st.Status == StatusPending {
+			args = append(args, st.Server)
+			marks = append(marks, fmt.Sprintf("$%d", len(args)))
+		}
+	}
+	out := []string{}
+	if len(marks) == 0 {
+		return out, nil
+	}
+	rs, err := q.query(ctx, `SELECT DISTINCT server FROM deployment_servers
+		WHERE server IN (`+strings.Join(marks, ", ")+`) AND status = 'pending' AND deployment_id < $1 ORDER BY server`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("backlog: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var name string
+		if err := rs.Scan(&name); err != nil {
+			return nil, fmt.Errorf("backlog: %w", err)
+		}
+		out = append(out, name)
+	}
+	return out, rs.Err()
 }
 
 const versionCols = `v.id, v.module, v.number, v.sha256, v.source, v.who, v.origin, v.created_at`

@@ -114,6 +114,13 @@ func rows(statuses ...string) []odb.ServerStatus {
 	return out
 }
 
+// asRead is a deployment CreateDeployment returned as reads return it: without the backlog, which only
+// creation knows.
+func asRead(d odb.Deployment) odb.Deployment {
+	d.Backlog = nil
+	return d
+}
+
 func deploy(t *testing.T, s odb.Store, module, src string, servers ...string) odb.Deployment {
 	t.Helper()
 	if len(servers) == 0 {
@@ -202,7 +209,7 @@ func testDeployAndRead(t *testing.T, a, b odb.Store) {
 				{Server: "server3", Status: odb.StatusOffline, Services: []string{}, UpdatedAt: d.CreatedAt},
 			}})
 
-	equal(t, "Deployment() from the other store", must(b.Deployment(ctx, d.ID))(t), d)
+	equal(t, "Deployment() from the other store", must(b.Deployment(ctx, d.ID))(t), asRead(d))
 	m := must(b.Module(ctx, "crm.py"))(t)
 	equal(t, "module", m, odb.Module{Name: "crm.py", Current: &d.Version, LastDeployment: d.ID})
 	equal(t, "modules", must(b.Modules(ctx))(t), []odb.Module{m})
@@ -270,7 +277,7 @@ func testRollback(t *testing.T, a, b odb.Store) {
 	rb := must(b.CreateDeployment(ctx, odb.NewDeployment{Module: "m.py", Action: odb.ActionDeploy,
 		VersionID: v1.ID, Source: "ignored", Who: "ops", Origin: "rollback", Servers: rows("server1", "pending")}))(t)
 	equal(t, "rolled-back version", rb.Version, v1)
-	equal(t, "rollback deployment read back", must(a.Deployment(ctx, rb.ID))(t), rb)
+	equal(t, "rollback deployment read back", must(a.Deployment(ctx, rb.ID))(t), asRead(rb))
 	m := must(a.Module(ctx, "m.py"))(t)
 	equal(t, "module after rollback", m, odb.Module{Name: "m.py", Current: &v1, LastDeployment: rb.ID})
 	equal(t, "no new version", len(must(a.Versions(ctx, "m.py"))(t)), 2)
@@ -300,7 +307,7 @@ func testUndeploy(t *testing.T, a, b odb.Store) {
 	d := deploy(t, a, "x.py", "X")
 	u := must(undeploy(b, "x.py"))(t)
 	equal(t, "undeploy", []any{u.Action, u.Version, len(u.Servers)}, []any{odb.ActionUndeploy, odb.Version{}, 2})
-	equal(t, "undeploy read back", must(a.Deployment(ctx, u.ID))(t), u)
+	equal(t, "undeploy read back", must(a.Deployment(ctx, u.ID))(t), asRead(u))
 	equal(t, "module after undeploy", must(a.Module(ctx, "x.py"))(t), odb.Module{Name: "x.py", LastDeployment: u.ID})
 	equal(t, "Modules keeps an undeployed module", must(a.Modules(ctx))(t), []odb.Module{{Name: "x.py", LastDeployment: u.ID}})
 
@@ -357,10 +364,15 @@ func testPendingFor(t *testing.T, a, b odb.Store) {
 	d2 := deploy(t, b, "two.py", "2", "s1", "deployed", "s2", "pending")
 	d3 := deploy(t, a, "one.py", "3", "s1", "pending", "s2", "offline")
 
+	// A new deployment names the servers it gave a pending row that have older ones pending.
+	equal(t, "backlog of d1", d1.Backlog, []string{})
+	equal(t, "backlog of d2", d2.Backlog, []string{"s2"})
+	equal(t, "backlog of d3", d3.Backlog, []string{"s1"})
+
 	// Each deployment comes with the asking server's row only.
 	only := func(d odb.Deployment, i int) odb.Deployment {
 		d.Servers = d.Servers[i : i+1]
-		return d
+		return asRead(d)
 	}
 	equal(t, "PendingFor(s1)", must(b.PendingFor(ctx, "s1"))(t), []odb.Deployment{only(d1, 0), only(d3, 0)})
 	equal(t, "PendingFor(s2)", must(b.PendingFor(ctx, "s2"))(t), []odb.Deployment{only(d1, 1), only(d2, 1)})
@@ -373,6 +385,11 @@ func testPendingFor(t *testing.T, a, b odb.Store) {
 	p := must(b.PendingFor(ctx, "s1"))(t)
 	equal(t, "PendingFor(s1) after s1 deployed d1", []int64{p[0].ID}, []int64{d3.ID})
 	equal(t, "count", len(p), 1)
+
+	ok(t, a.SetServerStatus(ctx, d1.ID, odb.ServerStatus{Server: "s2", Status: odb.StatusDeployed}))
+	ok(t, a.SetServerStatus(ctx, d2.ID, odb.ServerStatus{Server: "s2", Status: odb.StatusFailed}))
+	d4 := deploy(t, b, "two.py", "4", "s1", "pending", "s2", "pending", "s3", "offline")
+	equal(t, "backlog of d4 (s1 still has d3)", d4.Backlog, []string{"s1"})
 }
 
 func testSetServerStatus(t *testing.T, a, b odb.Store) {
