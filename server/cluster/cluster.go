@@ -4,6 +4,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -73,6 +75,11 @@ type Cluster struct {
 	loaded  map[string]string // module -> sha256 of the version now serving
 	peers   []odb.Server      // last known members, for nudges and views
 	peersAt time.Time         // when peers was read from the ODB
+
+	// work is what wakes the deployer: pushed deployments, and whether to read its pending list.
+	workMu sync.Mutex
+	pushes []push
+	check  bool
 }
 
 // New returns a Cluster member; call Start.
@@ -175,11 +182,42 @@ func (c *Cluster) Nudged(n Nudge) {
 	c.hub.Notify()
 }
 
+// kick wakes the deployer to read its pending deployments from the ODB.
 func (c *Cluster) kick() {
+	c.workMu.Lock()
+	c.check = true
+	c.workMu.Unlock()
+	c.wakeDeployer()
+}
+
+// pushed queues a deployment handed over by its receiving server (or by this server, when it received it). A push
+// also says what a submission's nudge says: membership may have changed, and waiters may look.
+func (c *Cluster) pushed(p push) {
+	c.workMu.Lock()
+	c.pushes = append(c.pushes, p)
+	c.workMu.Unlock()
+	c.mu.Lock()
+	c.peersAt = time.Time{}
+	c.mu.Unlock()
+	c.wakeDeployer()
+	c.hub.Notify()
+}
+
+func (c *Cluster) wakeDeployer() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
+}
+
+// takeWork returns the queued pushes, oldest first, and whether the pending list must be read.
+func (c *Cluster) takeWork() ([]push, bool) {
+	c.workMu.Lock()
+	defer c.workMu.Unlock()
+	pushes, check := c.pushes, c.check
+	c.pushes, c.check = nil, false
+	slices.SortFunc(pushes, func(a, b push) int { return cmp.Compare(a.ID, b.ID) })
+	return pushes, check
 }
 
 // Submission is a request to deploy or undeploy a module cluster-wide.
@@ -226,10 +264,40 @@ func (c *Cluster) Submit(ctx context.Context, s Submission) (odb.Deployment, err
 	c.log.Info(fmt.Sprintf("Uploaded package id:[%d], payload_name:[%s]", d.ID, s.Module),
 		"origin", s.Origin, "who", s.Who, "version", d.Version.Number, "action", string(s.Action))
 	c.setPeers(members)
-	c.kick()
-	c.nudgePeers()
+	c.handOver(d)
 	c.hub.Notify()
 	return d, nil
+}
+
+// handOver tells every live server of a new deployment: one that had nothing older pending gets the deployment
+// itself (a push), the others a nudge to read their pending lists.
+func (c *Cluster) handOver(d odb.Deployment) {
+	ready := map[string]bool{}
+	if d.Action == odb.ActionDeploy {
+		for _, st := range d.Servers {
+			ready[st.Server] = st.Status == odb.StatusPending
+		}
+		for _, name := range d.Backlog {
+			ready[name] = false
+		}
+	}
+	p := push{ID: d.ID, Module: d.Module, Source: d.Version.Source, From: c.cfg.Name}
+	if ready[c.cfg.Name] {
+		c.pushed(p)
+	} else {
+		c.kick()
+	}
+	var datagram []byte // encoded once for every peer
+	for _, peer := range c.livePeers("") {
+		if ready[peer.Name] {
+			if datagram == nil {
+				datagram = encodePush([]byte(c.cfg.Secret), c.cfg.Name, p)
+			}
+			c.sendPush(peer.URL, datagram)
+		} else {
+			c.send(peer.URL, Nudge{Members: true})
+		}
+	}
 }
 
 // View reads a deployment as clients see it.
@@ -279,16 +347,59 @@ func (c *Cluster) WaitDone(ctx context.Context, id int64, onChange func(View)) (
 	}
 }
 
+// deployLoop applies deployments one at a time, in the order they were created: pushed ones at once, the others as
+// its pending list in the ODB says.
 func (c *Cluster) deployLoop(ctx context.Context) {
+	// passed is the newest deployment this server has dealt with. Deployments up to the newest at start are
+	// handled by the first look at the pending list, so that a push replayed from before a restart, or one
+	// overtaken by that look, is recognised and skipped.
+	var passed int64
+	trusted := true
+	if ds, err := c.store.Deployments(ctx, odb.DeploymentFilter{Limit: 1}); err != nil {
+		// No baseline, so pushes are not trusted: each makes the deployer read its pending list instead.
+		trusted = false
+		c.log.Warn("read the newest deployment: pushed deployments will be looked up in the ODB", "err", err)
+	} else if len(ds) > 0 {
+		passed = ds[0].ID
+	}
+	c.kick()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.wake:
 		}
-		if err := c.applyPending(ctx); err != nil && ctx.Err() == nil {
+		pushes, check := c.takeWork()
+		for _, p := range pushes {
+			if !trusted {
+				check = true
+				continue
+			}
+			if p.ID <= passed {
+				continue
+			}
+			// The deployment's creation found nothing older pending for this server, and this loop applies in
+			// order: it is next.
+			st := c.apply(ctx, p.Module, odb.ActionDeploy, p.Source, false)
+			if err := c.store.SetServerStatus(ctx, p.ID, st); err != nil {
+				if ctx.Err() == nil {
+					c.log.Error("record status of a pushed deployment", "deployment", p.ID, "err", err)
+				}
+				check = true // the row stays pending: the pending list has it
+				continue
+			}
+			passed = p.ID
+			c.hub.Notify()
+			c.nudge(p.From)
+		}
+		if !check {
+			continue
+		}
+		last, err := c.applyPending(ctx)
+		if err != nil && ctx.Err() == nil {
 			c.log.Error("apply pending deployments", "err", err)
 		}
+		passed = max(passed, last)
 	}
 }
 
@@ -382,6 +493,14 @@ func (c *Cluster) nudge(only string) {
 	if only == c.cfg.Name {
 		return
 	}
+	for _, p := range c.livePeers(only) {
+		// Broadcasts come from starts, stops and submissions: membership may have changed.
+		c.send(p.URL, Nudge{Members: only == "", Status: only != ""})
+	}
+}
+
+// livePeers lists the live peers reachable by URL (only the one named only, if set).
+func (c *Cluster) livePeers(only string) []odb.Server {
 	c.mu.Lock()
 	peers := c.peers
 	c.mu.Unlock()
@@ -399,31 +518,35 @@ func (c *Cluster) nudge(only string) {
 		peers = c.peers
 		c.mu.Unlock()
 	}
+	var out []odb.Server
 	for _, p := range peers {
 		if p.Name == c.cfg.Name || p.URL == "" || !p.Live(now, MaxAge) || (only != "" && p.Name != only) {
 			continue
 		}
-		// Broadcasts come from starts, stops and submissions: membership may have changed.
-		c.send(p.URL, Nudge{Members: only == "", Status: only != ""})
+		out = append(out, p)
 	}
+	return out
 }
 
 // applyPending applies, oldest first, every deployment where this server's row is pending.
-func (c *Cluster) applyPending(ctx context.Context) error {
+// It returns the newest deployment it recorded (0 if none).
+func (c *Cluster) applyPending(ctx context.Context) (int64, error) {
 	pending, err := c.store.PendingFor(ctx, c.cfg.Name)
 	if err != nil {
-		return fmt.Errorf("list pending deployments: %w", err)
+		return 0, fmt.Errorf("list pending deployments: %w", err)
 	}
+	var last int64
 	for _, d := range pending {
 		st := c.apply(ctx, d.Module, d.Action, d.Version.Source, false)
 		if err := c.store.SetServerStatus(ctx, d.ID, st); err != nil {
-			return fmt.Errorf("record status of deployment %d: %w", d.ID, err)
+			return last, fmt.Errorf("record status of deployment %d: %w", d.ID, err)
 		}
+		last = d.ID
 		c.hub.Notify()
 		// Only the receiving server has clients waiting on this deployment; others learn of it from the ODB.
 		c.nudge(d.ReceivedBy)
 	}
-	return nil
+	return last, nil
 }
 
 // apply makes the runtime and the work dir hold src for module (or nothing, for undeploy). The file is written only

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,11 +24,92 @@ import (
 // the truth and the safety net (PostgreSQL NOTIFY, the SQLite change check) catches what UDP drops. Without a UDP
 // socket (Config.Nudges nil) a server nudges over HTTP (POST NudgePath), which every server still accepts.
 
-// nudgeMagic starts every nudge datagram; the version is in it.
-const nudgeMagic = "zato-nudge/1 "
+//
+// A push is a nudge that carries a new deployment itself (id, module, source) to a server that, when the deployment
+// was created, had nothing older pending: that server applies it at once instead of reading its pending list back
+// from the ODB. It is signed the same way; a lost one leaves the deployment pending for the safety net, and a
+// replayed or late one names a deployment the server has already passed (see Cluster.deployLoop).
 
-// maxNudge bounds a datagram: the magic, the flags, a server name and the MAC.
-const maxNudge = 1024
+// nudgeMagic and pushMagic start every nudge and push datagram; the version is in them.
+const (
+	nudgeMagic = "zato-nudge/1 "
+	pushMagic  = "zato-push/1 "
+)
+
+// maxNudge bounds a datagram, pushes included; maxPushSource bounds the source a push carries (bigger modules get
+// a plain nudge: large datagrams are fragmented, and lost whole when one fragment is).
+const (
+	maxNudge      = 64 << 10
+	maxPushSource = 16 << 10
+)
+
+// push is a deployment a peer hands this server directly.
+type push struct {
+	ID     int64  `json:"id"`
+	Module string `json:"module"`
+	Source string `json:"source"`
+	From   string `json:"-"` // the receiving server, which waits for this server's confirmation
+}
+
+func sign(secret, msg []byte) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(msg)
+	return mac.Sum(msg)
+}
+
+// verify checks a datagram's MAC and returns what it signs.
+func verify(secret, b []byte) ([]byte, error) {
+	if len(b) < sha256.Size {
+		return nil, errors.New("too short")
+	}
+	msg, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(msg)
+	if !hmac.Equal(mac.Sum(nil), sum) {
+		return nil, errors.New("bad signature")
+	}
+	return msg, nil
+}
+
+// encodePush is pushMagic, the sender's name, a newline, the push as JSON, then the HMAC of all that; nil when the
+// source is over maxPushSource or the datagram over maxNudge.
+func encodePush(secret []byte, from string, p push) []byte {
+	if len(p.Source) > maxPushSource {
+		return nil
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		return nil // strings and numbers always marshal
+	}
+	b := sign(secret, append([]byte(pushMagic+from+"\n"), body...))
+	if len(b) > maxNudge { // escaping can grow the source several times over
+		return nil
+	}
+	return b
+}
+
+func decodePush(secret, b []byte) (push, error) {
+	if !bytes.HasPrefix(b, []byte(pushMagic)) {
+		return push{}, errors.New("not a push")
+	}
+	msg, err := verify(secret, b)
+	if err != nil {
+		return push{}, err
+	}
+	from, body, ok := bytes.Cut(msg[len(pushMagic):], []byte("\n"))
+	if !ok {
+		return push{}, errors.New("no sender")
+	}
+	var p push
+	if err := json.Unmarshal(body, &p); err != nil {
+		return push{}, fmt.Errorf("push: %w", err)
+	}
+	if p.ID <= 0 || !ValidName(p.Module) {
+		return push{}, errors.New("push: bad deployment")
+	}
+	p.From = string(from)
+	return p, nil
+}
 
 // encodeNudge is nudgeMagic, the flags ("m" members, "s" status, "-" neither), a space, the sender's name, then
 // the HMAC of all that.
@@ -41,22 +124,17 @@ func encodeNudge(secret []byte, from string, n Nudge) []byte {
 	if flags == "" {
 		flags = "-"
 	}
-	msg := []byte(nudgeMagic + flags + " " + from)
-	mac := hmac.New(sha256.New, secret)
-	mac.Write(msg)
-	return mac.Sum(msg)
+	return sign(secret, []byte(nudgeMagic+flags+" "+from))
 }
 
 // decodeNudge checks a datagram's MAC and returns what it says and who sent it.
 func decodeNudge(secret, b []byte) (Nudge, string, error) {
-	if len(b) < len(nudgeMagic)+sha256.Size || !bytes.HasPrefix(b, []byte(nudgeMagic)) {
+	if !bytes.HasPrefix(b, []byte(nudgeMagic)) {
 		return Nudge{}, "", errors.New("not a nudge")
 	}
-	msg, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
-	mac := hmac.New(sha256.New, secret)
-	mac.Write(msg)
-	if !hmac.Equal(mac.Sum(nil), sum) {
-		return Nudge{}, "", errors.New("bad signature")
+	msg, err := verify(secret, b)
+	if err != nil {
+		return Nudge{}, "", err
 	}
 	flags, from, ok := strings.Cut(string(msg[len(nudgeMagic):]), " ")
 	if !ok {
@@ -76,6 +154,18 @@ func (c *Cluster) serveNudges(ctx context.Context) {
 				c.log.Warn("nudge socket failed: peers' changes now reach this server through the ODB's change check", "err", err)
 			}
 			return
+		}
+		if bytes.HasPrefix(buf[:n], []byte(pushMagic)) {
+			p, err := decodePush([]byte(c.cfg.Secret), buf[:n])
+			if err == nil {
+				c.pushed(p)
+				continue
+			}
+			if !warned {
+				c.log.Warn("ignored a datagram that is not a push from this cluster", "from", from.String(), "err", err)
+				warned = true
+			}
+			continue
 		}
 		nudge, _, err := decodeNudge([]byte(c.cfg.Secret), buf[:n])
 		if err != nil {
@@ -118,6 +208,22 @@ func (p *peerAddrs) get(peerURL string) (net.Addr, error) {
 	}
 	p.m[peerURL] = a
 	return a, nil
+}
+
+// sendPush hands an encoded push (encodePush) to the peer at peerURL, or nudges it where a push cannot go: no UDP
+// socket, or no datagram (encoded nil: the module is too big for one).
+func (c *Cluster) sendPush(peerURL string, datagram []byte) {
+	if c.cfg.Nudges == nil || datagram == nil {
+		c.send(peerURL, Nudge{Members: true})
+		return
+	}
+	addr, err := c.addrs.get(peerURL)
+	if err == nil {
+		_, err = c.cfg.Nudges.WriteTo(datagram, addr)
+	}
+	if err != nil {
+		c.log.Warn("push failed", "peer", peerURL, "err", err)
+	}
 }
 
 // send delivers one nudge to the peer at peerURL: a datagram, or an HTTP request where this server has no UDP
