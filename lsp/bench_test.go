@@ -40,7 +40,7 @@ func BenchmarkSaveToAllConfirmed(b *testing.B) {
 	dir := workspace(b, c, "")
 	e := newSession(b, fixture{})
 	e.initialize(dir, nil)
-	const modules = 16
+	const modules = 128 // a module comes round again after 128 saves: well past quietWindow at a few ms a save
 	// Warm up: each module's first import.
 	for i := range modules {
 		from := e.mark()
