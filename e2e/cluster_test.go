@@ -86,6 +86,16 @@ func TestDeployConfirmedByEveryServer(t *testing.T) {
 		}
 	}
 
+	// A module too big to be pushed in one datagram (over 16 KiB) reaches the other servers through their pending
+	// lists instead.
+	big := fmt.Sprintf(greet, 3) + strings.Repeat("# padding that keeps this module over the size of a push\n", 400)
+	mustStatus(t, deploy(t, cl, "greet_mod.py", big), "deployed")
+	for _, s := range c.Servers {
+		if out := invoke(t, client(t, c, s.URL), "greet-mod.greet", `{"name": "Bo"}`); out["version"] != float64(3) {
+			t.Fatalf("%s does not serve the big version: %v", s.Name, out)
+		}
+	}
+
 	// Undeploy removes every service of the module from every server.
 	ud, err := cl.Undeploy(ctx(t), "greet_mod.py")
 	if err != nil {
