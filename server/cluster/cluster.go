@@ -190,17 +190,22 @@ func (c *Cluster) kick() {
 	c.wakeDeployer()
 }
 
-// pushed queues a deployment handed over by its receiving server (or by this server, when it received it). A push
-// also says what a submission's nudge says: membership may have changed, and waiters may look.
+// pushed queues a deployment handed over by its receiving server. A push also says what a submission's nudge says:
+// membership may have changed, and waiters may look.
 func (c *Cluster) pushed(p push) {
-	c.workMu.Lock()
-	c.pushes = append(c.pushes, p)
-	c.workMu.Unlock()
 	c.mu.Lock()
 	c.peersAt = time.Time{}
 	c.mu.Unlock()
-	c.wakeDeployer()
+	c.queue(p)
 	c.hub.Notify()
+}
+
+// queue hands a deployment to this server's deployer.
+func (c *Cluster) queue(p push) {
+	c.workMu.Lock()
+	c.pushes = append(c.pushes, p)
+	c.workMu.Unlock()
+	c.wakeDeployer()
 }
 
 func (c *Cluster) wakeDeployer() {
@@ -283,7 +288,7 @@ func (c *Cluster) handOver(d odb.Deployment) {
 	}
 	p := push{ID: d.ID, Module: d.Module, Source: d.Version.Source, From: c.cfg.Name}
 	if ready[c.cfg.Name] {
-		c.pushed(p)
+		c.queue(p) // the member list Submit just read stays fresh
 	} else {
 		c.kick()
 	}
