@@ -449,8 +449,10 @@ func (c *Cluster) reapDead(ctx context.Context) {
 }
 
 func (c *Cluster) watchLoop(ctx context.Context) {
-	for range c.store.Changes(ctx) {
-		c.kick()
+	for ch := range c.store.Changes(ctx) {
+		if !ch.RowsOnly { // rows alone (other servers' confirmations) leave the deployer nothing to apply
+			c.kick()
+		}
 		c.hub.Notify()
 	}
 }

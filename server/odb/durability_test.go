@@ -42,13 +42,13 @@ func TestDurability(t *testing.T) {
 			defer s.Close()
 			b := s.(*store).b
 			// Alternate levels and both ways to write, so that no write keeps the level of the one before.
-			writes := map[string]func(context.Context, durability, func(querier) error) error{
+			writes := map[string]func(context.Context, durability, notice, func(querier) error) error{
 				"write": b.write, "writeOne": b.writeOne,
 			}
 			for i, d := range []durability{crashSafe, powerSafe, crashSafe, powerSafe, powerSafe, crashSafe, crashSafe} {
 				how := []string{"write", "writeOne"}[i%2]
 				var got string
-				err := writes[how](t.Context(), d, func(q querier) error { return q.queryRow(t.Context(), e.query).Scan(&got) })
+				err := writes[how](t.Context(), d, noticeAny, func(q querier) error { return q.queryRow(t.Context(), e.query).Scan(&got) })
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -52,7 +52,7 @@ func migrate(ctx context.Context, b backend, engine, ddl string, lock func(ctx c
 	if err != nil {
 		return err
 	}
-	err = b.write(ctx, powerSafe, func(q querier) error {
+	err = b.write(ctx, powerSafe, noticeAny, func(q querier) error {
 		if err := lock(ctx, q); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}

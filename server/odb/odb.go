@@ -102,6 +102,14 @@ type Deployment struct {
 	Backlog []string
 }
 
+// Change is what Changes reports.
+type Change struct {
+	// RowsOnly: only servers' rows changed (their status in deployments, their service-sources results), so there is
+	// nothing new to apply; those waiting on a deployment may look. PostgreSQL tells; SQLite cannot and always says
+	// false. Coalesced changes are RowsOnly only if each was.
+	RowsOnly bool
+}
+
 // Module is a module's current state.
 type Module struct {
 	Name           string
@@ -170,8 +178,9 @@ type Store interface {
 
 	// Changes returns a channel that receives (coalesced, non-blocking) whenever another process may have changed the
 	// ODB: PostgreSQL LISTEN/NOTIFY; SQLite `PRAGMA data_version` checked at most every 50 ms. It is closed when ctx
-	// ends or the store is closed. This is the safety net: servers also nudge each other over HTTP.
-	Changes(ctx context.Context) <-chan struct{}
+	// ends or the store is closed. This is the safety net: servers also nudge each other directly. Heartbeats alone
+	// may not signal (liveness is judged by their age, not by their arrival).
+	Changes(ctx context.Context) <-chan Change
 
 	// SetSourceResults replaces server's service-sources results (Server is taken from the argument, UpdatedAt = now).
 	SetSourceResults(ctx context.Context, server string, results []SourceResult) error

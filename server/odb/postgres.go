@@ -65,14 +65,21 @@ const pgRetries = 3
 // pgBegins begin a write with the durability asked for, in one round trip.
 var pgBegins = map[durability]string{powerSafe: `BEGIN`, crashSafe: `BEGIN; SET LOCAL synchronous_commit = off`}
 
-func (b *pgBackend) write(ctx context.Context, d durability, fn func(q querier) error) error {
+// pgPayloads are the NOTIFY payloads of the notices (noticeNone sends none).
+var pgPayloads = map[notice]string{noticeAny: "", noticeRows: "rows"}
+
+func (b *pgBackend) write(ctx context.Context, d durability, n notice, fn func(q querier) error) error {
 	var err error
 	for range pgRetries {
 		err = b.tx(ctx, pgx.TxOptions{BeginQuery: pgBegins[d]}, func(q querier) error {
 			if err := fn(q); err != nil {
 				return err
 			}
-			_, err := q.exec(ctx, `SELECT pg_notify('`+pgChannel+`', '')`)
+			payload, ok := pgPayloads[n]
+			if !ok {
+				return nil
+			}
+			_, err := q.exec(ctx, `SELECT pg_notify('`+pgChannel+`', $1)`, payload)
 			return err
 		})
 		var pe *pgconn.PgError
@@ -88,8 +95,8 @@ func (b *pgBackend) read(ctx context.Context, fn func(q querier) error) error {
 }
 
 // writeOne is write: the NOTIFY makes even one statement a transaction of two.
-func (b *pgBackend) writeOne(ctx context.Context, d durability, fn func(q querier) error) error {
-	return b.write(ctx, d, fn)
+func (b *pgBackend) writeOne(ctx context.Context, d durability, n notice, fn func(q querier) error) error {
+	return b.write(ctx, d, n, fn)
 }
 
 func (b *pgBackend) readOne(ctx context.Context, fn func(q querier) error) error {
@@ -113,7 +120,7 @@ func (b *pgBackend) tx(ctx context.Context, opts pgx.TxOptions, fn func(q querie
 
 // watch LISTENs on a dedicated connection, reconnecting with backoff; after a reconnect it signals once, since
 // notifications sent while it was away are lost.
-func (b *pgBackend) watch(ctx context.Context, ready, changed func()) {
+func (b *pgBackend) watch(ctx context.Context, ready func(), changed func(Change)) {
 	const minBackoff, maxBackoff = 100 * time.Millisecond, 5 * time.Second
 	backoff := minBackoff
 	connected := false
@@ -124,16 +131,17 @@ func (b *pgBackend) watch(ctx context.Context, ready, changed func()) {
 		}
 		if err == nil {
 			if connected {
-				changed()
+				changed(Change{})
 			}
 			connected = true
 			backoff = minBackoff
 			ready()
 			for {
-				if _, err = conn.WaitForNotification(ctx); err != nil {
+				var n *pgconn.Notification
+				if n, err = conn.WaitForNotification(ctx); err != nil {
 					break
 				}
-				changed()
+				changed(Change{RowsOnly: n.Payload == pgPayloads[noticeRows]})
 			}
 		}
 		if conn != nil {

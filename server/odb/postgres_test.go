@@ -56,7 +56,55 @@ func TestPostgresListenReconnect(t *testing.T) {
 	}
 }
 
-func waitSignal(t *testing.T, ch <-chan struct{}) {
+// TestPostgresChangeKinds: a server's rows notify as rows only, a heartbeat not at all, a deployment as a change.
+func TestPostgresChangeKinds(t *testing.T) {
+	dsn := pgtest.Shared(t)
+	a, b := openPair(t, func() (odb.Store, error) { return odb.OpenPostgres(t.Context(), dsn) })
+	ctx := t.Context()
+	if err := a.RegisterServer(ctx, odb.Server{Name: "k1", State: odb.ServerLive}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := a.CreateDeployment(ctx, odb.NewDeployment{Module: "kinds.py", Action: odb.ActionDeploy, Source: "x",
+		Servers: []odb.ServerStatus{{Server: "k1", Status: odb.StatusPending}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := b.Changes(ctx)
+	// NOTIFYs arrive in commit order: had the heartbeat notified, its change would come first (or coalesce into
+	// one that is not rows only).
+	if err := a.Heartbeat(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetServerStatus(ctx, d.ID, odb.ServerStatus{Server: "k1", Status: odb.StatusDeployed}); err != nil {
+		t.Fatal(err)
+	}
+	if c := waitChange(t, ch); !c.RowsOnly {
+		t.Fatal("a heartbeat, or a status row, was reported as more than rows")
+	}
+	if _, err := a.CreateDeployment(ctx, odb.NewDeployment{Module: "kinds.py", Action: odb.ActionDeploy, Source: "y",
+		Servers: []odb.ServerStatus{{Server: "k1", Status: odb.StatusPending}}}); err != nil {
+		t.Fatal(err)
+	}
+	if c := waitChange(t, ch); c.RowsOnly {
+		t.Fatal("a new deployment was reported as rows only")
+	}
+}
+
+func waitChange(t *testing.T, ch <-chan odb.Change) odb.Change {
+	t.Helper()
+	select {
+	case c, ok := <-ch:
+		if !ok {
+			t.Fatal("channel closed")
+		}
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("no signal after 10s")
+	}
+	return odb.Change{}
+}
+
+func waitSignal(t *testing.T, ch <-chan odb.Change) {
 	t.Helper()
 	select {
 	case _, ok := <-ch:

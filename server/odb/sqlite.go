@@ -120,13 +120,13 @@ const busyRetries = 3
 // transaction, and the level belongs to the connection: each write sets its own).
 var syncPragmas = map[durability]string{powerSafe: `PRAGMA synchronous = FULL`, crashSafe: `PRAGMA synchronous = NORMAL`}
 
-func (b *sqliteBackend) write(ctx context.Context, d durability, fn func(q querier) error) error {
+func (b *sqliteBackend) write(ctx context.Context, d durability, _ notice, fn func(q querier) error) error {
 	return b.writeWith(ctx, d, func(conn *sql.Conn) error { return b.tx(ctx, conn, false, fn) })
 }
 
 // writeOne runs fn's statement in autocommit mode: no BEGIN, no COMMIT, no transaction goroutine. It cannot meet
 // another writer between its read and its write, which IMMEDIATE exists to prevent: the file lock is held.
-func (b *sqliteBackend) writeOne(ctx context.Context, d durability, fn func(q querier) error) error {
+func (b *sqliteBackend) writeOne(ctx context.Context, d durability, _ notice, fn func(q querier) error) error {
 	return b.writeWith(ctx, d, func(conn *sql.Conn) error {
 		return fn(sqliteQuerier{run: conn, conn: conn, connStmts: b.wstmts, stmts: &b.stmts})
 	})
@@ -222,7 +222,7 @@ func isBusy(err error) bool {
 }
 
 // watch polls PRAGMA data_version, which changes when another connection (of this process or another) commits.
-func (b *sqliteBackend) watch(ctx context.Context, ready, changed func()) {
+func (b *sqliteBackend) watch(ctx context.Context, ready func(), changed func(Change)) {
 	const every = 50 * time.Millisecond
 	var conn *sql.Conn
 	defer func() {
@@ -253,7 +253,7 @@ func (b *sqliteBackend) watch(ctx context.Context, ready, changed func()) {
 			}
 			last, broken = -1, true
 		case broken || (last >= 0 && v != last):
-			changed()
+			changed(Change{}) // any commit: data_version cannot tell which
 			last, broken = v, false
 		default:
 			last = v

@@ -47,9 +47,9 @@ type row interface{ Scan(dest ...any) error }
 type backend interface {
 	// write runs fn in a transaction that serialises with every other writer (SQLite: BEGIN IMMEDIATE; PostgreSQL:
 	// row locks taken by fn, and a NOTIFY before commit), committed as d says.
-	write(ctx context.Context, d durability, fn func(q querier) error) error
+	write(ctx context.Context, d durability, n notice, fn func(q querier) error) error
 	// writeOne is write for an fn that runs a single statement, which may then commit by itself.
-	writeOne(ctx context.Context, d durability, fn func(q querier) error) error
+	writeOne(ctx context.Context, d durability, n notice, fn func(q querier) error) error
 	// read runs fn in a read-only transaction with one snapshot.
 	read(ctx context.Context, fn func(q querier) error) error
 	// readOne runs fn, which runs a single statement, outside any transaction: a statement sees one snapshot by
@@ -59,9 +59,22 @@ type backend interface {
 	forUpdate() string
 	// watch calls changed whenever another connection may have committed, until ctx ends. It calls ready once it
 	// has a baseline (or gave up on the first attempt), so that no commit after Changes returns goes unseen.
-	watch(ctx context.Context, ready, changed func())
+	watch(ctx context.Context, ready func(), changed func(Change))
 	close() error
 }
+
+// notice is what a write tells the other processes through PostgreSQL NOTIFY (SQLite's change check cannot tell
+// writes apart: there every commit is noticeAny).
+type notice int
+
+const (
+	// noticeAny: something a deployer may need changed (a deployment, membership).
+	noticeAny notice = iota
+	// noticeRows: only servers' rows changed (Change.RowsOnly).
+	noticeRows
+	// noticeNone: nothing anyone waits for (a heartbeat: liveness is judged by its age).
+	noticeNone
+)
 
 // durability says what a commit must survive.
 type durability int
@@ -91,7 +104,7 @@ type store struct {
 	watchDone chan struct{} // closed when the watcher returned
 
 	mu     sync.Mutex
-	subs   map[chan struct{}]struct{}
+	subs   map[chan Change]struct{}
 	closed bool
 
 	closeOnce sync.Once
@@ -101,7 +114,7 @@ type store struct {
 func newStore(b backend) *store {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &store{b: b, ctx: ctx, cancel: cancel, ready: make(chan struct{}), watchDone: make(chan struct{}),
-		subs: map[chan struct{}]struct{}{}}
+		subs: map[chan Change]struct{}{}}
 }
 
 // now is the time stored by every write: UTC, at the microsecond precision both engines keep.
@@ -217,7 +230,7 @@ func (s *store) RegisterServer(ctx context.Context, m Server) error {
 		m.State = ServerStarting
 	}
 	t := now()
-	err := s.b.write(ctx, crashSafe, func(q querier) error {
+	err := s.b.write(ctx, crashSafe, noticeAny, func(q querier) error {
 		_, err := q.exec(ctx, `INSERT INTO servers (name, url, pid, host, state, started_at, heartbeat_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $6)
 			ON CONFLICT (name) DO UPDATE SET url = excluded.url, pid = excluded.pid, host = excluded.host,
@@ -247,7 +260,11 @@ func (s *store) Heartbeat(ctx context.Context, name string) error {
 
 // touchServer refreshes a member's heartbeat and, unless state is "", its state.
 func (s *store) touchServer(ctx context.Context, name string, state ServerState) error {
-	return s.b.write(ctx, crashSafe, func(q querier) error {
+	n := noticeAny
+	if state == "" {
+		n = noticeNone
+	}
+	return s.b.write(ctx, crashSafe, n, func(q querier) error {
 		var n int64
 		var err error
 		if state == "" {
@@ -297,7 +314,7 @@ func (s *store) Servers(ctx context.Context) ([]Server, error) {
 
 func (s *store) CreateDeployment(ctx context.Context, d NewDeployment) (Deployment, error) {
 	var out Deployment
-	err := s.b.write(ctx, powerSafe, func(q querier) error {
+	err := s.b.write(ctx, powerSafe, noticeAny, func(q querier) error {
 		var err error
 		out, err = s.createDeployment(ctx, q, d)
 		return err
@@ -688,7 +705,7 @@ func (s *store) SetServerStatus(ctx context.Context, deploymentID int64, st Serv
 	if !validStatus(st.Status) {
 		return fmt.Errorf("set status of %s in deployment %d: unknown status %q", st.Server, deploymentID, st.Status)
 	}
-	err := s.b.writeOne(ctx, crashSafe, func(q querier) error {
+	err := s.b.writeOne(ctx, crashSafe, noticeRows, func(q querier) error {
 		// One statement: the row goes in only if the deployment exists.
 		n, err := q.exec(ctx, `INSERT INTO deployment_servers
 			(deployment_id, server, status, services, error, duration_ms, updated_at)
@@ -709,7 +726,7 @@ func (s *store) SetServerStatus(ctx context.Context, deploymentID int64, st Serv
 }
 
 func (s *store) MarkOffline(ctx context.Context, server string) error {
-	err := s.b.write(ctx, crashSafe, func(q querier) error {
+	err := s.b.write(ctx, crashSafe, noticeRows, func(q querier) error {
 		_, err := q.exec(ctx, `UPDATE deployment_servers SET status = 'offline', updated_at = $2
 			WHERE server = $1 AND status = 'pending'`, server, now())
 		return err
@@ -825,7 +842,7 @@ func (s *store) SetSourceResults(ctx context.Context, server string, results []S
 		}
 	}
 	t := now()
-	err := s.b.write(ctx, crashSafe, func(q querier) error {
+	err := s.b.write(ctx, crashSafe, noticeRows, func(q querier) error {
 		if _, err := q.exec(ctx, `DELETE FROM source_results WHERE server = $1`, server); err != nil {
 			return err
 		}
@@ -878,8 +895,8 @@ func (s *store) SourceResults(ctx context.Context) ([]SourceResult, error) {
 // watchReadyWait bounds how long Changes waits for the watcher's first baseline when the database is unreachable.
 const watchReadyWait = 5 * time.Second
 
-func (s *store) Changes(ctx context.Context) <-chan struct{} {
-	ch := make(chan struct{}, 1)
+func (s *store) Changes(ctx context.Context) <-chan Change {
+	ch := make(chan Change, 1)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -915,18 +932,21 @@ func (s *store) Changes(ctx context.Context) <-chan struct{} {
 	return ch
 }
 
-func (s *store) broadcast() {
+func (s *store) broadcast(c Change) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ch := range s.subs {
+		merged := c
 		select {
-		case ch <- struct{}{}:
-		default: // one signal is already waiting; coalesce
+		case old := <-ch: // one signal is already waiting: coalesce
+			merged.RowsOnly = merged.RowsOnly && old.RowsOnly
+		default:
 		}
+		ch <- merged // room for it: only broadcast sends, under s.mu
 	}
 }
 
-func (s *store) unsubscribe(ch chan struct{}) {
+func (s *store) unsubscribe(ch chan Change) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.subs[ch]; ok {

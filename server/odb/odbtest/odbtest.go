@@ -564,10 +564,13 @@ func testConcurrentCreate(t *testing.T, a, b odb.Store) {
 }
 
 // wait returns whether ch delivered (true) or was closed (false) before the deadline, failing t otherwise.
-func wait(t *testing.T, what string, ch <-chan struct{}) bool {
+func wait(t *testing.T, what string, ch <-chan odb.Change) bool {
 	t.Helper()
 	select {
-	case _, open := <-ch:
+	case c, open := <-ch:
+		if open && c.RowsOnly {
+			t.Fatalf("%s: a change reported as rows only", what)
+		}
 		return open
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s: nothing on the channel after 10s", what)
@@ -582,8 +585,8 @@ func testChanges(t *testing.T, a, b odb.Store) {
 	if cap(ch) != 1 {
 		t.Fatalf("Changes channel capacity %d, want 1", cap(ch))
 	}
-	ok(t, a.Heartbeat(ctx, "server1"))
-	if !wait(t, "after a heartbeat by the other store", ch) {
+	ok(t, a.SetServerState(ctx, "server1", odb.ServerStopped))
+	if !wait(t, "after a state change by the other store", ch) {
 		t.Fatal("channel closed")
 	}
 	// Not a one-shot: a later deployment signals again.
@@ -593,7 +596,7 @@ func testChanges(t *testing.T, a, b odb.Store) {
 	}
 	// Many writes while nobody reads coalesce into a pending signal; they do not block the writer.
 	for range 5 {
-		ok(t, a.Heartbeat(ctx, "server1"))
+		ok(t, a.SetServerState(ctx, "server1", odb.ServerLive))
 	}
 	if !wait(t, "after a burst", ch) {
 		t.Fatal("channel closed")
