@@ -48,6 +48,7 @@ type Server struct {
 	MaxProcs int
 
 	Python        string
+	InvokeThreads int // invocations a server's Python worker runs at once; 0: its default
 	ImportTimeout time.Duration
 	InvokeTimeout time.Duration
 
@@ -129,6 +130,7 @@ func Load(serverDir string) (Server, error) {
 		BackupFormat:      v.GetString("hot_deploy.backup_format"),
 		ExtraPathsDir:     filepath.Join(dir, ExtraPathsRel),
 		MaxProcs:          v.GetInt("main.max_procs"),
+		InvokeThreads:     v.GetInt("main.invoke_threads"),
 		Python:            v.GetString("python.executable"),
 		LogPath:           filepath.Join(dir, LogRel),
 		PIDPath:           filepath.Join(dir, PIDRel),
@@ -178,6 +180,9 @@ func Load(serverDir string) (Server, error) {
 			scheme = "https"
 		}
 		s.PublicURL = fmt.Sprintf("%s://%s:%d", scheme, s.Host, s.Port)
+	}
+	if s.InvokeThreads < 0 {
+		return Server{}, fmt.Errorf("main.invoke_threads in %s: %d is negative (0 means the default)", confPath, s.InvokeThreads)
 	}
 	if s.MaxProcs < 0 {
 		return Server{}, fmt.Errorf("main.max_procs in %s: %d is negative (0 means every core)", confPath, s.MaxProcs)

@@ -160,6 +160,8 @@ work_dir=../../work
 service_sources=./service-sources.txt
 # Cores this server schedules Go code on (0: every core). The environment's servers share this machine's cores.
 max_procs={{.MaxProcs}}
+# Invocations the Python worker runs at once; the others wait their turn (0: 256).
+invoke_threads=0
 
 [http]
 host=127.0.0.1

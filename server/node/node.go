@@ -87,6 +87,7 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		ExtraPaths:    []string{cfg.ExtraPathsDir},
 		ImportTimeout: cfg.ImportTimeout,
 		InvokeTimeout: cfg.InvokeTimeout,
+		InvokeThreads: cfg.InvokeThreads,
 		Logger:        log.With("component", "python"),
 		Server:        cfg.Name,
 	})

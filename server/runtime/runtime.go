@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,7 @@ type Config struct {
 	ExtraPaths    []string      // zato_extra_paths and the like; on sys.path
 	ImportTimeout time.Duration // default 10s
 	InvokeTimeout time.Duration // default 60s
+	InvokeThreads int           // how many invocations run at once (the others wait); 0: the worker's default, 256
 	Logger        *slog.Logger  // self.logger output and the worker's stderr
 	Server        string
 }
@@ -216,6 +218,9 @@ func (r *Runtime) spawnLocked() (*worker, error) {
 	args = append(args, r.cfg.ExtraPaths...)
 	cmd := exec.Command(r.cfg.Python, args...)
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", "ZATO_SERVER_NAME="+r.cfg.Server)
+	if r.cfg.InvokeThreads > 0 {
+		cmd.Env = append(cmd.Env, "ZATO_INVOKE_THREADS="+strconv.Itoa(r.cfg.InvokeThreads))
+	}
 	cmd.Dir = r.cfg.Dir
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -546,3 +546,58 @@ func TestClosed(t *testing.T) {
 		t.Fatal("services after Close")
 	}
 }
+
+// A module may install a signal handler at import, as it could in Zato: imports run on the worker's main thread.
+func TestSignalHandlerAtImport(t *testing.T) {
+	r, _ := start(t, Config{})
+	res := load(t, r, "sig.py", "import signal\nfrom zato.server.service import Service\n"+
+		"signal.signal(signal.SIGUSR1, lambda *args: None)\n"+
+		"class Ping(Service):\n    def handle(self):\n        self.response.payload = {'ok': True}\n")
+	if res.Error != nil {
+		t.Fatalf("import failed: %+v", res.Error)
+	}
+	if out, err := call(t, r, "sig.ping", ""); err != nil || out["ok"] != true {
+		t.Fatalf("%v %v", out, err)
+	}
+}
+
+// At most InvokeThreads invocations run at once; the others wait for a place. Loads do not take one, so a load can
+// see the places full and open them.
+func TestInvokeThreadsBound(t *testing.T) {
+	r, _ := start(t, Config{InvokeThreads: 2})
+	load(t, r, "pool_gate.py", "import threading\nlock = threading.Lock()\nactive = peak = 0\n"+
+		"both_in = threading.Event()\nrelease = threading.Event()\n")
+	load(t, r, "pool_svc.py", "import pool_gate as g\nfrom zato.server.service import Service\n"+
+		"class Hold(Service):\n    def handle(self):\n        with g.lock:\n            g.active += 1\n"+
+		"            g.peak = max(g.peak, g.active)\n            if g.active == 2:\n                g.both_in.set()\n"+
+		"        ok = g.release.wait(10)\n        with g.lock:\n            g.active -= 1\n"+
+		"        self.response.payload = {'released': ok}\n"+
+		"class Peak(Service):\n    def handle(self):\n        self.response.payload = {'peak': g.peak}\n")
+	const holds = 5
+	done := make(chan error, holds)
+	for range holds {
+		go func() {
+			m, err := call(t, r, "pool-svc.hold", "")
+			if err == nil && m["released"] != true {
+				err = fmt.Errorf("hold: %v", m)
+			}
+			done <- err
+		}()
+	}
+	// A load runs outside the pool: it returns once two holds are inside. Without a bound the other three would
+	// be inside by then too, all five having been sent at once.
+	if res := load(t, r, "pool_probe.py", "import pool_gate as g\nassert g.both_in.wait(10)\n"); res.Error != nil {
+		t.Fatalf("two holds never ran at once: %+v", res.Error)
+	}
+	if res := load(t, r, "pool_open.py", "import pool_gate as g\ng.release.set()\n"); res.Error != nil {
+		t.Fatalf("%+v", res.Error)
+	}
+	for range holds {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := call(t, r, "pool-svc.peak", ""); err != nil || out["peak"] != float64(2) {
+		t.Fatalf("peak %v %v, want 2 at once", out, err)
+	}
+}

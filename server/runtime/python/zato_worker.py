@@ -1,12 +1,15 @@
 # -*- coding: utf-8 -*-
 """ The python3 worker of a server: imports hot-deployed modules and runs their services.
 Requests and responses are JSON lines on stdin and on the original stdout; anything the services print goes to stderr.
+Loads, imports and unloads come on fd 3 when ZATO_LOADS_FD says so, else on stdin with the rest.
 
-The main thread reads requests. Loads, imports and unloads run in order on one loader thread; invocations and the
-other queries each run on a thread of their own, so a module that takes long to import never holds up the services
-already deployed. Replies may come back in any order: each echoes its request's id.
+Loads, imports and unloads run in order on the main thread, as imports do in Zato (signal.signal works there only).
+A thread reads stdin; invocations and the other queries run on a pool of threads (ZATO_INVOKE_THREADS, 256 by
+default), so a module that takes long to import never holds up the services already deployed. Replies may come back
+in any order: each echoes its request's id.
 """
 
+import concurrent.futures
 import importlib
 import json
 import linecache
@@ -280,7 +283,7 @@ def loader(q):
 
 
 def read_loads(fd):
-    """ Loads on a pipe of their own: the loader thread wakes on it directly, not through the stdin thread. """
+    """ Loads on a pipe of their own, read by the thread that runs them. """
     os.set_inheritable(fd, False)  # not for what the services spawn
     with os.fdopen(fd, 'rb') as f:
         for line in f:
@@ -292,14 +295,8 @@ def read_loads(fd):
                 handle(req)
 
 
-def main():
-    loads = queue.SimpleQueue()  # in C: no Python-level lock dance per load
-    loads_fd = os.environ.get('ZATO_LOADS_FD')
-    if loads_fd:
-        loader_thread = threading.Thread(target=read_loads, args=(int(loads_fd),), name='zato-loader')
-    else:
-        loader_thread = threading.Thread(target=loader, args=(loads,), name='zato-loader')
-    loader_thread.start()
+def read_requests(loads, pool):
+    """ Everything on stdin: invocations go to the pool, loads (when they share stdin) to the main thread. """
     try:
         for line in sys.stdin.buffer:
             try:
@@ -308,14 +305,31 @@ def main():
                 continue
             if not isinstance(req, dict):
                 continue
-            if req.get('op') in LOADER_OPS:
+            if req.get('op') in LOADER_OPS and loads is not None:
                 loads.put(req)
             else:
-                # Not daemon threads: at EOF the interpreter lets the requests in progress answer before it exits.
-                threading.Thread(target=handle, args=(req,), name='zato-request-{}'.format(req.get('id'))).start()
+                pool.submit(handle, req)
     finally:
-        loads.put(None)
-        loader_thread.join()
+        if loads is not None:
+            loads.put(None)
+
+
+def main():
+    # Loads run on the main thread, as imports do in Zato: a module may call signal.signal at import, which Python
+    # allows on the main thread only. Requests are read by a thread of their own, so invocations keep being served
+    # while an import runs (or hangs); at most ZATO_INVOKE_THREADS run at once, the others wait their turn.
+    loads_fd = os.environ.get('ZATO_LOADS_FD')
+    loads = None if loads_fd else queue.SimpleQueue()
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=int(os.environ.get('ZATO_INVOKE_THREADS') or 256), thread_name_prefix='zato-request')
+    reader = threading.Thread(target=read_requests, args=(loads, pool), name='zato-requests')
+    reader.start()
+    if loads_fd:
+        read_loads(int(loads_fd))
+    else:
+        loader(loads)
+    reader.join()
+    pool.shutdown(wait=True)  # at EOF the requests in progress, and those waiting, still answer
 
 
 if __name__ == '__main__':
