@@ -183,6 +183,12 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	close(w.ready) // nothing to replay
+	// Wait until the interpreter is up (a few tens of ms): a server counts itself live after this, and its first
+	// deployment must not pay for python3's start.
+	if _, err := r.query(ctx, map[string]any{"op": "ping"}, cfg.ImportTimeout, "starting the worker"); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("python worker did not start: %w", err)
+	}
 	return r, nil
 }
 

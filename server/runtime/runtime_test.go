@@ -601,3 +601,17 @@ func TestInvokeThreadsBound(t *testing.T) {
 		t.Fatalf("peak %v %v, want 2 at once", out, err)
 	}
 }
+
+// Start returns once the worker answers, so that a server counts itself live with its interpreter up; an interpreter
+// that cannot run the worker fails the start.
+func TestStartWaitsForTheWorker(t *testing.T) {
+	r, err := Start(t.Context(), Config{Python: "false", Dir: t.TempDir(), ImportTimeout: 5 * time.Second,
+		Logger: slog.New(&recorder{})})
+	if err == nil {
+		r.Close()
+		t.Fatal("started with an interpreter that exits at once")
+	}
+	if !strings.Contains(err.Error(), "python worker did not start") {
+		t.Fatalf("error %v", err)
+	}
+}
