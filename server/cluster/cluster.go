@@ -390,8 +390,9 @@ func (c *Cluster) deployLoop(ctx context.Context) {
 				if ctx.Err() == nil {
 					c.log.Error("record status of a pushed deployment", "deployment", p.ID, "err", err)
 				}
-				check = true // the row stays pending: the pending list has it
-				continue
+				// The row stays pending: the pending list has it, and every later deployment, in order.
+				check = true
+				break
 			}
 			passed = p.ID
 			c.hub.Notify()
