@@ -118,7 +118,7 @@ func paced(b *testing.B, odbEngine string, enforce bool) {
 	if b.N >= 20 {
 		ratio := float64(p50[6]) / float64(p50[2])
 		b.ReportMetric(ratio, "x-2-servers")
-		if ratio >= 2 {
+		if enforce && ratio >= 2 {
 			b.Errorf("6 servers take %.2fx the 2-server p50, target < 2x", ratio)
 		}
 	}
