@@ -385,18 +385,15 @@ func (c *Cluster) deployLoop(ctx context.Context) {
 			}
 			// The deployment's creation found nothing older pending for this server, and this loop applies in
 			// order: it is next.
-			st := c.apply(ctx, p.Module, odb.ActionDeploy, p.Source, false)
-			if err := c.store.SetServerStatus(ctx, p.ID, st); err != nil {
+			if err := c.applyOne(ctx, p.ID, p.Module, odb.ActionDeploy, p.Source, p.From); err != nil {
 				if ctx.Err() == nil {
-					c.log.Error("record status of a pushed deployment", "deployment", p.ID, "err", err)
+					c.log.Error("pushed deployment", "err", err)
 				}
 				// The row stays pending: the pending list has it, and every later deployment, in order.
 				check = true
 				break
 			}
 			passed = p.ID
-			c.hub.Notify()
-			c.nudge(p.From)
 		}
 		if !check {
 			continue
@@ -545,16 +542,24 @@ func (c *Cluster) applyPending(ctx context.Context) (int64, error) {
 	}
 	var last int64
 	for _, d := range pending {
-		st := c.apply(ctx, d.Module, d.Action, d.Version.Source, false)
-		if err := c.store.SetServerStatus(ctx, d.ID, st); err != nil {
-			return last, fmt.Errorf("record status of deployment %d: %w", d.ID, err)
+		if err := c.applyOne(ctx, d.ID, d.Module, d.Action, d.Version.Source, d.ReceivedBy); err != nil {
+			return last, err
 		}
 		last = d.ID
-		c.hub.Notify()
-		// Only the receiving server has clients waiting on this deployment; others learn of it from the ODB.
-		c.nudge(d.ReceivedBy)
 	}
 	return last, nil
+}
+
+// applyOne applies deployment id, records this server's row and tells receivedBy, the only server with clients
+// waiting on it (the others learn of it from the ODB).
+func (c *Cluster) applyOne(ctx context.Context, id int64, module string, action odb.Action, src, receivedBy string) error {
+	st := c.apply(ctx, module, action, src, false)
+	if err := c.store.SetServerStatus(ctx, id, st); err != nil {
+		return fmt.Errorf("record status of deployment %d: %w", id, err)
+	}
+	c.hub.Notify()
+	c.nudge(receivedBy)
+	return nil
 }
 
 // apply makes the runtime and the work dir hold src for module (or nothing, for undeploy). The file is written only

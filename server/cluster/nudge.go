@@ -23,7 +23,6 @@ import (
 // A nudge only says "look at the ODB now": a lost, replayed or late one changes nothing but timing. The ODB stays
 // the truth and the safety net (PostgreSQL NOTIFY, the SQLite change check) catches what UDP drops. Without a UDP
 // socket (Config.Nudges nil) a server nudges over HTTP (POST NudgePath), which every server still accepts.
-
 //
 // A push is a nudge that carries a new deployment itself (id, module, source) to a server that, when the deployment
 // was created, had nothing older pending: that server applies it at once instead of reading its pending list back
@@ -156,26 +155,20 @@ func (c *Cluster) serveNudges(ctx context.Context) {
 			return
 		}
 		if bytes.HasPrefix(buf[:n], []byte(pushMagic)) {
-			p, err := decodePush([]byte(c.cfg.Secret), buf[:n])
-			if err == nil {
+			var p push
+			if p, err = decodePush([]byte(c.cfg.Secret), buf[:n]); err == nil {
 				c.pushed(p)
-				continue
 			}
-			if !warned {
-				c.log.Warn("ignored a datagram that is not a push from this cluster", "from", from.String(), "err", err)
-				warned = true
+		} else {
+			var nudge Nudge
+			if nudge, _, err = decodeNudge([]byte(c.cfg.Secret), buf[:n]); err == nil {
+				c.Nudged(nudge)
 			}
-			continue
 		}
-		nudge, _, err := decodeNudge([]byte(c.cfg.Secret), buf[:n])
-		if err != nil {
-			if !warned { // once: a stray or hostile sender must not flood the log
-				c.log.Warn("ignored a datagram that is not a nudge from this cluster", "from", from.String(), "err", err)
-				warned = true
-			}
-			continue
+		if err != nil && !warned { // once: a stray or hostile sender must not flood the log
+			c.log.Warn("ignored a datagram that is not a nudge or push from this cluster", "from", from.String(), "err", err)
+			warned = true
 		}
-		c.Nudged(nudge)
 	}
 }
 
@@ -217,12 +210,17 @@ func (c *Cluster) sendPush(peerURL string, datagram []byte) {
 		c.send(peerURL, Nudge{Members: true})
 		return
 	}
+	c.sendDatagram(peerURL, datagram, "push")
+}
+
+// sendDatagram writes b to the nudge socket of the peer at peerURL; what names it in the log should that fail.
+func (c *Cluster) sendDatagram(peerURL string, b []byte, what string) {
 	addr, err := c.addrs.get(peerURL)
 	if err == nil {
-		_, err = c.cfg.Nudges.WriteTo(datagram, addr)
+		_, err = c.cfg.Nudges.WriteTo(b, addr)
 	}
 	if err != nil {
-		c.log.Warn("push failed", "peer", peerURL, "err", err)
+		c.log.Warn(what+" failed", "peer", peerURL, "err", err)
 	}
 }
 
@@ -230,13 +228,7 @@ func (c *Cluster) sendPush(peerURL string, datagram []byte) {
 // socket. It never blocks on the peer.
 func (c *Cluster) send(peerURL string, n Nudge) {
 	if c.cfg.Nudges != nil {
-		addr, err := c.addrs.get(peerURL)
-		if err == nil {
-			_, err = c.cfg.Nudges.WriteTo(encodeNudge([]byte(c.cfg.Secret), c.cfg.Name, n), addr)
-		}
-		if err != nil {
-			c.log.Warn("nudge failed", "peer", peerURL, "err", err)
-		}
+		c.sendDatagram(peerURL, encodeNudge([]byte(c.cfg.Secret), c.cfg.Name, n), "nudge")
 		return
 	}
 	go func() {
