@@ -120,10 +120,10 @@ type Runtime struct {
 type worker struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	loads  io.WriteCloser // loads, imports and unloads, read by the worker's loader thread itself; stdin where absent
-	wmu    sync.Mutex     // one whole request line at a time on stdin and on loads
-	exited chan struct{}  // closed once the process is gone and every reply it wrote was dispatched
-	ready  chan struct{}  // closed once the good modules were replayed into it, or it was given up
+	loads  *os.File      // loads, imports and unloads, read by the worker's main thread itself; stdin where nil
+	wmu    sync.Mutex    // one whole request line at a time on stdin and on loads
+	exited chan struct{} // closed once the process is gone and every reply it wrote was dispatched
+	ready  chan struct{} // closed once the good modules were replayed into it, or it was given up
 
 	pmu     sync.Mutex
 	pending map[int64]chan reply // requests waiting for their reply, by id
@@ -240,8 +240,8 @@ func (r *Runtime) spawnLocked() (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Loads get a pipe of their own where child processes can inherit one (not on Windows): the worker's loader
-	// thread wakes on it directly instead of through the thread that reads stdin.
+	// Loads get a pipe of their own where child processes can inherit one (not on Windows): the worker's main
+	// thread, which runs them, wakes on it directly instead of through the thread that reads stdin.
 	var loadsR, loadsW *os.File
 	if goruntime.GOOS != "windows" {
 		if loadsR, loadsW, err = os.Pipe(); err != nil {
@@ -260,10 +260,8 @@ func (r *Runtime) spawnLocked() (*worker, error) {
 		}
 		return nil, fmt.Errorf("start %s: %w", r.cfg.Python, err)
 	}
-	w := &worker{cmd: cmd, stdin: stdin, exited: make(chan struct{}), ready: make(chan struct{}), pending: map[int64]chan reply{}}
-	if loadsW != nil {
-		w.loads = loadsW
-	}
+	w := &worker{cmd: cmd, stdin: stdin, loads: loadsW, exited: make(chan struct{}), ready: make(chan struct{}),
+		pending: map[int64]chan reply{}}
 	go r.readStderr(stderr)
 	go r.readReplies(w, stdout)
 	r.w = w
@@ -345,7 +343,7 @@ func (e *workerExit) Is(target error) bool { return target == errWorkerExited }
 
 func exitOf(w *worker) error { return &workerExit{killedBecause: w.killedBecause()} }
 
-// loaderOps run one after another on the worker's loader thread, in the order sent (LOADER_OPS in the worker).
+// loaderOps run one after another on the worker's main thread, in the order sent (LOADER_OPS in the worker).
 var loaderOps = map[string]bool{"load": true, "import": true, "unload": true}
 
 // roundTrip sends one request to w and waits for its reply. It neither kills nor replaces w: on errTimeout the
@@ -366,7 +364,7 @@ func (r *Runtime) roundTrip(ctx context.Context, w *worker, req map[string]any, 
 		delete(w.pending, id)
 		w.pmu.Unlock()
 	}()
-	to := w.stdin
+	to := io.Writer(w.stdin)
 	if loaderOps[req["op"].(string)] && w.loads != nil {
 		to = w.loads
 	}

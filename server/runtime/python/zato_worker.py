@@ -57,10 +57,10 @@ root.handlers[:] = [_Handler()]
 root.setLevel(logging.INFO)
 
 SERVER_NAME = os.environ.get('ZATO_SERVER_NAME', '')
-# service name -> (class, python module name). Only the loader thread changes it, and only by binding a new dict
+# service name -> (class, python module name). Only the main thread (which runs loads) changes it, and only by binding a new dict
 # (copy-on-write), so a reader that takes `services` once sees either a module's old services or its new ones.
 services = {}
-modules = {}    # python module name -> [service names]; the loader thread's own
+modules = {}    # python module name -> [service names]; the main thread's own
 
 
 class InvokeFailure(Exception):
@@ -259,7 +259,7 @@ def _not_serializable(value):
 
 OPS = {'load': op_load, 'import': op_import, 'unload': op_unload, 'services': op_services, 'invoke': op_invoke,
        'ping': lambda req: {'ok': True}}
-LOADER_OPS = ('load', 'import', 'unload')  # run one after another on the loader thread, in the order received
+LOADER_OPS = ('load', 'import', 'unload')  # run one after another on the main thread, in the order received
 
 
 def handle(req):
@@ -282,29 +282,29 @@ def loader(q):
         handle(req)
 
 
+def requests(f):
+    """ The requests in a stream of JSON lines; a line that is not a JSON object is skipped. """
+    for line in f:
+        try:
+            req = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(req, dict):
+            yield req
+
+
 def read_loads(fd):
     """ Loads on a pipe of their own, read by the thread that runs them. """
     os.set_inheritable(fd, False)  # not for what the services spawn
     with os.fdopen(fd, 'rb') as f:
-        for line in f:
-            try:
-                req = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(req, dict):
-                handle(req)
+        for req in requests(f):
+            handle(req)
 
 
 def read_requests(loads, pool):
     """ Everything on stdin: invocations go to the pool, loads (when they share stdin) to the main thread. """
     try:
-        for line in sys.stdin.buffer:
-            try:
-                req = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(req, dict):
-                continue
+        for req in requests(sys.stdin.buffer):
             if req.get('op') in LOADER_OPS and loads is not None:
                 loads.put(req)
             else:
