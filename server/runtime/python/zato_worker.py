@@ -57,8 +57,9 @@ root.handlers[:] = [_Handler()]
 root.setLevel(logging.INFO)
 
 SERVER_NAME = os.environ.get('ZATO_SERVER_NAME', '')
-# service name -> (class, python module name). Only the main thread (which runs loads) changes it, and only by binding a new dict
-# (copy-on-write), so a reader that takes `services` once sees either a module's old services or its new ones.
+# service name -> (class, python module name). Only the main thread (which runs loads) changes it, and only by
+# binding a new dict (copy-on-write), so a reader that takes `services` once sees either a module's old services or
+# its new ones.
 services = {}
 modules = {}    # python module name -> [service names]; the main thread's own
 
