@@ -104,10 +104,11 @@ func setWAL(ctx context.Context, db *sql.DB) error {
 func (b *sqliteBackend) forUpdate() string { return "" }
 
 func (b *sqliteBackend) close() error {
-	b.wlock <- struct{}{} // no write in progress, and none after
+	b.wlock <- struct{}{} // no write in progress; a later one finds the database closed
 	if b.wconn != nil {
 		b.dropWriteConn()
 	}
+	<-b.wlock
 	b.stmts.close()
 	b.flock.Close()
 	return b.db.Close()
@@ -278,7 +279,7 @@ type sqliteQuerier struct {
 	connStmts map[string]*sql.Stmt
 }
 
-// sqlRunner is a *sql.Tx or a *sql.DB.
+// sqlRunner is a *sql.Tx, a *sql.Conn or a *sql.DB.
 type sqlRunner interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)

@@ -286,7 +286,6 @@ func (s *store) touchServer(ctx context.Context, name string, state ServerState)
 func (s *store) Servers(ctx context.Context) ([]Server, error) {
 	out := []Server{}
 	err := s.b.readOne(ctx, func(q querier) error {
-		out = out[:0]
 		rs, err := q.query(ctx, `SELECT name, url, pid, host, state, started_at, heartbeat_at FROM servers ORDER BY name`)
 		if err != nil {
 			return err
