@@ -292,13 +292,10 @@ func (c *Cluster) handOver(d odb.Deployment) {
 	} else {
 		c.kick()
 	}
-	var datagram []byte // encoded once for every peer
+	datagram := sync.OnceValue(func() []byte { return encodePush([]byte(c.cfg.Secret), c.cfg.Name, p) }) // once for every peer
 	for _, peer := range c.livePeers("") {
 		if ready[peer.Name] {
-			if datagram == nil {
-				datagram = encodePush([]byte(c.cfg.Secret), c.cfg.Name, p)
-			}
-			c.sendPush(peer.URL, datagram)
+			c.sendPush(peer.URL, datagram())
 		} else {
 			c.send(peer.URL, Nudge{Members: true})
 		}
