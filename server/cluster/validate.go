@@ -1,13 +1,32 @@
 package cluster
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"unicode/utf8"
 )
 
 var moduleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\.py$`)
+
+// MaxNameBytes bounds a module's file name, ".py" included. File systems allow 255 bytes, but the deployer writes a
+// twin and temporary files named after the module, with suffixes; 200 leaves room for them on every system.
+const MaxNameBytes = 200
+
+// bom is the UTF-8 byte order mark some editors put at the start of a file.
+const bom = "\ufeff"
+
+// runtimeModules are the top-level names the servers' Python runtime imports itself: a hot-deployed module of the
+// same name would replace them.
+var runtimeModules = map[string]string{
+	"zato":        "the zato package (from zato.server.service import Service)",
+	"zato_worker": "the runtime's zato_worker",
+	"zato_guard":  "the runtime's zato_guard",
+	"__init__":    "a package's __init__ (hot-deployed modules are flat: there is no package here)",
+	"__main__":    "the interpreter's __main__",
+}
 
 // Validation errors; each maps to a 4xx.
 var (
@@ -16,27 +35,50 @@ var (
 	ErrTooLarge   = errors.New("payload too large")
 )
 
-// ValidateModule checks an uploaded module: a flat module file name and UTF-8 text under max bytes.
+// ValidateModule checks an uploaded module: the name of a flat module file that fits on disk and shadows nothing
+// the servers import themselves, and UTF-8 text under max bytes. It is the one home of these rules: every way in
+// reaches it through Cluster.Submit. A leading BOM is allowed (see NormalizeSource).
 func ValidateModule(name string, src []byte, max int64) error {
-	if !moduleName.MatchString(name) {
-		return fmt.Errorf("%w: %q must be a flat module file name like my_services.py (letters, digits and _ only, no paths)", ErrBadName, name)
+	if err := checkName(name); err != nil {
+		return err
 	}
 	if int64(len(src)) > max {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(src), max)
 	}
-	if len(src) == 0 {
+	if len(bytes.TrimPrefix(src, []byte(bom))) == 0 {
 		return fmt.Errorf("%w: the module is empty", ErrBadPayload)
 	}
 	if !utf8.Valid(src) {
-		return fmt.Errorf("%w: the module is not UTF-8 text", ErrBadPayload)
+		return fmt.Errorf("%w: the module is not UTF-8 text; save it as UTF-8", ErrBadPayload)
 	}
-	for _, b := range src {
-		if b == 0 {
-			return fmt.Errorf("%w: the module contains a NUL byte", ErrBadPayload)
-		}
+	if bytes.IndexByte(src, 0) >= 0 {
+		return fmt.Errorf("%w: the module contains a NUL byte", ErrBadPayload)
 	}
 	return nil
 }
 
-// ValidName reports whether name is a flat module file name.
+func checkName(name string) error {
+	if !moduleName.MatchString(name) {
+		return fmt.Errorf("%w: %q must be a flat module file name like my_services.py (letters, digits and _ only, no paths)", ErrBadName, name)
+	}
+	if len(name) > MaxNameBytes {
+		return fmt.Errorf("%w: %s... is %d bytes long; a module name may have at most %d bytes, .py included",
+			ErrBadName, name[:40], len(name), MaxNameBytes)
+	}
+	mod := strings.TrimSuffix(name, ".py")
+	if what, ok := runtimeModules[mod]; ok {
+		return fmt.Errorf("%w: %s would shadow %s; rename it", ErrBadName, name, what)
+	}
+	if _, ok := stdlibModules[mod]; ok {
+		return fmt.Errorf("%w: %s would shadow Python's standard module %s; rename it", ErrBadName, name, mod)
+	}
+	return nil
+}
+
+// ValidName reports whether name is a flat module file name. It is only the syntax: a module stored before the
+// rules of ValidateModule grew must stay reachable (history, undeploy).
 func ValidName(name string) bool { return moduleName.MatchString(name) }
+
+// NormalizeSource removes a UTF-8 BOM from the start of a module, as python3 does when it reads a file: the worker
+// compiles a str, where a BOM is a syntax error.
+func NormalizeSource(src string) string { return strings.TrimPrefix(src, bom) }

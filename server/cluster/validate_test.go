@@ -46,3 +46,69 @@ func FuzzValidateModule(f *testing.F) {
 		}
 	})
 }
+
+// TestValidateModuleNames: a name too long for a file on the servers, or one that would shadow the standard library,
+// the zato package or the runtime, is refused at the door with a message that says why.
+func TestValidateModuleNames(t *testing.T) {
+	ok := []byte("x = 1\n")
+	longest := strings.Repeat("a", MaxNameBytes-len(".py")) + ".py"
+	if err := ValidateModule(longest, ok, 100); err != nil {
+		t.Errorf("%d-byte name: %v", len(longest), err)
+	}
+	for _, n := range []int{MaxNameBytes + 1, 240, 300} {
+		name := strings.Repeat("a", n-len(".py")) + ".py"
+		err := ValidateModule(name, ok, 100)
+		if !errors.Is(err, ErrBadName) || !strings.Contains(err.Error(), "200 bytes") {
+			t.Errorf("%d-byte name: %v", n, err)
+		}
+	}
+	for name, why := range map[string]string{
+		"json.py":        "json.py would shadow Python's standard module json; rename it",
+		"os.py":          "standard module os",
+		"__future__.py":  "standard module __future__",
+		"_io.py":         "standard module _io",
+		"asyncio.py":     "standard module asyncio",
+		"zato.py":        "would shadow the zato package",
+		"zato_worker.py": "would shadow the runtime's zato_worker",
+		"zato_guard.py":  "would shadow the runtime's zato_guard",
+		"__init__.py":    "__init__.py",
+		"__main__.py":    "__main__.py",
+	} {
+		err := ValidateModule(name, ok, 100)
+		if !errors.Is(err, ErrBadName) || !strings.Contains(err.Error(), why) {
+			t.Errorf("%s: got %v, want ErrBadName saying %q", name, err, why)
+		}
+	}
+	// Names near the standard ones are fine: case matters to Python's import, and prefixes are other modules.
+	for _, name := range []string{"Json.py", "json2.py", "my_os.py", "zato_services.py", "crm_json.py"} {
+		if err := ValidateModule(name, ok, 100); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// ValidName stays syntactic, so a module deployed before these rules can still be undeployed.
+	if !ValidName("json.py") {
+		t.Error("ValidName refuses json.py: it could not be undeployed")
+	}
+}
+
+// TestNormalizeSource: python3 skips a UTF-8 BOM at the start of a file, so a module saved with one is accepted and
+// stored without it (the worker compiles a str, where a BOM is a syntax error).
+func TestNormalizeSource(t *testing.T) {
+	for in, want := range map[string]string{
+		"\ufeffx = 1\n":       "x = 1\n",
+		"x = 1\n":             "x = 1\n",
+		"x = '\ufeff'\n":      "x = '\ufeff'\n", // only a leading one is a BOM
+		"\ufeff\ufeffx = 1\n": "\ufeffx = 1\n",  // python3 strips one, and so do we
+		"":                    "",
+	} {
+		if got := NormalizeSource(in); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+	if err := ValidateModule("x.py", []byte("\ufeffx = 1\n"), 100); err != nil {
+		t.Errorf("a BOM is refused: %v", err)
+	}
+	if err := ValidateModule("x.py", []byte("\ufeff"), 100); !errors.Is(err, ErrBadPayload) {
+		t.Errorf("a BOM alone: %v, want ErrBadPayload (empty)", err)
+	}
+}
