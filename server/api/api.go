@@ -4,8 +4,10 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,6 +165,10 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 		Source string `json:"source"`
 		Origin string `json:"origin"`
 	}
+	if err := checkJSONText(body); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_payload", err.Error())
+		return
+	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_json", "malformed JSON: "+err.Error())
 		return
@@ -179,32 +185,43 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) submit(w http.ResponseWriter, r *http.Request, name string, src []byte, origin string) {
-	if !a.validate(w, name, src) {
-		return
-	}
-	d, err := a.cl.Submit(r.Context(), cluster.Submission{
-		Module: name, Action: odb.ActionDeploy, Source: string(src), Who: userOf(r), Origin: origin,
-	})
+	d, err := a.cl.Submit(r.Context(), deploySubmission(r, name, src, origin))
 	if err != nil {
-		a.internal(w, err)
+		a.fail(w, err)
 		return
 	}
 	a.accepted(w, r, d.ID)
 }
 
-func (a *API) validate(w http.ResponseWriter, name string, src []byte) bool {
-	err := cluster.ValidateModule(name, src, a.cfg.MaxPayload)
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, cluster.ErrTooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", err.Error())
-	case errors.Is(err, cluster.ErrBadName):
-		writeError(w, http.StatusBadRequest, "bad_name", err.Error())
-	default:
-		writeError(w, http.StatusBadRequest, "bad_payload", err.Error())
+// deploySubmission is an upload as the cluster takes it. The cluster validates it (cluster.ValidateModule, once);
+// the BOM goes first, as python3 would skip it.
+func deploySubmission(r *http.Request, name string, src []byte, origin string) cluster.Submission {
+	return cluster.Submission{
+		Module: name, Action: odb.ActionDeploy, Source: cluster.NormalizeSource(string(src)), Who: userOf(r), Origin: origin,
 	}
-	return false
+}
+
+// refusal is the status and code of an error that cluster.Submit refused the input with; ok is false for any
+// other error.
+func refusal(err error) (status int, code string, ok bool) {
+	switch {
+	case errors.Is(err, cluster.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, "too_large", true
+	case errors.Is(err, cluster.ErrBadName):
+		return http.StatusBadRequest, "bad_name", true
+	case errors.Is(err, cluster.ErrBadPayload):
+		return http.StatusBadRequest, "bad_payload", true
+	}
+	return 0, "", false
+}
+
+// fail answers a refused input with its 4xx and anything else as an internal error.
+func (a *API) fail(w http.ResponseWriter, err error) {
+	if status, code, ok := refusal(err); ok {
+		writeError(w, status, code, err.Error())
+		return
+	}
+	a.internal(w, err)
 }
 
 func (a *API) accepted(w http.ResponseWriter, r *http.Request, id int64) {
@@ -221,8 +238,16 @@ func (a *API) internal(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
 		return
 	}
-	a.log.Error("request failed", "err", err)
-	writeError(w, http.StatusInternalServerError, "internal", err.Error())
+	// What failed inside (SQL, paths, a driver's words) is for the operator: the client gets an id to quote.
+	id := errorID()
+	a.log.Error("request failed", "error_id", id, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal", "internal error "+id+"; see the server log")
+}
+
+func errorID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand does not fail on the systems Go supports
+	return hex.EncodeToString(b[:])
 }
 
 func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
@@ -450,7 +475,7 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 		Module: name, Action: odb.ActionDeploy, VersionID: target.ID, Who: userOf(r), Origin: "rollback",
 	})
 	if err != nil {
-		a.internal(w, err)
+		a.fail(w, err)
 		return
 	}
 	a.accepted(w, r, d.ID)
@@ -458,13 +483,9 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) undeploy(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if !cluster.ValidName(name) {
-		writeError(w, http.StatusBadRequest, "bad_name", "bad module name")
-		return
-	}
 	d, err := a.cl.Submit(r.Context(), cluster.Submission{Module: name, Action: odb.ActionUndeploy, Who: userOf(r), Origin: "api"})
 	if err != nil {
-		a.internal(w, err)
+		a.fail(w, err)
 		return
 	}
 	a.accepted(w, r, d.ID)
@@ -594,6 +615,10 @@ func (a *API) zatoDeploy(w http.ResponseWriter, r *http.Request, elem, origin st
 		reply(http.StatusOK, true, "Ping succeeded.", nil)
 		return
 	}
+	if err := checkJSONText(body); err != nil {
+		reply(http.StatusBadRequest, false, err.Error(), nil)
+		return
+	}
 	var req zatoRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		reply(http.StatusBadRequest, false, "malformed JSON: "+err.Error(), nil)
@@ -608,18 +633,11 @@ func (a *API) zatoDeploy(w http.ResponseWriter, r *http.Request, elem, origin st
 		reply(http.StatusBadRequest, false, "payload is not valid base64: "+err.Error(), nil)
 		return
 	}
-	if err := cluster.ValidateModule(req.PayloadName, src, a.cfg.MaxPayload); err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, cluster.ErrTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
+	d, err := a.cl.Submit(r.Context(), deploySubmission(r, req.PayloadName, src, origin))
+	if status, _, ok := refusal(err); ok {
 		reply(status, false, err.Error(), nil)
 		return
-	}
-	d, err := a.cl.Submit(r.Context(), cluster.Submission{
-		Module: req.PayloadName, Action: odb.ActionDeploy, Source: string(src), Who: userOf(r), Origin: origin,
-	})
-	if err != nil {
+	} else if err != nil {
 		a.internal(w, err)
 		return
 	}

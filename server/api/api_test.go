@@ -1,0 +1,223 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/zato-go/zato/server/api"
+	"github.com/zato-go/zato/server/cluster"
+	"github.com/zato-go/zato/server/odb"
+)
+
+// syncBuffer is a log sink tests read while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// server is a real API over a real cluster member and SQLite ODB; only Python is left out.
+type server struct {
+	api   *api.API
+	store odb.Store
+	log   *syncBuffer
+}
+
+func newServer(t *testing.T, cfg api.Config) *server {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	store, err := odb.OpenSQLite(ctx, filepath.Join(dir, "zato.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	current := filepath.Join(dir, "current")
+	if err := os.MkdirAll(current, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	buf := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(buf, nil))
+	cl := cluster.New(cluster.Config{Name: "server1", CurrentDir: current, Logger: log, MaxPayload: 4 << 10, Secret: "s3cret"}, store, instantRuntime{})
+	if err := cl.Start(ctx, os.Getpid(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server, cfg.Logger, cfg.MaxPayload = "server1", log, 4<<10
+	if cfg.Secret == "" {
+		cfg.Secret = "s3cret"
+	}
+	if cfg.Auth.Check == nil {
+		cfg.Auth = api.Auth{Username: "u", Check: func(p string) bool { return p == "p" }}
+	}
+	return &server{api: api.New(cfg, cl, instantRuntime{}), store: store, log: buf}
+}
+
+func (s *server) do(t *testing.T, method, path string, body []byte, hdr ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, bytes.NewReader(body))
+	req.SetBasicAuth("u", "p")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	s.api.ServeHTTP(rec, req)
+	return rec
+}
+
+func (s *server) modules(t *testing.T) int {
+	t.Helper()
+	mods, err := s.store.Modules(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(mods)
+}
+
+type apiError struct {
+	Error struct{ Code, Message string }
+}
+
+func errorOf(t *testing.T, rec *httptest.ResponseRecorder) apiError {
+	t.Helper()
+	var e apiError
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+		t.Fatalf("%d %q is not an API error: %v", rec.Code, rec.Body, err)
+	}
+	return e
+}
+
+// TestDeployRefusesNonUTF8: a source that is not UTF-8 is refused with 400 bad_payload before anything is stored,
+// whether it comes as raw bytes in the native API's JSON (which the JSON decoder would turn into U+FFFD), as
+// escaped halves of surrogate pairs (the same), or base64-encoded through Zato's endpoints.
+func TestDeployRefusesNonUTF8(t *testing.T) {
+	s := newServer(t, api.Config{})
+	for name, body := range map[string]string{
+		"raw byte":         "{\"name\":\"x.py\",\"source\":\"x = '\xff'\\n\"}",
+		"raw latin-1":      "{\"name\":\"x.py\",\"source\":\"# caf\xe9\\nx = 1\\n\"}",
+		"lone high":        `{"name":"x.py","source":"x = '\ud800'\n"}`,
+		"lone low":         `{"name":"x.py","source":"x = '\udc00'\n"}`,
+		"high then other":  `{"name":"x.py","source":"x = '\ud800\u0041'\n"}`,
+		"raw byte in name": "{\"name\":\"x\xff.py\",\"source\":\"x = 1\\n\"}",
+	} {
+		rec := s.do(t, http.MethodPost, "/api/v1/deploy", []byte(body))
+		if e := errorOf(t, rec); rec.Code != http.StatusBadRequest || e.Error.Code != "bad_payload" || !strings.Contains(e.Error.Message, "UTF-8") {
+			t.Errorf("%s: %d %s", name, rec.Code, rec.Body)
+		}
+	}
+	// Escapes that are text stay accepted: a pair, an escaped backslash before a u, U+FFFD itself.
+	for name, src := range map[string]string{
+		"pair":             `x = '\ud83d\ude00'\n`,
+		"escaped slash u":  `x = '\\ud800'\n`,
+		"replacement char": `x = '\ufffd'\n`,
+	} {
+		rec := s.do(t, http.MethodPost, "/api/v1/deploy", []byte(`{"name":"ok.py","source":"`+src+`"}`))
+		if rec.Code != http.StatusAccepted {
+			t.Errorf("%s: %d %s", name, rec.Code, rec.Body)
+		}
+	}
+	before := s.modules(t)
+	for _, path := range []string{"/ide-deploy", "/zato/api/invoke/zato.hot-deploy.create", "/zato/api/invoke/zato.service.upload-package"} {
+		for name, body := range map[string]string{
+			"latin-1 payload":  `{"payload_name":"x.py","payload":"` + base64.StdEncoding.EncodeToString([]byte("# caf\xe9\nx = 1\n")) + `"}`,
+			"raw byte in name": "{\"payload_name\":\"x\xff.py\",\"payload\":\"eCA9IDEK\"}",
+		} {
+			rec := s.do(t, http.MethodPost, path, []byte(body))
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "UTF-8") || !strings.Contains(rec.Body.String(), `"success":false`) {
+				t.Errorf("%s %s: %d %s", path, name, rec.Code, rec.Body)
+			}
+		}
+	}
+	if after := s.modules(t); after != before {
+		t.Fatalf("refused uploads stored modules: %d -> %d", before, after)
+	}
+}
+
+// TestRefusedNames: long and shadowing names get 400 bad_name with the reason, through every way in.
+func TestRefusedNames(t *testing.T) {
+	s := newServer(t, api.Config{})
+	long := strings.Repeat("a", 240) + ".py"
+	for _, name := range []string{long, "json.py", "zato_worker.py", "__init__.py"} {
+		body, _ := json.Marshal(map[string]string{"name": name, "source": "x = 1\n"})
+		rec := s.do(t, http.MethodPost, "/api/v1/deploy", body)
+		if e := errorOf(t, rec); rec.Code != http.StatusBadRequest || e.Error.Code != "bad_name" || !strings.Contains(e.Error.Message, "200 bytes") && !strings.Contains(e.Error.Message, "shadow") {
+			t.Errorf("%.20s: %d %s", name, rec.Code, rec.Body)
+		}
+		body, _ = json.Marshal(map[string]string{"payload_name": name, "payload": base64.StdEncoding.EncodeToString([]byte("x = 1\n"))})
+		rec = s.do(t, http.MethodPost, "/ide-deploy", body)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "200 bytes") && !strings.Contains(rec.Body.String(), "shadow") {
+			t.Errorf("ide-deploy %.20s: %d %s", name, rec.Code, rec.Body)
+		}
+	}
+	if n := s.modules(t); n != 0 {
+		t.Fatalf("%d modules stored", n)
+	}
+}
+
+// TestDeployStripsBOM: a module saved with a UTF-8 BOM is accepted and stored without it, as python3 reads it.
+func TestDeployStripsBOM(t *testing.T) {
+	s := newServer(t, api.Config{})
+	body, _ := json.Marshal(map[string]string{"name": "bom.py", "source": "\ufeffx = 1\n"})
+	if rec := s.do(t, http.MethodPost, "/api/v1/deploy", body); rec.Code != http.StatusAccepted {
+		t.Fatalf("native: %d %s", rec.Code, rec.Body)
+	}
+	body, _ = json.Marshal(map[string]string{"payload_name": "bom2.py", "payload": base64.StdEncoding.EncodeToString([]byte("\ufeffy = 2\n"))})
+	if rec := s.do(t, http.MethodPost, "/zato/api/invoke/zato.hot-deploy.create", body); rec.Code != http.StatusOK {
+		t.Fatalf("zato: %d %s", rec.Code, rec.Body)
+	}
+	for mod, want := range map[string]string{"bom.py": "x = 1\n", "bom2.py": "y = 2\n"} {
+		vs, err := s.store.Versions(context.Background(), mod)
+		if err != nil || len(vs) != 1 || vs[0].Source != want {
+			t.Fatalf("%s stored as %+v, %v; want %q", mod, vs, err, want)
+		}
+	}
+}
+
+// TestInternalErrorsHidden: what failed inside (here the ODB's own words) goes to the log with an id; the client
+// gets the id only.
+func TestInternalErrorsHidden(t *testing.T) {
+	s := newServer(t, api.Config{})
+	s.store.Close() // every query now fails with the driver's text
+	body, _ := json.Marshal(map[string]string{"name": "x.py", "source": "x = 1\n"})
+	for _, path := range []string{"/api/v1/deploy", "/api/v1/status"} {
+		method := http.MethodPost
+		if path == "/api/v1/status" {
+			method, body = http.MethodGet, nil
+		}
+		rec := s.do(t, method, path, body)
+		e := errorOf(t, rec)
+		m := regexp.MustCompile(`^internal error ([0-9a-f]{16}); see the server log$`).FindStringSubmatch(e.Error.Message)
+		if rec.Code != http.StatusInternalServerError || e.Error.Code != "internal" || m == nil {
+			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+		logged := s.log.String()
+		if !strings.Contains(logged, m[1]) || !strings.Contains(logged, "closed") {
+			t.Fatalf("%s: error %s is not in the log:\n%s", path, m[1], logged)
+		}
+	}
+}
+
+var _ = io.Discard
