@@ -49,11 +49,12 @@ type Config struct {
 
 // API serves HTTP.
 type API struct {
-	cfg Config
-	cl  *cluster.Cluster
-	rt  Runtime
-	log *slog.Logger
-	mux *http.ServeMux
+	cfg    Config
+	cl     *cluster.Cluster
+	rt     Runtime
+	log    *slog.Logger
+	mux    *http.ServeMux
+	nudges *cluster.NudgeVerifier
 }
 
 // New builds the handler. extra handlers (web admin) may be mounted with Handle.
@@ -67,7 +68,7 @@ func New(cfg Config, cl *cluster.Cluster, rt Runtime) *API {
 	if cfg.IDEWait <= 0 {
 		cfg.IDEWait = 10 * time.Second
 	}
-	a := &API{cfg: cfg, cl: cl, rt: rt, log: cfg.Logger, mux: http.NewServeMux()}
+	a := &API{cfg: cfg, cl: cl, rt: rt, log: cfg.Logger, mux: http.NewServeMux(), nudges: cluster.NewNudgeVerifier(cfg.Secret)}
 	m := a.mux
 	m.HandleFunc("GET /healthz", a.health)
 	m.HandleFunc("POST "+cluster.NudgePath, a.nudge)
@@ -126,12 +127,15 @@ func (a *API) health(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "server": a.cfg.Server})
 }
 
+// nudge is a peer's nudge over HTTP, signed with the cluster secret (cluster.SignHTTPNudge); what it says is in
+// the signed header only.
 func (a *API) nudge(w http.ResponseWriter, r *http.Request) {
-	if subtle.ConstantTimeCompare([]byte(r.Header.Get(cluster.SecretHeader)), []byte(a.cfg.Secret)) != 1 {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "bad cluster secret")
+	n, _, err := a.nudges.Verify(r.Header.Get(cluster.NudgeHeader), time.Now())
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "not a nudge from this cluster: "+err.Error())
 		return
 	}
-	a.cl.Nudged(cluster.NudgeFromQuery(r.URL.Query()))
+	a.cl.Nudged(n)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zato-go/zato/server/api"
 	"github.com/zato-go/zato/server/cluster"
@@ -220,4 +220,32 @@ func TestInternalErrorsHidden(t *testing.T) {
 	}
 }
 
-var _ = io.Discard
+// TestNudgeOverHTTP: the internal nudge takes only a signed header (the cluster secret never travels), once.
+func TestNudgeOverHTTP(t *testing.T) {
+	s := newServer(t, api.Config{})
+	post := func(hdr ...string) int {
+		req := httptest.NewRequest(http.MethodPost, cluster.NudgePath+"?members=1", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		s.api.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := post("X-Zato-Cluster-Secret", "s3cret"); code != http.StatusUnauthorized {
+		t.Errorf("the plain secret header: %d, want 401", code)
+	}
+	if code := post(); code != http.StatusUnauthorized {
+		t.Errorf("no header: %d", code)
+	}
+	signed := cluster.SignHTTPNudge([]byte("s3cret"), "server2", cluster.Nudge{Members: true}, time.Now())
+	if code := post(cluster.NudgeHeader, signed); code != http.StatusNoContent {
+		t.Errorf("signed: %d", code)
+	}
+	if code := post(cluster.NudgeHeader, signed); code != http.StatusUnauthorized {
+		t.Errorf("replayed: %d", code)
+	}
+	if code := post(cluster.NudgeHeader, cluster.SignHTTPNudge([]byte("other"), "server2", cluster.Nudge{}, time.Now())); code != http.StatusUnauthorized {
+		t.Errorf("another cluster's: %d", code)
+	}
+}

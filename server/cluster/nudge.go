@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Nudges travel as UDP datagrams to the port number a peer's HTTP API listens on, signed with the cluster secret
@@ -22,7 +27,8 @@ import (
 //
 // A nudge only says "look at the ODB now": a lost, replayed or late one changes nothing but timing. The ODB stays
 // the truth and the safety net (PostgreSQL NOTIFY, the SQLite change check) catches what UDP drops. Without a UDP
-// socket (Config.Nudges nil) a server nudges over HTTP (POST NudgePath), which every server still accepts.
+// socket (Config.Nudges nil) a server nudges over HTTP (POST NudgePath), which every server still accepts; that nudge
+// is signed the same way, with a time and a random nonce, so a captured one cannot be replayed (see NudgeVerifier).
 //
 // A push is a nudge that carries a new deployment itself (id, module, source) to a server that, when the deployment
 // was created, had nothing older pending: that server applies it at once instead of reading its pending list back
@@ -113,6 +119,10 @@ func decodePush(secret, b []byte) (push, error) {
 // encodeNudge is nudgeMagic, the flags ("m" members, "s" status, "-" neither), a space, the sender's name, then
 // the HMAC of all that.
 func encodeNudge(secret []byte, from string, n Nudge) []byte {
+	return sign(secret, []byte(nudgeMagic+nudgeFlags(n)+" "+from))
+}
+
+func nudgeFlags(n Nudge) string {
 	flags := ""
 	if n.Members {
 		flags += "m"
@@ -123,7 +133,7 @@ func encodeNudge(secret []byte, from string, n Nudge) []byte {
 	if flags == "" {
 		flags = "-"
 	}
-	return sign(secret, []byte(nudgeMagic+flags+" "+from))
+	return flags
 }
 
 // decodeNudge checks a datagram's MAC and returns what it says and who sent it.
@@ -232,22 +242,11 @@ func (c *Cluster) send(peerURL string, n Nudge) {
 		return
 	}
 	go func() {
-		q := url.Values{}
-		if n.Members {
-			q.Set(MembersParam, "1")
-		}
-		if n.Status {
-			q.Set(StatusParam, "1")
-		}
-		target := strings.TrimRight(peerURL, "/") + NudgePath
-		if len(q) > 0 {
-			target += "?" + q.Encode()
-		}
-		req, err := http.NewRequest(http.MethodPost, target, nil)
+		req, err := http.NewRequest(http.MethodPost, strings.TrimRight(peerURL, "/")+NudgePath, nil)
 		if err != nil {
 			return
 		}
-		req.Header.Set(SecretHeader, c.cfg.Secret)
+		req.Header.Set(NudgeHeader, SignHTTPNudge([]byte(c.cfg.Secret), c.cfg.Name, n, time.Now()))
 		resp, err := c.http.Do(req)
 		if err != nil {
 			c.log.Warn("nudge failed", "peer", peerURL, "err", err)
@@ -255,4 +254,84 @@ func (c *Cluster) send(peerURL string, n Nudge) {
 		}
 		resp.Body.Close()
 	}()
+}
+
+// NudgeHeader carries a nudge sent over HTTP (SignHTTPNudge); the request has no other content.
+const NudgeHeader = "X-Zato-Nudge"
+
+// httpNudgeMagic starts a nudge sent over HTTP. Unlike a datagram's, its text holds a time and a nonce: an HTTP
+// request may be logged or captured by a proxy on the way, and a replay of it must not be accepted.
+const httpNudgeMagic = "zato-nudge-http/1 "
+
+// NudgeWindow is how far a signed HTTP nudge's time may be from the receiver's clock; a nudge is refused when it is
+// older (a replay) or from further in the future (a clock this far off is a broken server).
+const NudgeWindow = 30 * time.Second
+
+// SignHTTPNudge returns the NudgeHeader value of nudge n from server from at time now: httpNudgeMagic, the flags,
+// the time in Unix nanoseconds, a random nonce and the sender's name, then the HMAC-SHA256 of all that with the
+// cluster secret, base64url-encoded. The secret itself never travels.
+func SignHTTPNudge(secret []byte, from string, n Nudge, now time.Time) string {
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:]) // crypto/rand does not fail on the systems Go supports
+	msg := fmt.Sprintf("%s%s %d %s %s", httpNudgeMagic, nudgeFlags(n), now.UnixNano(), hex.EncodeToString(nonce[:]), from)
+	return base64.RawURLEncoding.EncodeToString(sign(secret, []byte(msg)))
+}
+
+// NudgeVerifier checks the signed nudges a server receives over HTTP and remembers those it has accepted for as
+// long as their time is within NudgeWindow, so each is accepted once. Safe for concurrent use.
+type NudgeVerifier struct {
+	secret []byte
+	mu     sync.Mutex
+	seen   map[[sha256.Size]byte]time.Time // MAC -> when it may be forgotten (its time is out of the window then)
+	swept  time.Time
+}
+
+// NewNudgeVerifier returns a verifier for the cluster secret.
+func NewNudgeVerifier(secret string) *NudgeVerifier {
+	return &NudgeVerifier{secret: []byte(secret), seen: map[[sha256.Size]byte]time.Time{}}
+}
+
+// Verify checks a NudgeHeader value received at now and returns the nudge and its sender.
+func (v *NudgeVerifier) Verify(header string, now time.Time) (Nudge, string, error) {
+	if header == "" {
+		return Nudge{}, "", errors.New("no " + NudgeHeader + " header")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil || !bytes.HasPrefix(b, []byte(httpNudgeMagic)) {
+		return Nudge{}, "", errors.New("not a signed nudge")
+	}
+	msg, err := verify(v.secret, b)
+	if err != nil {
+		return Nudge{}, "", err
+	}
+	fields := strings.SplitN(string(msg[len(httpNudgeMagic):]), " ", 4)
+	if len(fields) != 4 {
+		return Nudge{}, "", errors.New("malformed nudge")
+	}
+	ns, err := strconv.ParseInt(fields[1], 10, 64)
+	if err != nil {
+		return Nudge{}, "", errors.New("malformed nudge time")
+	}
+	at := time.Unix(0, ns)
+	if d := now.Sub(at); d > NudgeWindow || d < -NudgeWindow {
+		return Nudge{}, "", fmt.Errorf("nudge signed at %s, outside the %s window of this server's clock (a replay, or clocks apart)", at.UTC().Format(time.RFC3339), NudgeWindow)
+	}
+	var mac [sha256.Size]byte
+	copy(mac[:], b[len(b)-sha256.Size:])
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if now.Sub(v.swept) > time.Second { // only validly signed nudges are remembered: a few per deployment and peer
+		v.swept = now
+		for k, until := range v.seen {
+			if now.After(until) {
+				delete(v.seen, k)
+			}
+		}
+	}
+	if _, dup := v.seen[mac]; dup {
+		return Nudge{}, "", errors.New("replayed nudge")
+	}
+	v.seen[mac] = at.Add(NudgeWindow)
+	flags := fields[0]
+	return Nudge{Members: strings.Contains(flags, "m"), Status: strings.Contains(flags, "s")}, fields[3], nil
 }
