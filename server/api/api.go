@@ -5,7 +5,6 @@ package api
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -49,12 +48,14 @@ type Config struct {
 
 // API serves HTTP.
 type API struct {
-	cfg    Config
-	cl     *cluster.Cluster
-	rt     Runtime
-	log    *slog.Logger
-	mux    *http.ServeMux
-	nudges *cluster.NudgeVerifier
+	cfg      Config
+	cl       *cluster.Cluster
+	rt       Runtime
+	log      *slog.Logger
+	mux      *http.ServeMux
+	nudges   *cluster.NudgeVerifier
+	throttle *authThrottle
+	creds    *authCache
 }
 
 // New builds the handler. extra handlers (web admin) may be mounted with Handle.
@@ -68,7 +69,8 @@ func New(cfg Config, cl *cluster.Cluster, rt Runtime) *API {
 	if cfg.IDEWait <= 0 {
 		cfg.IDEWait = 10 * time.Second
 	}
-	a := &API{cfg: cfg, cl: cl, rt: rt, log: cfg.Logger, mux: http.NewServeMux(), nudges: cluster.NewNudgeVerifier(cfg.Secret)}
+	a := &API{cfg: cfg, cl: cl, rt: rt, log: cfg.Logger, mux: http.NewServeMux(), nudges: cluster.NewNudgeVerifier(cfg.Secret),
+		throttle: newAuthThrottle(), creds: newAuthCache()}
 	m := a.mux
 	m.HandleFunc("GET /healthz", a.health)
 	m.HandleFunc("POST "+cluster.NudgePath, a.nudge)
@@ -97,26 +99,7 @@ func (a *API) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) 
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
-// CheckCredentials is exported for the web admin's login form.
-func (a *API) CheckCredentials(user, password string) bool {
-	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(a.cfg.Auth.Username)) == 1
-	passOK := a.cfg.Auth.Check(password)
-	return userOK && passOK
-}
-
 type ctxUser struct{}
-
-func (a *API) authed(h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pass, ok := r.BasicAuth()
-		if !ok || !a.CheckCredentials(user, pass) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="Zato", charset="UTF-8"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "valid credentials are required")
-			return
-		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxUser{}, user)))
-	})
-}
 
 func userOf(r *http.Request) string {
 	u, _ := r.Context().Value(ctxUser{}).(string)

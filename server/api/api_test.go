@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -247,5 +248,82 @@ func TestNudgeOverHTTP(t *testing.T) {
 	}
 	if code := post(cluster.NudgeHeader, cluster.SignHTTPNudge([]byte("other"), "server2", cluster.Nudge{}, time.Now())); code != http.StatusUnauthorized {
 		t.Errorf("another cluster's: %d", code)
+	}
+}
+
+// TestAuthThrottle: failed basic-auth attempts are limited per client address on every authenticated endpoint:
+// after 10 a 429 with Retry-After, right password or not, while other addresses and requests that never failed
+// go on as before.
+func TestAuthThrottle(t *testing.T) {
+	s := newServer(t, api.Config{})
+	req := func(host, pass, path string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.RemoteAddr = host + ":40000"
+		r.SetBasicAuth("u", pass)
+		rec := httptest.NewRecorder()
+		s.api.ServeHTTP(rec, r)
+		return rec
+	}
+	for i := range 50 { // successes are never counted
+		if rec := req("192.0.2.1", "p", "/api/v1/servers"); rec.Code != http.StatusOK {
+			t.Fatalf("good request %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	paths := []string{"/api/v1/status", "/api/v1/modules", "/ide-deploy", "/api/v1/services", "/zato/api/invoke/x"}
+	for i := range 10 {
+		if rec := req("192.0.2.2", "wrong", paths[i%len(paths)]); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	for _, pass := range []string{"wrong", "p"} {
+		rec := req("192.0.2.2", pass, "/api/v1/status")
+		ra, err := strconv.Atoi(rec.Header().Get("Retry-After"))
+		if rec.Code != http.StatusTooManyRequests || err != nil || ra < 1 || ra > 60 || errorOf(t, rec).Error.Code != "too_many_requests" {
+			t.Fatalf("after 10 failures, password %q: %d Retry-After %q %s", pass, rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+		}
+	}
+	if rec := req("192.0.2.3", "p", "/api/v1/status"); rec.Code != http.StatusOK {
+		t.Fatalf("another address: %d", rec.Code)
+	}
+	if rec := req("192.0.2.1", "p", "/api/v1/status"); rec.Code != http.StatusOK {
+		t.Fatalf("the good client: %d", rec.Code)
+	}
+	// A request without credentials guesses nothing: a browser's first try is not counted.
+	for i := range 20 {
+		r := httptest.NewRequest(http.MethodGet, "/api/v1/status", nil)
+		r.RemoteAddr = "192.0.2.4:1"
+		rec := httptest.NewRecorder()
+		s.api.ServeHTTP(rec, r)
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("no credentials %d: %d", i, rec.Code)
+		}
+	}
+	if rec := req("192.0.2.4", "p", "/api/v1/status"); rec.Code != http.StatusOK {
+		t.Fatalf("after requests without credentials: %d", rec.Code)
+	}
+}
+
+// TestAuthCache: a password hash made to be slow is checked once per password, not once per request.
+func TestAuthCache(t *testing.T) {
+	var mu sync.Mutex
+	checks := 0
+	s := newServer(t, api.Config{Auth: api.Auth{Username: "u", Check: func(p string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		checks++
+		return p == "p"
+	}}})
+	for i := range 20 {
+		if rec := s.do(t, http.MethodGet, "/api/v1/servers", nil); rec.Code != http.StatusOK {
+			t.Fatalf("%d: %d", i, rec.Code)
+		}
+	}
+	if !s.api.CheckCredentials("u", "p") || s.api.CheckCredentials("u", "q") || s.api.CheckCredentials("v", "p") {
+		t.Fatal("CheckCredentials")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if checks != 3 { // the first good one, "q" and "v"'s (a wrong user still costs a check: no timing hint)
+		t.Fatalf("%d password checks for 21 good requests and 2 bad ones, want 3", checks)
 	}
 }

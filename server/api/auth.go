@@ -1,0 +1,165 @@
+package api
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Failed basic-auth attempts are limited per client address: a burst of authBurst, then one more every authEvery
+// (10 a minute). Requests with the right credentials are never counted, so a client that mistypes a few times is
+// not locked out while guessing slows to a crawl; requests without credentials guess nothing and are not counted.
+const (
+	authBurst    = 10
+	authEvery    = 6 * time.Second
+	maxThrottled = 4096 // addresses remembered; those back to a full burst are forgotten first
+	sweepEvery   = time.Minute
+)
+
+type authThrottle struct {
+	mu    sync.Mutex
+	hosts map[string]*rate.Limiter
+	swept time.Time
+}
+
+func newAuthThrottle() *authThrottle { return &authThrottle{hosts: map[string]*rate.Limiter{}} }
+
+func hostOf(r *http.Request) string {
+	h, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return h
+}
+
+// wait is how long host must wait before its next try; zero when it may try now.
+func (t *authThrottle) wait(host string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.hosts[host]
+	if l == nil || l.TokensAt(now) >= 1 {
+		return 0
+	}
+	r := l.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	r.CancelAt(now)
+	return d
+}
+
+// failed counts a failed attempt of host.
+func (t *authThrottle) failed(host string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if now.Sub(t.swept) > sweepEvery || len(t.hosts) >= maxThrottled {
+		t.swept = now
+		for h, l := range t.hosts {
+			if l.TokensAt(now) >= authBurst {
+				delete(t.hosts, h)
+			}
+		}
+	}
+	l := t.hosts[host]
+	if l == nil {
+		if len(t.hosts) >= maxThrottled {
+			return // every remembered address is mid-burst: memory stays bounded, this one goes uncounted once
+		}
+		l = rate.NewLimiter(rate.Every(authEvery), authBurst)
+		t.hosts[host] = l
+	}
+	l.AllowN(now, 1)
+}
+
+// retryAfter is a Retry-After value: whole seconds, rounded up.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
+}
+
+// authCache remembers credentials that checked out, as HMACs under a key of this process, so a password hash made
+// to be slow (bcrypt) is paid once per password rather than on every request. Neither the password nor a plain
+// hash of it is kept. Bounded: it holds at most maxCached entries and starts over when full.
+type authCache struct {
+	key [32]byte
+	mu  sync.Mutex
+	ok  map[[sha256.Size]byte]struct{}
+}
+
+const maxCached = 64
+
+func newAuthCache() *authCache {
+	c := &authCache{ok: map[[sha256.Size]byte]struct{}{}}
+	_, _ = rand.Read(c.key[:]) // crypto/rand does not fail on the systems Go supports
+	return c
+}
+
+func (c *authCache) sum(user, password string) [sha256.Size]byte {
+	m := hmac.New(sha256.New, c.key[:])
+	m.Write([]byte(user))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	var s [sha256.Size]byte
+	m.Sum(s[:0])
+	return s
+}
+
+func (c *authCache) has(s [sha256.Size]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.ok[s]
+	return ok
+}
+
+func (c *authCache) add(s [sha256.Size]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.ok) >= maxCached {
+		clear(c.ok)
+	}
+	c.ok[s] = struct{}{}
+}
+
+// CheckCredentials reports whether user and password are right; the web admin's login form uses it too. A pair
+// that checked out before answers from memory.
+func (a *API) CheckCredentials(user, password string) bool {
+	s := a.creds.sum(user, password)
+	if a.creds.has(s) {
+		return true
+	}
+	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(a.cfg.Auth.Username)) == 1
+	passOK := a.cfg.Auth.Check(password) // even for a wrong user: how long a request takes says nothing
+	if userOK && passOK {
+		a.creds.add(s)
+	}
+	return userOK && passOK
+}
+
+// authed lets requests with the right basic-auth credentials through, and throttles addresses that keep failing.
+func (a *API) authed(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := hostOf(r)
+		if d := a.throttle.wait(host, time.Now()); d > 0 {
+			w.Header().Set("Retry-After", retryAfter(d))
+			writeError(w, http.StatusTooManyRequests, "too_many_requests",
+				"too many failed logins from this address; try again in "+retryAfter(d)+" s")
+			return
+		}
+		user, pass, ok := r.BasicAuth()
+		if !ok || !a.CheckCredentials(user, pass) {
+			if ok {
+				a.throttle.failed(host, time.Now())
+			}
+			w.Header().Set("WWW-Authenticate", `Basic realm="Zato", charset="UTF-8"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "valid credentials are required")
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxUser{}, user)))
+	})
+}
