@@ -19,11 +19,9 @@ func TestCreateActsOnlyOnCompleteEntries(t *testing.T) {
 	if _, err := f.WriteString("part"); err != nil {
 		t.Fatal(err)
 	}
-	outside := filepath.Join(filepath.Dir(h.dir), "linked.py")
-	if err := os.WriteFile(outside, []byte("linked"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	h.symlink(outside, "sym.py")
+	// A symlink is followed only inside the pickup dir (TestSymlinkOutsideNotFollowed), so it points into a subdir.
+	inside := h.write("store/linked.py", "linked")
+	h.symlink("store/linked.py", "sym.py")
 	// sym.py's IN_CREATE came after open.py's: once it is deployed, open.py's IN_CREATE was handled, and ignored.
 	h.expect("sym.py", "linked")
 	h.none()
@@ -32,7 +30,7 @@ func TestCreateActsOnlyOnCompleteEntries(t *testing.T) {
 	}
 	f.Close()
 	h.expect("open.py", "partial")
-	if err := os.Link(outside, filepath.Join(h.dir, "hard.py")); err != nil {
+	if err := os.Link(inside, filepath.Join(h.dir, "hard.py")); err != nil {
 		t.Fatal(err)
 	}
 	h.expect("hard.py", "linked")

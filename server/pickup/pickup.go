@@ -11,6 +11,10 @@
 // Kubernetes ConfigMap mounts (x.py -> ..data/x.py, updated by atomically swapping the ..data symlink) are followed
 // in every mode: a change to a dot entry that is a symlink or a directory rescans the directory and deploys each
 // module whose content changed since it was last picked.
+//
+// Symbolic links are followed only while they stay inside the pickup dir (resolved through os.Root at each stat and
+// read, so a link swapped in between cannot lead out either): a link to any other file of the machine would put
+// that file in the ODB's history and on every server. Such a link is skipped with a warning.
 package pickup
 
 import (
@@ -165,12 +169,20 @@ func (w *Watcher) classify(name string) (fs.FileInfo, bool) {
 	if name == "" {
 		return nil, false
 	}
-	fi, err := os.Stat(filepath.Join(w.cfg.Dir, name)) // follows symlinks
+	fi, err := w.stat(name)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		path := filepath.Join(w.cfg.Dir, name)
+		li, lerr := os.Lstat(path)
+		switch {
+		case lerr != nil: // gone already
+		case li.Mode()&fs.ModeSymlink != 0:
+			if _, serr := os.Stat(path); serr == nil {
+				w.skipLink(name) // it leads to something, but not inside the pickup dir
+			} else {
+				w.ignore(name) // a dangling symlink
+			}
+		case !errors.Is(err, fs.ErrNotExist):
 			w.log.Warn("could not stat a file in the pickup dir", "file", name, "err", err)
-		} else if _, lerr := os.Lstat(filepath.Join(w.cfg.Dir, name)); lerr == nil {
-			w.ignore(name) // a dangling symlink
 		}
 		return nil, false
 	}
@@ -185,7 +197,7 @@ func (w *Watcher) classify(name string) (fs.FileInfo, bool) {
 // delete_after_pick_up off, a picked file stays in the directory, and deploying it at every start would undo any
 // later deployment or rollback of its module.
 func (w *Watcher) pickLeftover(ctx context.Context, name string, fi fs.FileInfo) {
-	src, err := os.ReadFile(filepath.Join(w.cfg.Dir, name))
+	src, err := w.read(name)
 	if err != nil {
 		return
 	}
@@ -249,7 +261,7 @@ func (w *Watcher) pick(ctx context.Context, name string) {
 	if !ok {
 		return
 	}
-	src, err := os.ReadFile(path)
+	src, err := w.read(name)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) { // gone already: deleted by us or the user
 			w.log.Warn("could not read picked-up file", "file", path, "err", err)
@@ -294,12 +306,11 @@ func (w *Watcher) rescan(ctx context.Context) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		path := filepath.Join(w.cfg.Dir, name)
-		fi, err := os.Stat(path)
+		fi, err := w.stat(name)
 		if err != nil || fi.Size() != first[name].Size() || !fi.ModTime().Equal(first[name].ModTime()) {
 			continue
 		}
-		src, err := os.ReadFile(path)
+		src, err := w.read(name)
 		if err != nil {
 			continue
 		}
@@ -361,7 +372,8 @@ func (w *Watcher) ignore(name string) {
 }
 
 // poll lists the directory at each tick. A file is taken once its size and mtime held still for one interval and
-// its content differs from what was last submitted; symlinks are followed, so ConfigMap swaps are seen.
+// its content differs from what was last submitted; symlinks inside the directory are followed, so ConfigMap swaps
+// are seen.
 func (w *Watcher) poll(ctx context.Context) {
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
@@ -384,7 +396,6 @@ func (w *Watcher) poll(ctx context.Context) {
 			if !ok {
 				continue
 			}
-			path := filepath.Join(w.cfg.Dir, name)
 			prev, known := w.seen[name]
 			cur := fileState{size: fi.Size(), mtime: fi.ModTime()}
 			w.seen[name] = cur
@@ -396,7 +407,7 @@ func (w *Watcher) poll(ctx context.Context) {
 			if !stable {
 				continue
 			}
-			src, err := os.ReadFile(path)
+			src, err := w.read(name)
 			if err != nil {
 				continue
 			}
@@ -412,6 +423,60 @@ func (w *Watcher) poll(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// stat and read see an entry of the pickup dir through os.Root, which follows symbolic links only while they stay
+// inside the directory, whatever is swapped meanwhile (see inRoot).
+func (w *Watcher) stat(name string) (fi fs.FileInfo, err error) {
+	err = w.inRoot(name, func(root *os.Root, name string) (err error) {
+		fi, err = root.Stat(name)
+		return err
+	})
+	return fi, err
+}
+
+func (w *Watcher) read(name string) (b []byte, err error) {
+	err = w.inRoot(name, func(root *os.Root, name string) (err error) {
+		b, err = root.ReadFile(name)
+		return err
+	})
+	return b, err
+}
+
+// inRoot calls f with the pickup dir as an os.Root (opened at each call: the directory may be replaced) and name.
+// os.Root follows relative links only; an absolute link whose target is inside the directory is followed by
+// calling f again with the target's path relative to it, still through the root.
+func (w *Watcher) inRoot(name string, f func(root *os.Root, name string) error) error {
+	root, err := os.OpenRoot(w.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	err = f(root, name)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	target, terr := filepath.EvalSymlinks(filepath.Join(w.cfg.Dir, name))
+	base, berr := filepath.EvalSymlinks(w.cfg.Dir)
+	if terr != nil || berr != nil {
+		return err
+	}
+	rel, rerr := filepath.Rel(base, target)
+	if rerr != nil || !filepath.IsLocal(rel) {
+		return err
+	}
+	return f(root, rel)
+}
+
+// skipLink warns, once for as long as it stays, of a symbolic link that is not followed.
+func (w *Watcher) skipLink(name string) {
+	if w.ignored[name] {
+		return
+	}
+	w.ignored[name] = true
+	target, _ := os.Readlink(filepath.Join(w.cfg.Dir, name))
+	w.log.Warn(fmt.Sprintf("Not following %s in the pickup dir %s: it is a symbolic link to %s, outside the pickup dir; "+
+		"only links that stay inside the pickup dir are followed", name, w.cfg.Dir, target))
 }
 
 func shaOf(b []byte) string {

@@ -424,3 +424,51 @@ func TestFsnotifyDirReplaced(t *testing.T) {
 		t.Fatalf("%d warnings:\n%s", n, h.logs.all())
 	}
 }
+
+// A symbolic link in the pickup dir is followed only while it stays inside it (a ConfigMap's links do): one that
+// leads outside (a link to /etc/hostname stored that file in the ODB history) is skipped with a warning, once.
+func TestSymlinkOutsideNotFollowed(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		poll time.Duration
+	}{{"events", 0}, {"polling", 20 * time.Millisecond}} {
+		t.Run(mode.name, func(t *testing.T) {
+			h := newHarness(t, mode.poll)
+			outside := filepath.Join(filepath.Dir(h.dir), "outside")
+			if err := os.MkdirAll(outside, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(outside, "secret.py"), []byte("password = 'x'\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			h.symlink(filepath.Join(outside, "secret.py"), "abs_leftover.py") // there at start
+			h.start()
+			h.symlink(filepath.Join(outside, "secret.py"), "abs.py")
+			h.symlink("../outside/secret.py", "rel.py")
+			h.write("sub/real.py", "inside = 1\n")
+			h.symlink("sub/real.py", "inside.py")
+			h.expect("inside.py", "inside = 1\n")
+			h.symlink(filepath.Join(h.dir, "sub", "real.py"), "abs_inside.py") // absolute, but inside
+			h.expect("abs_inside.py", "inside = 1\n")
+			h.write("barrier.py", "b")
+			h.expect("barrier.py", "b")
+			h.write("barrier2.py", "b") // a poll sees the links again: still once
+			h.expect("barrier2.py", "b")
+			h.none()
+			h.symlink("abs_inside.py", "chain.py") // inside, through another link: fine
+			h.expect("chain.py", "inside = 1\n")
+			h.symlink("rel.py", "chain_out.py") // inside, then out
+			h.write("barrier3.py", "b")
+			h.expect("barrier3.py", "b")
+			h.none()
+			for _, name := range []string{"abs_leftover.py", "abs.py", "rel.py", "chain_out.py"} {
+				if n := h.logs.count("Not following " + name + " in the pickup dir"); n != 1 {
+					t.Errorf("%s: %d warnings, want 1:\n%s", name, n, h.logs.all())
+				}
+			}
+			if !strings.Contains(h.logs.all(), "WARN") {
+				t.Errorf("not a warning:\n%s", h.logs.all())
+			}
+		})
+	}
+}
