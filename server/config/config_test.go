@@ -1,12 +1,16 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestCreateEnvAndLoad(t *testing.T) {
@@ -63,5 +67,46 @@ func TestCreateEnvAndLoad(t *testing.T) {
 	}
 	if _, err := CreateEnv(dir, EnvOptions{}); err == nil {
 		t.Fatal("created over a non-empty directory")
+	}
+}
+
+// TestPasswordHash: new hashes are bcrypt (made to be slow to guess), old salted SHA-256 ones stay readable.
+func TestPasswordHash(t *testing.T) {
+	h, err := HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "bcrypt$$2a$") {
+		t.Fatalf("new hash %q is not bcrypt", h)
+	}
+	start := time.Now()
+	if !CheckPassword(h, "correct horse") {
+		t.Fatal("right password refused")
+	}
+	t.Logf("one bcrypt check: %v", time.Since(start))
+	// The rest at bcrypt's lowest cost: the race detector makes each check at the default cost last about a second.
+	if h, err = hashPassword("correct horse", bcrypt.MinCost); err != nil {
+		t.Fatal(err)
+	}
+	for _, wrong := range []string{"", "correct horse ", "Correct horse"} {
+		if CheckPassword(h, wrong) {
+			t.Fatalf("%q accepted", wrong)
+		}
+	}
+	// bcrypt reads 72 bytes at most: longer passwords still count in full.
+	long := strings.Repeat("x", 100)
+	if h, err = hashPassword(long, bcrypt.MinCost); err != nil || !CheckPassword(h, long) || CheckPassword(h, long[:72]) || CheckPassword(h, long+"y") {
+		t.Fatalf("long password: %v", err)
+	}
+	// A hash written by an older version: "sha256$salt$hex(sha256(salt+password))".
+	sum := sha256.Sum256([]byte("c2FsdHNhbHRzYWx0" + "old pass"))
+	old := "sha256$c2FsdHNhbHRzYWx0$" + hex.EncodeToString(sum[:])
+	if !CheckPassword(old, "old pass") || CheckPassword(old, "old pas") {
+		t.Fatal("an old hash is not read")
+	}
+	for _, bad := range []string{"", "bcrypt$", "bcrypt$nonsense", "sha256$x", "md5$a$b", "$2a$10$abc"} {
+		if CheckPassword(bad, "") || CheckPassword(bad, "x") {
+			t.Fatalf("malformed hash %q accepted a password", bad)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"text/template"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // EnvOptions describe a new environment.
@@ -265,19 +266,34 @@ func RandomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// HashPassword returns "sha256$salt$hex". A salted SHA-256 rather than bcrypt: generated passwords carry 192 bits of
-// entropy, so a slow hash buys nothing against brute force and would add tens of ms to every API call.
-func HashPassword(password string) (string, error) {
+// HashPassword returns "bcrypt$" and a bcrypt hash (cost bcrypt.DefaultCost) of the password's SHA-256 in base64:
+// a chosen password may be weak, so its hash must be slow to guess from, and the SHA-256 first lets every byte of a
+// password over bcrypt's 72 count. A check costs tens of ms; the API remembers credentials that checked out, so a
+// request pays it once per process, not every time.
+func HashPassword(password string) (string, error) { return hashPassword(password, bcrypt.DefaultCost) }
+
+func hashPassword(password string, cost int) (string, error) {
 	if password == "" {
 		return "", errors.New("empty password")
 	}
-	salt := RandomToken(16)
-	sum := sha256.Sum256([]byte(salt + password))
-	return "sha256$" + salt + "$" + hex.EncodeToString(sum[:]), nil
+	h, err := bcrypt.GenerateFromPassword(prehash(password), cost)
+	if err != nil {
+		return "", fmt.Errorf("hash the password: %w", err)
+	}
+	return "bcrypt$" + string(h), nil
 }
 
-// CheckPassword compares in constant time.
+func prehash(password string) []byte {
+	sum := sha256.Sum256([]byte(password))
+	return []byte(base64.StdEncoding.EncodeToString(sum[:]))
+}
+
+// CheckPassword reports whether password matches hash: "bcrypt$..." (HashPassword), or "sha256$salt$hex" as
+// earlier versions wrote, still read so that existing environments keep working. It compares in constant time.
 func CheckPassword(hash, password string) bool {
+	if h, ok := strings.CutPrefix(hash, "bcrypt$"); ok {
+		return bcrypt.CompareHashAndPassword([]byte(h), prehash(password)) == nil
+	}
 	parts := strings.Split(hash, "$")
 	if len(parts) != 3 || parts[0] != "sha256" {
 		return false
