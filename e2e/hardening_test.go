@@ -72,7 +72,9 @@ func TestValidationAtTheDoor(t *testing.T) {
 		{"__init__.py", native("__init__.py", "x = 1\n"), "bad_name", "__init__"},
 	} {
 		code, body := do("POST", "/api/v1/deploy", b.body)
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		_ = json.Unmarshal([]byte(body), &e)
 		if code != 400 || e.Error.Code != b.code || !strings.Contains(e.Error.Message, b.says) {
 			t.Errorf("%s: %d %s, want 400 %s saying %q", b.what, code, body, b.code, b.says)
