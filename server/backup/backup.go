@@ -8,11 +8,13 @@
 package backup
 
 import (
+	"archive/tar"
+	"archive/zip"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,19 +24,31 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/mholt/archives"
+	"github.com/dsnet/compress/bzip2"
+	"github.com/ulikunitz/xz"
 )
 
-// Formats as named in server.conf (Python's shutil.make_archive names, as in Zato).
-var formats = map[string]struct {
+// format is one backup_format: the archive's extension and how to compress a tar stream (nil: zip, or plain tar).
+type format struct {
 	ext string
-	arc archives.CompressedArchive
-}{
-	"zip":   {".zip", archives.CompressedArchive{Archival: archives.Zip{}}},
-	"tar":   {".tar", archives.CompressedArchive{Archival: archives.Tar{}}},
-	"gztar": {".tar.gz", archives.CompressedArchive{Compression: archives.Gz{}, Archival: archives.Tar{}}},
-	"bztar": {".tar.bz2", archives.CompressedArchive{Compression: archives.Bz2{}, Archival: archives.Tar{}}},
-	"xztar": {".tar.xz", archives.CompressedArchive{Compression: archives.Xz{}, Archival: archives.Tar{}}},
+	zip bool
+	// compress wraps the archive's file; closing what it returns flushes the compressed stream (not the file).
+	compress func(io.Writer) (io.WriteCloser, error)
+}
+
+// Formats as named in server.conf (Python's shutil.make_archive names, as in Zato). The standard library writes
+// zip, tar and gzip; bzip2 (the default, as in Zato) and xz each take one small module, as Go has no writer for them.
+var formats = map[string]format{
+	"zip":   {ext: ".zip", zip: true},
+	"tar":   {ext: ".tar"},
+	"gztar": {ext: ".tar.gz", compress: func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriter(w), nil }},
+	"bztar": {ext: ".tar.bz2", compress: func(w io.Writer) (io.WriteCloser, error) {
+		return bzip2.NewWriter(w, &bzip2.WriterConfig{Level: bzip2.BestCompression})
+	}},
+	// xz's default 8 MiB dictionary costs its allocation on every archive; a module directory is rarely larger.
+	"xztar": {ext: ".tar.xz", compress: func(w io.Writer) (io.WriteCloser, error) {
+		return xz.WriterConfig{DictCap: 1 << 20}.NewWriter(w)
+	}},
 }
 
 // Config of Backups.
@@ -53,7 +67,7 @@ type Config struct {
 type Backups struct {
 	cfg Config
 	ext string
-	arc archives.CompressedArchive
+	fmt format
 	log *slog.Logger
 	wg  sync.WaitGroup
 	// mu orders snapshots and lets the worker read the current dir with every snapshot taken so far in hand. It
@@ -88,7 +102,7 @@ func New(cfg Config) (*Backups, error) {
 		}
 	}
 	os.RemoveAll(filepath.Join(cfg.BackupDir, ".staging")) // hard-link snapshots of an earlier version
-	return &Backups{cfg: cfg, ext: f.ext, arc: f.arc, log: cfg.Logger, wake: make(chan struct{}, 1)}, nil
+	return &Backups{cfg: cfg, ext: f.ext, fmt: f, log: cfg.Logger, wake: make(chan struct{}, 1)}, nil
 }
 
 // change is what a snapshot records: the content a module had just before it changed.
@@ -242,37 +256,76 @@ func (b *Backups) readCurrent() (fstest.MapFS, error) {
 	return state, nil
 }
 
-// write compresses one state. fstest.MapFS is a plain in-memory fs.FS (nothing test-only about it) that
-// archives.FilesFromDisk cannot give, as the state exists on no disk.
-func (b *Backups) write(ctx context.Context, state fstest.MapFS, dst string) error {
+// write compresses one state (an in-memory fs.FS: the state exists on no disk) into dst, through a temporary file
+// renamed into place.
+func (b *Backups) write(_ context.Context, state fstest.MapFS, dst string) error {
 	names := make([]string, 0, len(state))
 	for n := range state {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	files := make([]archives.FileInfo, 0, len(names))
-	for _, n := range names {
-		fi, err := fs.Stat(state, n)
-		if err != nil {
-			return err
-		}
-		files = append(files, archives.FileInfo{FileInfo: fi, NameInArchive: n,
-			Open: func() (fs.File, error) { return state.Open(n) }})
-	}
 	tmp := dst + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	if err := b.arc.Archive(ctx, f, files); err != nil {
+	if err := writeArchive(f, b.fmt, state, names); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return err
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, dst)
+}
+
+// writeArchive writes names of state to w in format f.
+func writeArchive(w io.Writer, f format, state fstest.MapFS, names []string) error {
+	if f.zip {
+		zw := zip.NewWriter(w)
+		for _, n := range names {
+			file := state[n]
+			h := &zip.FileHeader{Name: n, Method: zip.Deflate, Modified: file.ModTime}
+			h.SetMode(file.Mode)
+			fw, err := zw.CreateHeader(h)
+			if err != nil {
+				return err
+			}
+			if _, err := fw.Write(file.Data); err != nil {
+				return err
+			}
+		}
+		return zw.Close()
+	}
+	var cw io.WriteCloser
+	if f.compress != nil {
+		var err error
+		if cw, err = f.compress(w); err != nil {
+			return err
+		}
+		w = cw
+	}
+	tw := tar.NewWriter(w)
+	for _, n := range names {
+		file := state[n]
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: int64(file.Mode.Perm()), Size: int64(len(file.Data)),
+			ModTime: file.ModTime.Truncate(time.Second)}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := tw.Write(file.Data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if cw != nil {
+		return cw.Close()
+	}
+	return nil
 }
 
 // setLast makes LastDir hold only the newest archive.
