@@ -39,7 +39,7 @@ var (
 // the servers import themselves, and UTF-8 text under max bytes. It is the one home of these rules: every way in
 // reaches it through Cluster.Submit. A leading BOM is allowed (see NormalizeSource).
 func ValidateModule(name string, src []byte, max int64) error {
-	if err := checkName(name); err != nil {
+	if err := ValidateName(name); err != nil {
 		return err
 	}
 	if int64(len(src)) > max {
@@ -57,7 +57,8 @@ func ValidateModule(name string, src []byte, max int64) error {
 	return nil
 }
 
-func checkName(name string) error {
+// ValidateName checks the name of a module about to be deployed, as ValidateModule does (a rollback deploys too).
+func ValidateName(name string) error {
 	if !moduleName.MatchString(name) {
 		return fmt.Errorf("%w: %q must be a flat module file name like my_services.py (letters, digits and _ only, no paths)", ErrBadName, name)
 	}

@@ -85,6 +85,10 @@ func TestValidateModuleNames(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	// A rollback deploys too: the same rules, without a source.
+	if err := ValidateName("json.py"); !errors.Is(err, ErrBadName) || ValidateName("ok.py") != nil {
+		t.Errorf("ValidateName: %v", err)
+	}
 	// ValidName stays syntactic, so a module deployed before these rules can still be undeployed.
 	if !ValidName("json.py") {
 		t.Error("ValidName refuses json.py: it could not be undeployed")
