@@ -18,6 +18,7 @@ type ServerState string
 const (
 	ServerStarting ServerState = "starting" // registered, still loading its modules
 	ServerLive     ServerState = "live"     // serving; heartbeats
+	ServerStopping ServerState = "stopping" // shutting down: takes no new deployments
 	ServerStopped  ServerState = "stopped"  // stopped cleanly
 )
 
@@ -97,6 +98,8 @@ type Deployment struct {
 	ReceivedBy string
 	CreatedAt  time.Time
 	Servers    []ServerStatus // ordered by server name
+	// Repeated, set by CreateDeployment only: the deployment was created by an earlier request with the same Key.
+	Repeated bool
 	// Backlog, set by CreateDeployment only, lists the servers given a pending row here that had older
 	// deployments pending too: they must apply those first. The others may apply this one at once.
 	Backlog []string
@@ -131,6 +134,9 @@ type NewDeployment struct {
 	ReceivedBy string
 	// One row per server, usually pending for live servers and offline for the others.
 	Servers []ServerStatus
+	// Key, if set, is the request's idempotency key: when a deployment with this key exists, CreateDeployment
+	// returns it (Repeated) and stores nothing.
+	Key string
 }
 
 // DeploymentFilter selects deployments, newest first.
@@ -163,6 +169,13 @@ type Store interface {
 	// PendingFor lists deployments where server's row is pending, oldest first, with sources; Servers holds that
 	// row only (what a deployer needs).
 	PendingFor(ctx context.Context, server string) ([]Deployment, error)
+	// Behind lists, oldest first with sources, each module's newest deployment where server's row is offline: what
+	// a live server missed (it was stopped, starting or silent when the deployment was made) and must catch up on.
+	// Servers holds that row only.
+	Behind(ctx context.Context, server string) ([]Deployment, error)
+	// LastRows returns server's row in each module's newest deployment, by module name (modules without such a row
+	// are absent).
+	LastRows(ctx context.Context, server string) (map[string]ServerStatus, error)
 	// SetServerStatus inserts or replaces server's row in a deployment (UpdatedAt = now).
 	SetServerStatus(ctx context.Context, deploymentID int64, st ServerStatus) error
 	// MarkOffline turns every pending row of server into offline (a server that died while pending, or one that
@@ -190,6 +203,9 @@ type Store interface {
 	// Close releases the store. Calling it again is a no-op.
 	Close() error
 }
+
+// ErrKeyReused is returned (wrapped) when an idempotency key comes back with another module or action.
+var ErrKeyReused = errors.New("idempotency key reused for another request")
 
 // ErrWrongModule is returned (wrapped) when NewDeployment.VersionID names a version of another module.
 var ErrWrongModule = errors.New("version belongs to another module")

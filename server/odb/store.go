@@ -384,6 +384,27 @@ func (s *store) createDeployment(ctx context.Context, q querier, d NewDeployment
 		return Deployment{}, fmt.Errorf("lock module: %w", err)
 	}
 
+	if d.Key != "" {
+		// Under the module's lock, so a repeat that races its first try waits for it and finds it.
+		var id int64
+		err := q.queryRow(ctx, `SELECT id FROM deployments WHERE idempotency_key = $1`, d.Key).Scan(&id)
+		if err == nil {
+			ds, err := deployments(ctx, q, `SELECT `+deploymentCols("v.source")+deploymentFrom+`WHERE d.id = $1`,
+				`deployment_id = $1`, id)
+			if err != nil || len(ds) == 0 {
+				return Deployment{}, fmt.Errorf("read deployment %d of idempotency key %q: %v", id, d.Key, err)
+			}
+			if ds[0].Module != d.Module || ds[0].Action != d.Action {
+				return Deployment{}, fmt.Errorf("idempotency key %q was used for %s of %s: %w", d.Key, ds[0].Action, ds[0].Module, ErrKeyReused)
+			}
+			ds[0].Repeated = true
+			return ds[0], nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return Deployment{}, fmt.Errorf("look up idempotency key: %w", err)
+		}
+	}
+
 	switch {
 	case d.Action == ActionUndeploy:
 		if !current.Valid {
@@ -415,9 +436,13 @@ func (s *store) createDeployment(ctx context.Context, q querier, d NewDeployment
 	if out.Version.ID != 0 {
 		versionID = out.Version.ID
 	}
-	err = q.queryRow(ctx, `INSERT INTO deployments (module, action, version_id, who, origin, received_by, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		d.Module, string(d.Action), versionID, d.Who, d.Origin, d.ReceivedBy, t).Scan(&out.ID)
+	var key any // NULL without one
+	if d.Key != "" {
+		key = d.Key
+	}
+	err = q.queryRow(ctx, `INSERT INTO deployments (module, action, version_id, who, origin, received_by, created_at, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		d.Module, string(d.Action), versionID, d.Who, d.Origin, d.ReceivedBy, t, key).Scan(&out.ID)
 	if err != nil {
 		return Deployment{}, fmt.Errorf("insert deployment: %w", err)
 	}
@@ -665,13 +690,33 @@ func (s *store) Deployments(ctx context.Context, f DeploymentFilter) ([]Deployme
 }
 
 func (s *store) PendingFor(ctx context.Context, server string) ([]Deployment, error) {
+	// One query along the (server, status, deployment_id) index: a server looks whenever it is nudged or the ODB
+	// changed, and usually finds nothing.
+	ds, err := s.ownRows(ctx, `FROM deployment_servers s JOIN deployments d ON d.id = s.deployment_id
+		LEFT JOIN versions v ON v.id = d.version_id
+		WHERE s.server = $1 AND s.status = 'pending' ORDER BY s.deployment_id`, server)
+	if err != nil {
+		return nil, fmt.Errorf("pending deployments of %s: %w", server, err)
+	}
+	return ds, nil
+}
+
+func (s *store) Behind(ctx context.Context, server string) ([]Deployment, error) {
+	ds, err := s.ownRows(ctx, `FROM modules m JOIN deployments d ON d.id = m.last_deployment_id
+		JOIN deployment_servers s ON s.deployment_id = d.id AND s.server = $1
+		LEFT JOIN versions v ON v.id = d.version_id
+		WHERE s.status = 'offline' ORDER BY d.id`, server)
+	if err != nil {
+		return nil, fmt.Errorf("deployments %s missed: %w", server, err)
+	}
+	return ds, nil
+}
+
+// ownRows runs a query of deployments with sources and one row of a server each (from, with $1 the server).
+func (s *store) ownRows(ctx context.Context, from, server string) ([]Deployment, error) {
 	ds := []Deployment{}
 	err := s.b.readOne(ctx, func(q querier) error {
-		// One query along the (server, status, deployment_id) index: a server looks whenever it is nudged or the ODB
-		// changed, and usually finds nothing.
-		rs, err := q.query(ctx, `SELECT `+deploymentCols("v.source")+`, `+statusCols+`
-			FROM deployment_servers s JOIN deployments d ON d.id = s.deployment_id LEFT JOIN versions v ON v.id = d.version_id
-			WHERE s.server = $1 AND s.status = 'pending' ORDER BY s.deployment_id`, server)
+		rs, err := q.query(ctx, `SELECT `+deploymentCols("v.source")+`, `+statusCols+` `+from, server)
 		if err != nil {
 			return err
 		}
@@ -691,10 +736,36 @@ func (s *store) PendingFor(ctx context.Context, server string) ([]Deployment, er
 		}
 		return rs.Err()
 	})
+	return ds, err
+}
+
+func (s *store) LastRows(ctx context.Context, server string) (map[string]ServerStatus, error) {
+	out := map[string]ServerStatus{}
+	err := s.b.readOne(ctx, func(q querier) error {
+		rs, err := q.query(ctx, `SELECT m.name, `+statusCols+` FROM modules m
+			JOIN deployment_servers s ON s.deployment_id = m.last_deployment_id AND s.server = $1`, server)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var name string
+			var sc statusScan
+			if err := rs.Scan(append([]any{&name}, sc.dest()...)...); err != nil {
+				return err
+			}
+			st, err := sc.result()
+			if err != nil {
+				return err
+			}
+			out[name] = st
+		}
+		return rs.Err()
+	})
 	if err != nil {
-		return nil, fmt.Errorf("pending deployments of %s: %w", server, err)
+		return nil, fmt.Errorf("rows of %s: %w", server, err)
 	}
-	return ds, nil
+	return out, nil
 }
 
 func (s *store) SetServerStatus(ctx context.Context, deploymentID int64, st ServerStatus) error {

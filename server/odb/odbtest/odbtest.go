@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) (a, b odb.Store)) {
 		{"Undeploy", testUndeploy},
 		{"Deployments", testDeployments},
 		{"PendingFor", testPendingFor},
+		{"BehindAndLastRows", testBehindAndLastRows},
 		{"SetServerStatus", testSetServerStatus},
 		{"MarkOffline", testMarkOffline},
 		{"Sources", testSources},
@@ -390,6 +391,36 @@ func testPendingFor(t *testing.T, a, b odb.Store) {
 	ok(t, a.SetServerStatus(ctx, d2.ID, odb.ServerStatus{Server: "s2", Status: odb.StatusFailed}))
 	d4 := deploy(t, b, "two.py", "4", "s1", "pending", "s2", "pending", "s3", "offline")
 	equal(t, "backlog of d4 (s1 still has d3)", d4.Backlog, []string{"s1"})
+}
+
+func testBehindAndLastRows(t *testing.T, a, b odb.Store) {
+	ctx := t.Context()
+	// s2 missed every deployment of one.py (offline rows); only the newest one is behind.
+	deploy(t, a, "one.py", "1", "s1", "deployed", "s2", "offline")
+	d2 := deploy(t, b, "one.py", "2", "s1", "deployed", "s2", "offline")
+	d3 := deploy(t, a, "two.py", "3", "s1", "pending", "s2", "deployed")
+	d4 := deploy(t, a, "three.py", "4", "s1", "failed", "s2", "offline")
+	only := func(d odb.Deployment, i int) odb.Deployment {
+		d.Servers = d.Servers[i : i+1]
+		return asRead(d)
+	}
+	got := must(b.Behind(ctx, "s2"))(t)
+	equal(t, "Behind(s2)", got, []odb.Deployment{only(d2, 1), only(d4, 1)})
+	if got[0].Version.Source != "2" {
+		t.Fatalf("Behind must include sources, got %q", got[0].Version.Source)
+	}
+	equal(t, "Behind(s1)", len(must(a.Behind(ctx, "s1"))(t)), 0)
+
+	// Catching up makes the row deployed: nothing is behind any more.
+	ok(t, a.SetServerStatus(ctx, d2.ID, odb.ServerStatus{Server: "s2", Status: odb.StatusDeployed}))
+	equal(t, "Behind(s2) after catching up", []int64{must(b.Behind(ctx, "s2"))(t)[0].ID}, []int64{d4.ID})
+
+	rows := must(b.LastRows(ctx, "s1"))(t)
+	equal(t, "LastRows(s1) modules", len(rows), 3)
+	equal(t, "LastRows(s1) one.py", rows["one.py"].Status, odb.StatusDeployed)
+	equal(t, "LastRows(s1) two.py", rows["two.py"].Status, odb.Status(d3.Servers[0].Status))
+	equal(t, "LastRows(s1) three.py", rows["three.py"].Status, odb.StatusFailed)
+	equal(t, "LastRows(unknown)", len(must(a.LastRows(ctx, "nope"))(t)), 0)
 }
 
 func testSetServerStatus(t *testing.T, a, b odb.Store) {
