@@ -108,7 +108,7 @@ func (c *Client) Rollback(ctx context.Context, module string, version int) (Depl
 	}
 	var d Deployment
 	body := map[string]int{"version": version}
-	if err := c.do(ctx, retryIdempotentWrite, http.MethodPost, "/api/v1/modules/"+url.PathEscape(module)+"/rollback", body, &d); err != nil {
+	if err := c.doKeyed(ctx, retryKeyedWrite, NewKey(), http.MethodPost, "/api/v1/modules/"+url.PathEscape(module)+"/rollback", body, &d); err != nil {
 		return Deployment{}, fmt.Errorf("rollback %s: %w", module, err)
 	}
 	return d, nil
@@ -120,7 +120,7 @@ func (c *Client) Undeploy(ctx context.Context, module string) (Deployment, error
 		return Deployment{}, fmt.Errorf("undeploy: %w", ErrUnsupported)
 	}
 	var d Deployment
-	if err := c.do(ctx, retryIdempotentWrite, http.MethodDelete, "/api/v1/modules/"+url.PathEscape(module), nil, &d); err != nil {
+	if err := c.doKeyed(ctx, retryKeyedWrite, NewKey(), http.MethodDelete, "/api/v1/modules/"+url.PathEscape(module), nil, &d); err != nil {
 		return Deployment{}, fmt.Errorf("undeploy %s: %w", module, err)
 	}
 	return d, nil

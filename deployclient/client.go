@@ -4,8 +4,10 @@ package deployclient
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +22,8 @@ import (
 	"time"
 
 	"github.com/go-resty/resty/v2"
+
+	"github.com/zato-go/zato/wire"
 )
 
 // KindZato is a stock Zato server: only /ide-deploy is available and it gives no per-server confirmation.
@@ -37,7 +41,10 @@ type Config struct {
 	Timeout            time.Duration // per request; long-polls and event streams get their wait on top. Default 30s.
 	Kind               string        // "" (this project's server) or "zato" (stock Zato)
 	Retries            int           // retries on network errors and 5xx; default 3, negative for none
-	Logger             *slog.Logger  // retries and other noise at debug level; default discards
+	// WaitForStart is how long a write keeps trying a server that refuses connections (one that is starting:
+	// `zato start ENV & zato deploy x.py`); 0: only the Retries.
+	WaitForStart time.Duration
+	Logger       *slog.Logger // retries and other noise at debug level; default discards
 }
 
 // Client talks to one target. It is safe for concurrent use.
@@ -145,9 +152,10 @@ type retryPolicy int
 const (
 	// retrySafe: reads. Any network error or 5xx.
 	retrySafe retryPolicy = iota
-	// retryIdempotentWrite: uploads, rollbacks, undeploys. A repeat creates another deployment of the same content,
-	// which is harmless, so network errors and 5xx qualify, but not a timeout (the server is slow, not gone).
-	retryIdempotentWrite
+	// retryKeyedWrite: uploads, rollbacks, undeploys, sent with an idempotency key (see NewKey): a repeat with the
+	// same key returns the deployment the first try made, so network errors and 5xx qualify, but not a timeout
+	// (the server is slow, not gone).
+	retryKeyedWrite
 	// retryNotSent: invocations run user code, so only failures that prove nothing reached the server.
 	retryNotSent
 )
@@ -160,7 +168,7 @@ func (p retryPolicy) condition(resp *resty.Response, err error) bool {
 		switch p {
 		case retryNotSent:
 			return notSent(err)
-		case retryIdempotentWrite:
+		case retryKeyedWrite:
 			var ne net.Error
 			return !(errors.As(err, &ne) && ne.Timeout())
 		}
@@ -190,16 +198,59 @@ func (c *Client) withTimeout(ctx context.Context, extra time.Duration) (context.
 	return context.WithTimeout(ctx, c.cfg.Timeout+extra)
 }
 
+// sleepCtx waits d; false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// NewKey returns a fresh idempotency key for one write: every try of that write carries it.
+func NewKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // do sends a request and decodes a 2xx JSON answer into out (nil to skip). Errors are ErrUnreachable, ErrUnauthorized
 // (as an *APIError), *APIError, or the context's error.
 func (c *Client) do(parent context.Context, p retryPolicy, method, path string, body, out any) error {
+	return c.doKeyed(parent, p, "", method, path, body, out)
+}
+
+// doKeyed is do with an idempotency key ("" for none).
+func (c *Client) doKeyed(parent context.Context, p retryPolicy, key, method, path string, body, out any) error {
 	ctx, cancel := c.withTimeout(parent, 0)
 	defer cancel()
-	r := c.req(ctx, p)
-	if body != nil {
-		r.SetHeader("Content-Type", "application/json").SetBody(body)
+	if key == "" && p == retryKeyedWrite {
+		p = retryNotSent // without a key a repeat could make a second deployment
 	}
-	resp, err := r.Execute(method, path)
+	var resp *resty.Response
+	var err error
+	waitUntil := time.Now().Add(c.cfg.WaitForStart)
+	if p != retryKeyedWrite {
+		waitUntil = time.Time{}
+	}
+	for {
+		r := c.req(ctx, p)
+		if key != "" {
+			r.SetHeader(wire.IdempotencyHeader, key)
+		}
+		if body != nil {
+			r.SetHeader("Content-Type", "application/json").SetBody(body)
+		}
+		resp, err = r.Execute(method, path)
+		// A server that is not listening yet (it is starting: `zato start ENV & zato deploy x.py`) never saw the
+		// request: wait for it within the deadline rather than give up after the HTTP client's few retries.
+		if err == nil || !notSent(err) || time.Now().After(waitUntil) || !sleepCtx(ctx, 200*time.Millisecond) {
+			break
+		}
+	}
 	if err != nil {
 		return c.netErr(parent, method, path, err)
 	}

@@ -41,7 +41,7 @@ func newClient(t *testing.T, cfg Config) *Client {
 func view(id int64, statuses ...string) Deployment {
 	d := Deployment{ID: id, Module: "x.py", Action: "deploy"}
 	for i, s := range statuses {
-		d = d.merge(ServerStatus{Name: fmt.Sprintf("server%d", i+1), Status: s})
+		d = d.WithRow(ServerStatus{Name: fmt.Sprintf("server%d", i+1), Status: s})
 	}
 	return d
 }
@@ -77,7 +77,7 @@ func TestDeploySSE(t *testing.T) {
 			var r1, r2 ServerStatus
 			_ = json.Unmarshal([]byte(s1), &r1)
 			_ = json.Unmarshal([]byte(s2), &r2)
-			b, _ = json.Marshal(view(7).merge(r1).merge(r2))
+			b, _ = json.Marshal(view(7).WithRow(r1).WithRow(r2))
 			fmt.Fprintf(w, "event: done\ndata: %s\n\n", b)
 		default:
 			http.NotFound(w, r)

@@ -23,12 +23,18 @@ const longPollWait = 5 * time.Second
 // pending or offline. origin is api, cli, ide, pickup or admin. With Kind "zato" it posts /ide-deploy and the
 // result is final, with status "accepted" (or "failed") and Zato's message.
 func (c *Client) Upload(ctx context.Context, name string, source []byte, origin string) (Deployment, error) {
+	return c.UploadKeyed(ctx, name, source, origin, NewKey())
+}
+
+// UploadKeyed is Upload with the caller's idempotency key (NewKey): a caller that tries one save again itself passes
+// the same key each time, so that a try whose answer was lost does not make a second deployment.
+func (c *Client) UploadKeyed(ctx context.Context, name string, source []byte, origin, key string) (Deployment, error) {
 	if c.cfg.Kind == KindZato {
 		return c.zatoUpload(ctx, name, source)
 	}
 	body := map[string]string{"name": name, "source": string(source), "origin": origin}
 	var d Deployment
-	if err := c.do(ctx, retryIdempotentWrite, http.MethodPost, "/api/v1/deploy", body, &d); err != nil {
+	if err := c.doKeyed(ctx, retryKeyedWrite, key, http.MethodPost, "/api/v1/deploy", body, &d); err != nil {
 		return Deployment{}, fmt.Errorf("upload %s: %w", name, err)
 	}
 	return d, nil
@@ -37,7 +43,12 @@ func (c *Client) Upload(ctx context.Context, name string, source []byte, origin 
 // Deploy uploads a module and waits for every server's answer (see Watch). onChange, if not nil, sees each new view,
 // starting with the one Upload returned.
 func (c *Client) Deploy(ctx context.Context, name string, source []byte, origin string, onChange func(Deployment)) (Deployment, error) {
-	d, err := c.Upload(ctx, name, source, origin)
+	return c.DeployKeyed(ctx, name, source, origin, NewKey(), onChange)
+}
+
+// DeployKeyed is Deploy with the caller's idempotency key (see UploadKeyed).
+func (c *Client) DeployKeyed(ctx context.Context, name string, source []byte, origin, key string, onChange func(Deployment)) (Deployment, error) {
+	d, err := c.UploadKeyed(ctx, name, source, origin, key)
 	if err != nil {
 		return d, err
 	}
@@ -203,7 +214,7 @@ func (c *Client) stream(ctx context.Context, id int64, last *Deployment, emit fu
 			if err := json.Unmarshal(data, &row); err != nil {
 				return fmt.Errorf("decode server event: %w", err)
 			}
-			emit(last.merge(row))
+			emit(last.WithRow(row))
 		}
 		return nil
 	})

@@ -51,7 +51,7 @@ func (c *Client) zatoPost(parent context.Context, p retryPolicy, body any) (zato
 
 func (c *Client) zatoUpload(ctx context.Context, name string, source []byte) (Deployment, error) {
 	body := map[string]string{"payload_name": name, "payload": base64.StdEncoding.EncodeToString(source)}
-	rep, err := c.zatoPost(ctx, retryIdempotentWrite, body)
+	rep, err := c.zatoPost(ctx, retryNotSent, body) // stock Zato knows no idempotency key
 	if err != nil {
 		return Deployment{}, fmt.Errorf("upload %s to Zato: %w", name, err)
 	}

@@ -195,6 +195,9 @@ func (s *server) client(name string) (string, *deployclient.Client, deployclient
 		return name, nil, cc, fmt.Errorf("target %s: %w", name, err)
 	}
 	cc.Logger = s.log
+	// One retry policy for a save: the language server's own (retryBackoff, one idempotency key per save), not
+	// the HTTP client's stacked under it.
+	cc.Retries = -1
 	if e, ok := s.clients[name]; ok && e.cfg == cc {
 		return name, e.client, cc, nil
 	}
@@ -239,11 +242,12 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 	}
 
 	var d deployclient.Deployment
+	key := deployclient.NewKey() // every try of this save: a try whose answer was lost is not deployed twice
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(s.ctx, deployTimeout)
 		if d.ID == 0 {
 			s.uploads.Add(1)
-			d, err = cl.Deploy(ctx, req.module, []byte(req.text), "ide", onChange)
+			d, err = cl.DeployKeyed(ctx, req.module, []byte(req.text), "ide", key, onChange)
 		} else {
 			// The upload went through and the connection broke while waiting: follow the same deployment.
 			d, err = cl.Watch(ctx, d.ID, onChange)
