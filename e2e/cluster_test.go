@@ -104,7 +104,7 @@ func TestDeployConfirmedByEveryServer(t *testing.T) {
 	if ud, err = cl.Watch(ctx(t), ud.ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	mustStatus(t, ud, "deployed")
+	mustStatus(t, ud, "undeployed")
 	for _, s := range c.Servers {
 		if _, err := client(t, c, s.URL).Invoke(ctx(t), "greet-mod.greet", []byte(`{"name":"x"}`)); err == nil {
 			t.Fatalf("%s still serves an undeployed module", s.Name)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zato-go/zato/deployclient"
+	"github.com/zato-go/zato/wire"
 )
 
 // client builds a deployclient from the layered configuration; server picks one of the file's servers by name.
@@ -39,7 +41,7 @@ func (a *app) client(server string) (*deployclient.Client, error) {
 	}
 	return deployclient.New(deployclient.Config{
 		URL: url, Username: a.v.GetString("username"), Password: a.v.GetString("password"),
-		CAFile: a.v.GetString("ca-file"), Timeout: 30 * time.Second,
+		CAFile: a.v.GetString("ca-file"), Timeout: 30 * time.Second, WaitForStart: 15 * time.Second,
 	})
 }
 
@@ -146,12 +148,12 @@ func (a *app) deployCmd() *cobra.Command {
 						fmt.Fprintf(os.Stderr, "%s: %v\n", d.Module, err)
 					}
 				}
-				if d.Status != "deployed" {
+				if !wire.Succeeded(d) {
 					ok = false
 				}
 				results = append(results, toResult(d))
 				if !asJSON {
-					fmt.Printf("%s: %s on %d/%d servers in %s (deployment %d)\n", d.Module, d.Status, d.Confirmed, d.Expected,
+					fmt.Printf("%s: %s in %s (deployment %d)\n", d.Module, wire.Outcome(d),
 						time.Since(start).Round(time.Millisecond), d.ID)
 				}
 			}
@@ -340,8 +342,12 @@ func (a *app) waitAndPrint(ctx context.Context, cl *deployclient.Client, d deplo
 	for _, s := range final.Servers {
 		fmt.Println(serverLine(final.Module, s))
 	}
-	fmt.Printf("%s: %s %s on %d/%d servers (deployment %d)\n", final.Module, final.Action, final.Status, final.Confirmed, final.Expected, final.ID)
-	if final.Status != "deployed" {
+	what := "version " + strconv.Itoa(final.Version)
+	if final.Action == wire.ActionUndeploy {
+		what = "undeploy"
+	}
+	fmt.Printf("%s: %s %s (deployment %d)\n", final.Module, what, wire.Outcome(final), final.ID)
+	if !wire.Succeeded(final) {
 		return exitError{1}
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"github.com/zato-go/zato/server/cluster"
 	"github.com/zato-go/zato/server/odb"
 	"github.com/zato-go/zato/server/runtime"
+	"github.com/zato-go/zato/wire"
 )
 
 // Runtime is what the API needs of the Python runtime.
@@ -177,7 +178,7 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request, name string, src []
 		a.fail(w, err)
 		return
 	}
-	a.accepted(w, r, d.ID)
+	a.accepted(w, r, d)
 }
 
 // deploySubmission is an upload as the cluster takes it. The cluster validates it (cluster.ValidateModule, once);
@@ -185,6 +186,7 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request, name string, src []
 func deploySubmission(r *http.Request, name string, src []byte, origin string) cluster.Submission {
 	return cluster.Submission{
 		Module: name, Action: odb.ActionDeploy, Source: cluster.NormalizeSource(string(src)), Who: userOf(r), Origin: origin,
+		Key: r.Header.Get(wire.IdempotencyHeader),
 	}
 }
 
@@ -198,6 +200,10 @@ func refusal(err error) (status int, code string, ok bool) {
 		return http.StatusBadRequest, "bad_name", true
 	case errors.Is(err, cluster.ErrBadPayload):
 		return http.StatusBadRequest, "bad_payload", true
+	case errors.Is(err, cluster.ErrNoVersion), errors.Is(err, cluster.ErrNotDeployed):
+		return http.StatusNotFound, "not_found", true
+	case errors.Is(err, odb.ErrKeyReused):
+		return http.StatusConflict, "key_reused", true
 	}
 	return 0, "", false
 }
@@ -211,13 +217,15 @@ func (a *API) fail(w http.ResponseWriter, err error) {
 	a.internal(w, err)
 }
 
-func (a *API) accepted(w http.ResponseWriter, r *http.Request, id int64) {
-	v, err := a.cl.View(r.Context(), id)
+func (a *API) accepted(w http.ResponseWriter, r *http.Request, d odb.Deployment) {
+	v, err := a.cl.View(r.Context(), d.ID)
 	if err != nil {
 		a.internal(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, DeploymentView(v))
+	dj := DeploymentView(v)
+	dj.Repeated = d.Repeated
+	writeJSON(w, http.StatusAccepted, dj)
 }
 
 func (a *API) internal(w http.ResponseWriter, err error) {
@@ -343,20 +351,14 @@ func StreamEvents(ctx context.Context, w http.ResponseWriter, cl *cluster.Cluste
 
 func (a *API) listDeployments(w http.ResponseWriter, r *http.Request) {
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	ds, err := a.cl.Store().Deployments(r.Context(), odb.DeploymentFilter{Module: r.URL.Query().Get("module"), Limit: limit})
+	vs, err := a.cl.Deployments(r.Context(), odb.DeploymentFilter{Module: r.URL.Query().Get("module"), Limit: limit})
 	if err != nil {
 		a.internal(w, err)
 		return
 	}
-	members, err := a.cl.Store().Servers(r.Context())
-	if err != nil {
-		a.internal(w, err)
-		return
-	}
-	now := time.Now()
-	out := make([]DeploymentJSON, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, DeploymentView(cluster.MakeView(d, members, now, cluster.MaxAge)))
+	out := make([]DeploymentJSON, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, DeploymentView(v))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deployments": out})
 }
@@ -432,50 +434,23 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	vs, err := a.cl.Store().Versions(r.Context(), name)
-	if err != nil {
-		a.internal(w, err)
-		return
-	}
-	mod, err := a.cl.Store().Module(r.Context(), name)
-	if err != nil {
-		a.internal(w, err)
-		return
-	}
-	var target *odb.Version
-	if req.Version > 0 {
-		for i := range vs {
-			if vs[i].Number == req.Version {
-				target = &vs[i]
-				break
-			}
-		}
-	} else if target, err = a.cl.LastGood(r.Context(), name, mod.Current); err != nil {
-		a.internal(w, err)
-		return
-	}
-	if target == nil {
-		writeError(w, http.StatusNotFound, "not_found", "no version to roll back to")
-		return
-	}
-	d, err := a.cl.Submit(r.Context(), cluster.Submission{
-		Module: name, Action: odb.ActionDeploy, VersionID: target.ID, Who: userOf(r), Origin: "rollback",
+	d, err := a.cl.Rollback(r.Context(), cluster.RollbackRequest{
+		Module: name, Version: req.Version, Who: userOf(r), Key: r.Header.Get(wire.IdempotencyHeader),
 	})
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
-	a.accepted(w, r, d.ID)
+	a.accepted(w, r, d)
 }
 
 func (a *API) undeploy(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	d, err := a.cl.Submit(r.Context(), cluster.Submission{Module: name, Action: odb.ActionUndeploy, Who: userOf(r), Origin: "api"})
+	d, err := a.cl.Undeploy(r.Context(), r.PathValue("name"), userOf(r), "api", r.Header.Get(wire.IdempotencyHeader))
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
-	a.accepted(w, r, d.ID)
+	a.accepted(w, r, d)
 }
 
 func (a *API) services(w http.ResponseWriter, _ *http.Request) {

@@ -23,12 +23,14 @@ type DeploymentJSON struct {
 	Origin     string       `json:"origin"`
 	ReceivedBy string       `json:"received_by"`
 	Servers    []ServerJSON `json:"servers"`
+	Repeated   bool         `json:"repeated,omitempty"` // an earlier request with the same idempotency key made it
 }
 
 // ServerJSON is one server's row.
 type ServerJSON struct {
 	Name       string           `json:"name"`
 	Status     string           `json:"status"`
+	State      string           `json:"server_state,omitempty"` // the server's lifecycle state (wire.State*)
 	Services   []string         `json:"services"`
 	Error      *odb.ErrorDetail `json:"error"`
 	UpdatedAt  time.Time        `json:"updated_at"`
@@ -43,7 +45,9 @@ func DeploymentView(v cluster.View) DeploymentJSON {
 		Who: v.Who, Origin: v.Origin, ReceivedBy: v.ReceivedBy, Servers: make([]ServerJSON, 0, len(v.Servers)),
 	}
 	for _, s := range v.Servers {
-		out.Servers = append(out.Servers, ServerView(s))
+		row := ServerView(s)
+		row.State = v.States[s.Server]
+		out.Servers = append(out.Servers, row)
 	}
 	return out
 }
@@ -69,14 +73,7 @@ type MemberJSON struct {
 }
 
 func memberJSON(m odb.Server, now time.Time) MemberJSON {
-	state := "offline"
-	switch {
-	case m.Live(now, cluster.MaxAge):
-		state = "live"
-	case m.State == odb.ServerStarting && now.Sub(m.HeartbeatAt) <= cluster.MaxAge*10:
-		state = "starting"
-	}
-	return MemberJSON{Name: m.Name, URL: m.URL, State: state, HeartbeatAt: m.HeartbeatAt, StartedAt: m.StartedAt, PID: m.PID, Host: m.Host}
+	return MemberJSON{Name: m.Name, URL: m.URL, State: cluster.MemberState(m, now), HeartbeatAt: m.HeartbeatAt, StartedAt: m.StartedAt, PID: m.PID, Host: m.Host}
 }
 
 // ModuleJSON is a module's current state.

@@ -6,18 +6,13 @@ package cluster
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -58,6 +53,9 @@ type Config struct {
 	Nudges net.PacketConn
 	// MaxPayload bounds a module's size (default 1 MB).
 	MaxPayload int64
+	// SourceModules are the module files this server imported from service-sources.txt, with their entries: a
+	// hot-deployed module of the same name would replace them, so it fails on this server instead.
+	SourceModules map[string]string
 }
 
 // Cluster is this server's membership and deployer.
@@ -71,15 +69,22 @@ type Cluster struct {
 	http  *http.Client
 	addrs peerAddrs
 
-	mu      sync.Mutex
-	loaded  map[string]string // module -> sha256 of the version now serving
-	peers   []odb.Server      // last known members, for nudges and views
-	peersAt time.Time         // when peers was read from the ODB
+	mu         sync.Mutex
+	loaded     map[string]string // module -> sha256 of the version now serving
+	peers      []odb.Server      // last known members, for nudges and views
+	peersAt    time.Time         // when peers was read from the ODB
+	registered bool              // Register ran
+	live       bool              // Start finished
 
-	// work is what wakes the deployer: pushed deployments, and whether to read its pending list.
+	// deps is what the deployer knows of imports between hot-deployed modules; the deployer's own.
+	deps deps
+
+	// work is what wakes the deployer: pushed deployments, whether to read its pending list, and whether to look
+	// for deployments this server missed.
 	workMu sync.Mutex
 	pushes []push
 	check  bool
+	behind bool
 }
 
 // New returns a Cluster member; call Start.
@@ -95,9 +100,13 @@ func New(cfg Config, store odb.Store, rt Runtime) *Cluster {
 	}
 	return &Cluster{
 		cfg: cfg, store: store, rt: rt, log: cfg.Logger, hub: NewHub(),
-		wake: make(chan struct{}, 1), http: cfg.HTTPClient, loaded: map[string]string{},
+		wake: make(chan struct{}, 1), http: cfg.HTTPClient, loaded: map[string]string{}, deps: newDeps(),
 	}
 }
+
+// UseRuntime sets the runtime when New was given none (a server registers before its runtime starts). Call it
+// before Start.
+func (c *Cluster) UseRuntime(rt Runtime) { c.rt = rt }
 
 // Hub is woken at every change this server learns of.
 func (c *Cluster) Hub() *Hub { return c.hub }
@@ -107,47 +116,6 @@ func (c *Cluster) Store() odb.Store { return c.store }
 
 // Name of this server.
 func (c *Cluster) Name() string { return c.cfg.Name }
-
-// Start registers the server, reconciles the work dir and the runtime with the ODB, counts the server live and runs
-// the deployer and heartbeats until ctx ends. It returns once the server is live.
-func (c *Cluster) Start(ctx context.Context, pid int, host string) error {
-	if err := c.store.RegisterServer(ctx, odb.Server{
-		Name: c.cfg.Name, URL: c.cfg.URL, PID: pid, Host: host, State: odb.ServerStarting,
-	}); err != nil {
-		return fmt.Errorf("register %s: %w", c.cfg.Name, err)
-	}
-	// What was pending for us while we were away is superseded by the modules' current versions, applied below.
-	if err := c.store.MarkOffline(ctx, c.cfg.Name); err != nil {
-		return fmt.Errorf("mark missed deployments offline: %w", err)
-	}
-	if err := c.reconcile(ctx, true); err != nil {
-		return err
-	}
-	if err := c.store.SetServerState(ctx, c.cfg.Name, odb.ServerLive); err != nil {
-		return fmt.Errorf("set %s live: %w", c.cfg.Name, err)
-	}
-	// A deployment created while we were starting gave us an offline row: catch up on it now that we are live.
-	if err := c.reconcile(ctx, false); err != nil {
-		return err
-	}
-	c.refreshPeers(ctx)
-	c.nudgePeers()
-	if c.cfg.Nudges != nil {
-		go c.serveNudges(ctx)
-	}
-	go c.deployLoop(ctx)
-	go c.heartbeatLoop(ctx)
-	go c.watchLoop(ctx)
-	return nil
-}
-
-// Stop marks the server stopped so that clients see it offline at once.
-func (c *Cluster) Stop(ctx context.Context) {
-	if err := c.store.SetServerState(ctx, c.cfg.Name, odb.ServerStopped); err != nil {
-		c.log.Warn("could not mark server stopped", "err", err)
-	}
-	c.nudgePeers()
-}
 
 // Nudge is what a peer's nudge says changed in the ODB.
 type Nudge struct {
@@ -215,14 +183,15 @@ func (c *Cluster) wakeDeployer() {
 	}
 }
 
-// takeWork returns the queued pushes, oldest first, and whether the pending list must be read.
-func (c *Cluster) takeWork() ([]push, bool) {
+// takeWork returns the queued pushes, oldest first, whether the pending list must be read, and whether to look for
+// missed deployments.
+func (c *Cluster) takeWork() ([]push, bool, bool) {
 	c.workMu.Lock()
 	defer c.workMu.Unlock()
-	pushes, check := c.pushes, c.check
-	c.pushes, c.check = nil, false
+	pushes, check, behind := c.pushes, c.check, c.behind
+	c.pushes, c.check, c.behind = nil, false, false
 	slices.SortFunc(pushes, func(a, b push) int { return cmp.Compare(a.ID, b.ID) })
-	return pushes, check
+	return pushes, check, behind
 }
 
 // Submission is a request to deploy or undeploy a module cluster-wide.
@@ -233,10 +202,12 @@ type Submission struct {
 	VersionID int64 // rollback to this version
 	Who       string
 	Origin    string
+	Key       string // idempotency key: a repeat returns the first request's deployment
 }
 
-// Submit stores a deployment with a pending row for every live server and an offline row for the others, then
-// wakes every server. It returns at once; servers confirm through the ODB.
+// Submit stores a deployment with a pending row for every server that is live or starting (a starting one applies
+// it once it has caught up) and an offline row for the others, then wakes every server. It returns at once; servers
+// confirm through the ODB.
 func (c *Cluster) Submit(ctx context.Context, s Submission) (odb.Deployment, error) {
 	// Every way in passes here, so this is where bad input is refused.
 	if s.Action == odb.ActionDeploy && s.VersionID == 0 {
@@ -254,17 +225,22 @@ func (c *Cluster) Submit(ctx context.Context, s Submission) (odb.Deployment, err
 	rows := make([]odb.ServerStatus, 0, len(members))
 	for _, m := range members {
 		st := odb.StatusOffline
-		if m.Name == c.cfg.Name || m.Live(now, MaxAge) {
+		if m.Name == c.cfg.Name || takesDeployments(MemberState(m, now)) {
 			st = odb.StatusPending
 		}
 		rows = append(rows, odb.ServerStatus{Server: m.Name, Status: st})
 	}
 	d, err := c.store.CreateDeployment(ctx, odb.NewDeployment{
 		Module: s.Module, Action: s.Action, Source: s.Source, VersionID: s.VersionID,
-		Who: s.Who, Origin: s.Origin, ReceivedBy: c.cfg.Name, Servers: rows,
+		Who: s.Who, Origin: s.Origin, ReceivedBy: c.cfg.Name, Servers: rows, Key: s.Key,
 	})
-	if err != nil {
+	switch {
+	case err != nil && s.Action == odb.ActionUndeploy && errors.Is(err, odb.ErrNotFound):
+		return odb.Deployment{}, refuse(ErrNotDeployed, "%s is not deployed", s.Module)
+	case err != nil:
 		return odb.Deployment{}, fmt.Errorf("store deployment of %s: %w", s.Module, err)
+	case d.Repeated:
+		return d, nil // the first request handed it over already
 	}
 	c.log.Info(fmt.Sprintf("Uploaded package id:[%d], payload_name:[%s]", d.ID, s.Module),
 		"origin", s.Origin, "who", s.Who, "version", d.Version.Number, "action", string(s.Action))
@@ -312,7 +288,25 @@ func (c *Cluster) View(ctx context.Context, id int64) (View, error) {
 	if err != nil {
 		return View{}, fmt.Errorf("list servers: %w", err)
 	}
-	return MakeView(d, members, time.Now(), MaxAge), nil
+	return MakeView(d, members, time.Now()), nil
+}
+
+// Deployments lists deployments, newest first, as clients see them.
+func (c *Cluster) Deployments(ctx context.Context, f odb.DeploymentFilter) ([]View, error) {
+	ds, err := c.store.Deployments(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	members, err := c.members(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list servers: %w", err)
+	}
+	now := time.Now()
+	out := make([]View, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, MakeView(d, members, now))
+	}
+	return out, nil
 }
 
 // WaitDone blocks until the deployment is done or ctx ends, calling onChange (if set) with every new view.
@@ -334,7 +328,7 @@ func (c *Cluster) WaitDone(ctx context.Context, id int64, onChange func(View)) (
 		if err != nil {
 			return View{}, fmt.Errorf("list servers: %w", err)
 		}
-		v := MakeView(d, members, time.Now(), MaxAge)
+		v := MakeView(d, members, time.Now())
 		if onChange != nil {
 			onChange(v)
 		}
@@ -346,109 +340,6 @@ func (c *Cluster) WaitDone(ctx context.Context, id int64, onChange func(View)) (
 		case <-ctx.Done():
 			return v, ctx.Err()
 		}
-	}
-}
-
-// deployLoop applies deployments one at a time, in the order they were created: pushed ones at once, the others as
-// its pending list in the ODB says.
-func (c *Cluster) deployLoop(ctx context.Context) {
-	// passed is the newest deployment this server has dealt with. Deployments up to the newest at start are
-	// handled by the first look at the pending list, so that a push replayed from before a restart, or one
-	// overtaken by that look, is recognised and skipped.
-	var passed int64
-	trusted := true
-	if ds, err := c.store.Deployments(ctx, odb.DeploymentFilter{Limit: 1}); err != nil {
-		// No baseline, so pushes are not trusted: each makes the deployer read its pending list instead.
-		trusted = false
-		c.log.Warn("read the newest deployment: pushed deployments will be looked up in the ODB", "err", err)
-	} else if len(ds) > 0 {
-		passed = ds[0].ID
-	}
-	c.kick()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.wake:
-		}
-		pushes, check := c.takeWork()
-		for _, p := range pushes {
-			if !trusted {
-				check = true
-				continue
-			}
-			if p.ID <= passed {
-				continue
-			}
-			// The deployment's creation found nothing older pending for this server, and this loop applies in
-			// order: it is next.
-			if err := c.applyOne(ctx, p.ID, p.Module, odb.ActionDeploy, p.Source, p.From); err != nil {
-				if ctx.Err() == nil {
-					c.log.Error("pushed deployment", "err", err)
-				}
-				// The row stays pending: the pending list has it, and every later deployment, in order.
-				check = true
-				break
-			}
-			passed = p.ID
-		}
-		if !check {
-			continue
-		}
-		last, err := c.applyPending(ctx)
-		if err != nil && ctx.Err() == nil {
-			c.log.Error("apply pending deployments", "err", err)
-		}
-		passed = max(passed, last)
-	}
-}
-
-func (c *Cluster) heartbeatLoop(ctx context.Context) {
-	t := time.NewTicker(HeartbeatEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := c.store.Heartbeat(ctx, c.cfg.Name); err != nil && ctx.Err() == nil {
-			c.log.Warn("heartbeat", "err", err)
-		}
-		c.reapDead(ctx)
-		c.kick() // safety net: look for work we were not nudged about
-	}
-}
-
-// reapDead turns the pending rows of servers that stopped heartbeating into offline ones and wakes waiters.
-func (c *Cluster) reapDead(ctx context.Context) {
-	members, err := c.store.Servers(ctx)
-	if err != nil {
-		return
-	}
-	c.setPeers(members)
-	now := time.Now()
-	changed := false
-	for _, m := range members {
-		if m.Name == c.cfg.Name || m.Live(now, MaxAge) {
-			continue
-		}
-		if m.State == odb.ServerLive || m.State == odb.ServerStarting {
-			// Dead without saying so (kill -9): its waiting clients must hear "offline" now.
-			changed = true
-		}
-	}
-	if changed {
-		c.hub.Notify()
-	}
-}
-
-func (c *Cluster) watchLoop(ctx context.Context) {
-	for ch := range c.store.Changes(ctx) {
-		if !ch.RowsOnly { // rows alone (other servers' confirmations) leave the deployer nothing to apply
-			c.kick()
-		}
-		c.hub.Notify()
 	}
 }
 
@@ -529,327 +420,3 @@ func (c *Cluster) livePeers(only string) []odb.Server {
 	}
 	return out
 }
-
-// applyPending applies, oldest first, every deployment where this server's row is pending.
-// It returns the newest deployment it recorded (0 if none).
-func (c *Cluster) applyPending(ctx context.Context) (int64, error) {
-	pending, err := c.store.PendingFor(ctx, c.cfg.Name)
-	if err != nil {
-		return 0, fmt.Errorf("list pending deployments: %w", err)
-	}
-	var last int64
-	for _, d := range pending {
-		if err := c.applyOne(ctx, d.ID, d.Module, d.Action, d.Version.Source, d.ReceivedBy); err != nil {
-			return last, err
-		}
-		last = d.ID
-	}
-	return last, nil
-}
-
-// applyOne applies deployment id, records this server's row and tells receivedBy, the only server with clients
-// waiting on it (the others learn of it from the ODB).
-func (c *Cluster) applyOne(ctx context.Context, id int64, module string, action odb.Action, src, receivedBy string) error {
-	st := c.apply(ctx, module, action, src, false)
-	if err := c.store.SetServerStatus(ctx, id, st); err != nil {
-		return fmt.Errorf("record status of deployment %d: %w", id, err)
-	}
-	c.hub.Notify()
-	c.nudge(receivedBy)
-	return nil
-}
-
-// apply makes the runtime and the work dir hold src for module (or nothing, for undeploy). The file is written only
-// after the runtime accepted the module, so current/ always holds the last good versions.
-func (c *Cluster) apply(ctx context.Context, module string, action odb.Action, src string, quiet bool) odb.ServerStatus {
-	start := time.Now()
-	st := odb.ServerStatus{Server: c.cfg.Name}
-	path := filepath.Join(c.cfg.CurrentDir, module)
-	if c.cfg.BeforeApply != nil {
-		c.cfg.BeforeApply(ctx, module)
-	}
-	if action == odb.ActionUndeploy {
-		removed, err := c.rt.Unload(ctx, module)
-		if err == nil {
-			os.Remove(twinOf(path))
-			err = os.Remove(path)
-			if errors.Is(err, os.ErrNotExist) {
-				err = nil
-			}
-		}
-		if err != nil {
-			st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "UndeployError", Message: err.Error()}
-		} else {
-			st.Status = odb.StatusDeployed
-			c.mu.Lock()
-			delete(c.loaded, module)
-			c.mu.Unlock()
-			c.log.Info(fmt.Sprintf("Undeployed %s, removed services -> %v", module, removed))
-		}
-		st.DurationMs = ms(time.Since(start))
-		return st
-	}
-	res, err := c.rt.Load(ctx, module, path, []byte(src))
-	switch {
-	case err != nil:
-		st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "RuntimeError", Message: err.Error()}
-	case res.Error != nil:
-		e := res.Error
-		st.Status = odb.StatusFailed
-		st.Error = &odb.ErrorDetail{Type: e.Type, Message: e.Message, Line: e.Line, Column: e.Column, Traceback: e.Traceback}
-		c.log.Error(fmt.Sprintf("Could not deploy %s: %s: %s (line %d)", module, e.Type, e.Message, e.Line))
-	default:
-		if werr := writeAtomic(path, []byte(src)); werr != nil {
-			st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "WriteError", Message: werr.Error()}
-			break
-		}
-		st.Status, st.Services = odb.StatusDeployed, res.Services
-		if st.Services == nil {
-			st.Services = []string{}
-		}
-		c.mu.Lock()
-		c.loaded[module] = sha(src)
-		c.mu.Unlock()
-		if !quiet {
-			c.log.Info(fmt.Sprintf("Deployed %d services from %s -> %v", len(res.Services), module, res.Services),
-				"removed", res.Removed)
-		}
-	}
-	st.DurationMs = ms(time.Since(start))
-	return st
-}
-
-// reconcile makes the work dir and the runtime match the modules' current versions in the ODB and records the
-// result in each module's newest deployment. At start it first loads what the work dir holds, so that a module
-// whose current version fails keeps serving its last good version, as it did before the restart.
-func (c *Cluster) reconcile(ctx context.Context, starting bool) error {
-	modules, err := c.store.Modules(ctx)
-	if err != nil {
-		return fmt.Errorf("list modules: %w", err)
-	}
-	if starting {
-		if err := c.loadWorkDir(ctx, modules); err != nil {
-			return err
-		}
-	}
-	var served map[string][]string // module -> services, asked of the runtime once
-	for _, m := range modules {
-		c.mu.Lock()
-		have, ok := c.loaded[m.Name]
-		c.mu.Unlock()
-		var st odb.ServerStatus
-		switch {
-		case m.Current == nil && !ok:
-			if !starting {
-				continue
-			}
-			st = odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusDeployed, Services: []string{}}
-		case m.Current == nil:
-			st = c.apply(ctx, m.Name, odb.ActionUndeploy, "", true)
-		case ok && have == m.Current.SHA256:
-			if !starting {
-				continue
-			}
-			if served == nil {
-				served = c.servicesByModule()
-			}
-			svcs := served[m.Name]
-			if svcs == nil {
-				svcs = []string{}
-			}
-			st = odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusDeployed, Services: svcs}
-		default:
-			st = c.apply(ctx, m.Name, odb.ActionDeploy, m.Current.Source, true)
-			if st.Status == odb.StatusFailed && !ok {
-				c.serveLastGood(ctx, m)
-			}
-		}
-		if m.LastDeployment != 0 {
-			if err := c.store.SetServerStatus(ctx, m.LastDeployment, st); err != nil {
-				return fmt.Errorf("record %s: %w", m.Name, err)
-			}
-		}
-	}
-	if len(modules) > 0 {
-		c.log.Info(fmt.Sprintf("Reconciled %d modules with the ODB", len(modules)))
-	}
-	return nil
-}
-
-// LastGood is the newest version of module, with other content than current, that some server deployed: what was
-// serving before current. A rollback without a version goes back to it, and a server on which current fails and
-// nothing else is loaded serves it. Without such a deployment it is the newest version older than current.
-func (c *Cluster) LastGood(ctx context.Context, module string, current *odb.Version) (*odb.Version, error) {
-	if current == nil {
-		return nil, nil
-	}
-	vs, err := c.store.Versions(ctx, module)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := c.store.Deployments(ctx, odb.DeploymentFilter{Module: module, Limit: 1000})
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range ds { // newest first
-		if d.Action != odb.ActionDeploy || d.Version.SHA256 == current.SHA256 {
-			continue
-		}
-		for _, st := range d.Servers {
-			if st.Status != odb.StatusDeployed {
-				continue
-			}
-			for i := range vs {
-				if vs[i].ID == d.Version.ID {
-					return &vs[i], nil
-				}
-			}
-		}
-	}
-	for i := range vs { // newest first
-		if vs[i].Number < current.Number {
-			return &vs[i], nil
-		}
-	}
-	return nil, nil
-}
-
-// serveLastGood loads the version that served before m's current one, when current fails here and nothing else of
-// m is loaded (a server that starts with an empty work dir): it then serves what its peers serve. The current
-// deployment stays failed for this server.
-func (c *Cluster) serveLastGood(ctx context.Context, m odb.Module) {
-	v, err := c.LastGood(ctx, m.Name, m.Current)
-	if err != nil || v == nil {
-		return
-	}
-	if st := c.apply(ctx, m.Name, odb.ActionDeploy, v.Source, true); st.Status == odb.StatusDeployed {
-		c.log.Warn(fmt.Sprintf("Version %d of %s fails here: serving version %d, the last that deployed", m.Current.Number, m.Name, v.Number))
-	}
-}
-
-// loadWorkDir loads the last good versions kept in current/ and removes what the ODB no longer knows.
-func (c *Cluster) loadWorkDir(ctx context.Context, modules []odb.Module) error {
-	known := map[string]bool{}
-	for _, m := range modules {
-		if m.Current != nil {
-			known[m.Name] = true
-		}
-	}
-	entries, err := os.ReadDir(c.cfg.CurrentDir)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", c.cfg.CurrentDir, err)
-	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		path := filepath.Join(c.cfg.CurrentDir, name)
-		if !known[name] { // half-written temp files, undeployed modules
-			if err := os.RemoveAll(path); err != nil {
-				return fmt.Errorf("remove %s: %w", path, err)
-			}
-			continue
-		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", path, err)
-		}
-		res, err := c.rt.Load(ctx, name, path, src)
-		if err != nil {
-			return fmt.Errorf("load %s: %w", name, err)
-		}
-		if res.Error == nil {
-			c.mu.Lock()
-			c.loaded[name] = sha(string(src))
-			c.mu.Unlock()
-		}
-	}
-	return nil
-}
-
-// servicesByModule asks the runtime which services each module serves, when it can tell.
-func (c *Cluster) servicesByModule() map[string][]string {
-	type lister interface{ Services() []runtime.ServiceInfo }
-	out := map[string][]string{}
-	if l, ok := c.rt.(lister); ok {
-		for _, s := range l.Services() {
-			out[s.Module] = append(out[s.Module], s.Name)
-		}
-	}
-	return out
-}
-
-// writeAtomic replaces path by rename, so readers never see a half-written module. It does not fsync: the ODB is
-// the truth and a server reconciles current/ with it at every start (a file lost to a power cut is rewritten from
-// the ODB), so a sync here would only add milliseconds to every deployment.
-//
-// On Linux the new content goes into the module's twin (.NAME.swap, which holds the previous version) and the two
-// names are exchanged: no file is created per deployment, where a fresh temporary file costs each server an inode
-// allocation, the slowest part of a write on ext4 under churn.
-func writeAtomic(path string, data []byte) error {
-	twin := twinOf(path)
-	if exchangeSupported {
-		if _, err := os.Lstat(path); err == nil {
-			if err := overwrite(twin, data); err != nil {
-				return err
-			}
-			if err := exchange(twin, path); err == nil {
-				return nil
-			}
-			// The file system cannot exchange: fall through to a plain rename (the twin is consumed).
-		}
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", path, err)
-	}
-	return nil
-}
-
-// overwrite writes data over path's old bytes and then cuts it to length. Not O_TRUNC: on ext4 a truncation to
-// zero makes close() flush the file's blocks (auto_da_alloc), a synchronous write on every deploy.
-func overwrite(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.WriteAt(data, 0)
-	if err == nil {
-		err = f.Truncate(int64(len(data)))
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// twinOf is where writeAtomic prepares a module's next version; dot files are not modules, so loadWorkDir removes
-// twins at start and backups skip them.
-func twinOf(path string) string {
-	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".swap")
-}
-
-func sha(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -4,59 +4,68 @@ import (
 	"time"
 
 	"github.com/zato-go/zato/server/odb"
+	"github.com/zato-go/zato/wire"
 )
 
-// Deployment-level statuses.
+// Deployment-level statuses (wire is their home).
 const (
-	OverallPending  = "pending"
-	OverallDeployed = "deployed"
-	OverallPartial  = "partial"
-	OverallFailed   = "failed"
+	OverallPending    = wire.StatusPending
+	OverallDeployed   = wire.StatusDeployed
+	OverallUndeployed = wire.StatusUndeployed
+	OverallPartial    = wire.StatusPartial
+	OverallFailed     = wire.StatusFailed
 )
 
-// View is a deployment as clients see it: pending rows of servers that are no longer live read as offline.
+// View is a deployment as clients see it: a pending row of a server that is neither live nor starting reads as
+// offline, and an undeploy's applied rows read undeployed.
 type View struct {
 	odb.Deployment
 	Status    string
 	Done      bool
 	Expected  int
 	Confirmed int
+	// States holds each member's lifecycle state (wire.State*) when the view was made, by name.
+	States map[string]string
 }
 
-// MakeView derives a deployment's overall status at now from the members' liveness.
-func MakeView(d odb.Deployment, members []odb.Server, now time.Time, maxAge time.Duration) View {
-	live := make(map[string]bool, len(members))
-	for _, m := range members {
-		live[m.Name] = m.Live(now, maxAge)
+// MemberState is a member's lifecycle state at now: the one rule every way out reports.
+func MemberState(m odb.Server, now time.Time) string {
+	if m.State == odb.ServerStopped || now.Sub(m.HeartbeatAt) > MaxAge {
+		return wire.StateOffline
 	}
-	v := View{Deployment: d, Expected: len(d.Servers), Done: true}
+	switch m.State {
+	case odb.ServerStarting:
+		return wire.StateStarting
+	case odb.ServerStopping:
+		return wire.StateStopping
+	}
+	return wire.StateLive
+}
+
+// takesDeployments reports whether a member in this state gets a pending row in a new deployment and is waited
+// for: live servers apply it at once, starting ones once they have caught up.
+func takesDeployments(state string) bool {
+	return state == wire.StateLive || state == wire.StateStarting
+}
+
+// MakeView derives a deployment's overall status at now from its rows and the members' states.
+func MakeView(d odb.Deployment, members []odb.Server, now time.Time) View {
+	states := make(map[string]string, len(members))
+	for _, m := range members {
+		states[m.Name] = MemberState(m, now)
+	}
+	v := View{Deployment: d, States: states}
 	v.Servers = make([]odb.ServerStatus, len(d.Servers))
-	failed := 0
+	rows := make([]wire.ServerStatus, len(d.Servers))
 	for i, s := range d.Servers {
-		if s.Status == odb.StatusPending && !live[s.Server] {
+		if s.Status == odb.StatusPending && !takesDeployments(states[s.Server]) {
 			s.Status = odb.StatusOffline
 		}
-		switch s.Status {
-		case odb.StatusPending:
-			v.Done = false
-		case odb.StatusDeployed:
-			v.Confirmed++
-		case odb.StatusFailed:
-			failed++
-		}
+		s.Status = odb.Status(wire.RowStatus(string(d.Action), string(s.Status)))
 		v.Servers[i] = s
+		rows[i] = wire.ServerStatus{Name: s.Server, Status: string(s.Status)}
 	}
-	switch {
-	case !v.Done:
-		v.Status = OverallPending
-	case v.Confirmed == v.Expected:
-		v.Status = OverallDeployed
-	case v.Confirmed == 0 && failed > 0:
-		v.Status = OverallFailed
-	case v.Confirmed == 0:
-		v.Status = OverallFailed // every server offline: nothing is live anywhere
-	default:
-		v.Status = OverallPartial
-	}
+	sum := wire.Summarize(string(d.Action), rows)
+	v.Status, v.Done, v.Expected, v.Confirmed = sum.Status, sum.Done, sum.Expected, sum.Confirmed
 	return v
 }

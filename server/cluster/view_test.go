@@ -34,12 +34,12 @@ func TestMakeView(t *testing.T) {
 		{rows(odb.StatusDeployed, odb.StatusFailed, odb.StatusDeployed), OverallPartial, true, 2, 3},
 	}
 	for i, c := range cases {
-		v := MakeView(c.d, members, now, MaxAge)
+		v := MakeView(c.d, members, now)
 		if v.Status != c.status || v.Done != c.done || v.Confirmed != c.confirmed || v.Expected != c.total {
 			t.Errorf("case %d: %+v", i, v)
 		}
 	}
-	if v := MakeView(rows(odb.StatusDeployed, odb.StatusPending), members, now, MaxAge); v.Servers[1].Status != odb.StatusOffline {
+	if v := MakeView(rows(odb.StatusDeployed, odb.StatusPending), members, now); v.Servers[1].Status != odb.StatusOffline {
 		t.Errorf("a dead server's pending row should read offline: %+v", v.Servers[1])
 	}
 }

@@ -80,6 +80,37 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	}
 	defer store.Close()
 
+	bk, err := backup.New(backup.Config{
+		CurrentDir: cfg.CurrentWorkDir, BackupDir: cfg.BackupWorkDir, LastDir: cfg.LastBackupWorkDir,
+		History: cfg.BackupHistory, Format: cfg.BackupFormat, Logger: log.With("component", "backup"),
+	})
+	if err != nil {
+		return err
+	}
+	bkCtx, bkStop := context.WithCancel(context.Background())
+	bkDone := make(chan struct{})
+	go func() { bk.Run(bkCtx); close(bkDone) }()
+	defer func() { bkStop(); <-bkDone }() // finish queued archives before exiting
+
+	peerClient, err := peerHTTPClient(cfg)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sourceModules := map[string]string{} // filled below, before the cluster applies anything
+	cl := cluster.New(cluster.Config{
+		HTTPClient: peerClient,
+		Name:       cfg.Name, URL: cfg.PublicURL, Secret: cfg.ClusterSecret, CurrentDir: cfg.CurrentWorkDir, Logger: log,
+		MaxPayload: cfg.MaxPayload, BeforeApply: bk.Snapshot, Nudges: nudges, SourceModules: sourceModules,
+	}, store, nil) // the runtime comes next: registering first keeps the window in which a deployment misses us short
+	// A member from now on, starting: deployments made while the modules load wait for this server rather than
+	// give it an offline row.
+	if err := cl.Register(runCtx, os.Getpid(), hostname()); err != nil {
+		return err
+	}
+	defer cl.Stopped(context.WithoutCancel(ctx))
+
 	rt, err := runtime.Start(ctx, runtime.Config{
 		Python:        cfg.Python,
 		Dir:           cfg.Dir + "/" + config.RuntimeRel,
@@ -96,21 +127,14 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	}
 	defer rt.Close()
 
-	bk, err := backup.New(backup.Config{
-		CurrentDir: cfg.CurrentWorkDir, BackupDir: cfg.BackupWorkDir, LastDir: cfg.LastBackupWorkDir,
-		History: cfg.BackupHistory, Format: cfg.BackupFormat, Logger: log.With("component", "backup"),
-	})
-	if err != nil {
-		return err
-	}
-	bkCtx, bkStop := context.WithCancel(context.Background())
-	bkDone := make(chan struct{})
-	go func() { bk.Run(bkCtx); close(bkDone) }()
-	defer func() { bkStop(); <-bkDone }() // finish queued archives before exiting
+	cl.UseRuntime(rt)
 
 	// service-sources.txt is imported before the hot-deployed modules, as in Zato.
 	var results []odb.SourceResult
 	for _, r := range sources.Load(ctx, rt, cfg.ServiceSources, cfg.Dir, log.With("component", "sources")) {
+		for _, m := range r.Modules {
+			sourceModules[m] = r.Entry
+		}
 		st := "ok"
 		if !r.OK {
 			st = "failed"
@@ -120,16 +144,6 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	if err := store.SetSourceResults(ctx, cfg.Name, results); err != nil {
 		return fmt.Errorf("record service sources: %w", err)
 	}
-
-	peerClient, err := peerHTTPClient(cfg)
-	if err != nil {
-		return err
-	}
-	cl := cluster.New(cluster.Config{
-		HTTPClient: peerClient,
-		Name:       cfg.Name, URL: cfg.PublicURL, Secret: cfg.ClusterSecret, CurrentDir: cfg.CurrentWorkDir, Logger: log,
-		MaxPayload: cfg.MaxPayload, BeforeApply: bk.Snapshot, Nudges: nudges,
-	}, store, rt)
 
 	a := api.New(api.Config{
 		Server: cfg.Name, MaxPayload: cfg.MaxPayload, Secret: cfg.ClusterSecret, Logger: log,
@@ -152,8 +166,6 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		serveErr <- err
 	}()
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	if err := cl.Start(runCtx, os.Getpid(), hostname()); err != nil {
 		return err
 	}

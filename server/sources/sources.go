@@ -30,6 +30,7 @@ type Result struct {
 	OK       bool
 	Message  string
 	Services []string
+	Modules  []string // the module files the entry loaded from files (not dotted imports)
 }
 
 // Parse reads the entries of a service-sources.txt.
@@ -126,6 +127,7 @@ func loadEntry(ctx context.Context, rt Runtime, entry, serverDir string) Result 
 		for _, n := range Order(names) {
 			r := loadFile(ctx, rt, filepath.Join(path, n), Result{Entry: entry})
 			res.Services = append(res.Services, r.Services...)
+			res.Modules = append(res.Modules, r.Modules...)
 			if !r.OK {
 				failed = append(failed, n+": "+r.Message)
 			}
@@ -147,6 +149,7 @@ func loadFile(ctx context.Context, rt Runtime, path string, res Result) Result {
 		return res
 	}
 	lr, err := rt.Load(ctx, filepath.Base(path), path, src)
+	res.Modules = append(res.Modules, filepath.Base(path))
 	return fill(res, lr, err)
 }
 

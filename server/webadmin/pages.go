@@ -32,18 +32,13 @@ func (h *handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 
 // recent lists deployments newest first as clients see them.
 func (h *handler) recent(ctx context.Context, module string, limit int) ([]api.DeploymentJSON, error) {
-	ds, err := h.cl.Store().Deployments(ctx, odb.DeploymentFilter{Module: module, Limit: limit})
+	vs, err := h.cl.Deployments(ctx, odb.DeploymentFilter{Module: module, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
-	members, err := h.cl.Store().Servers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	out := make([]api.DeploymentJSON, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, api.DeploymentView(cluster.MakeView(d, members, now, cluster.MaxAge)))
+	out := make([]api.DeploymentJSON, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, api.DeploymentView(v))
 	}
 	return out, nil
 }
@@ -283,56 +278,30 @@ func (h *handler) rollback(w http.ResponseWriter, r *http.Request) {
 		}
 		want = n
 	}
-	if !cluster.ValidName(name) {
-		h.fail(w, r, http.StatusBadRequest, "Bad module name.")
-		return
-	}
-	vs, err := h.cl.Store().Versions(r.Context(), name)
+	d, err := h.cl.Rollback(r.Context(), cluster.RollbackRequest{Module: name, Version: want, Who: sessionOf(r).user})
 	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
-	mod, err := h.cl.Store().Module(r.Context(), name)
-	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
-	var target *odb.Version
-	for i := range vs {
-		v := &vs[i]
-		if want > 0 && v.Number == want {
-			target = v
-			break
-		}
-		// Default: the newest version older than the current one.
-		if want <= 0 && mod.Current != nil && v.Number < mod.Current.Number {
-			target = v
-			break
-		}
-	}
-	if target == nil {
-		h.fail(w, r, http.StatusNotFound, "No version to roll back to.")
-		return
-	}
-	d, err := h.cl.Submit(r.Context(), cluster.Submission{
-		Module: name, Action: odb.ActionDeploy, VersionID: target.ID, Who: sessionOf(r).user, Origin: "rollback",
-	})
-	if err != nil {
-		h.internal(w, r, err)
+		h.submitError(w, r, err)
 		return
 	}
 	h.accepted(w, r, d.ID)
 }
 
-func (h *handler) undeploy(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	if !cluster.ValidName(name) {
+// submitError answers a refused rollback or undeploy in the user's words.
+func (h *handler) submitError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, cluster.ErrBadName):
 		h.fail(w, r, http.StatusBadRequest, "Bad module name.")
-		return
-	}
-	d, err := h.cl.Submit(r.Context(), cluster.Submission{Module: name, Action: odb.ActionUndeploy, Who: sessionOf(r).user, Origin: "admin"})
-	if err != nil {
+	case errors.Is(err, cluster.ErrNoVersion), errors.Is(err, cluster.ErrNotDeployed):
+		h.fail(w, r, http.StatusNotFound, err.Error()+".")
+	default:
 		h.internal(w, r, err)
+	}
+}
+
+func (h *handler) undeploy(w http.ResponseWriter, r *http.Request) {
+	d, err := h.cl.Undeploy(r.Context(), r.PathValue("name"), sessionOf(r).user, "admin", "")
+	if err != nil {
+		h.submitError(w, r, err)
 		return
 	}
 	h.accepted(w, r, d.ID)

@@ -490,12 +490,14 @@ func TestRollbackAndUndeploy(t *testing.T) {
 		t.Fatalf("rollback: %d %s", resp.StatusCode, raw)
 	}
 	e.events(t, c, d.ID)
-	// No version: the one before the current (v1 now), so none.
-	if resp, _ := e.postForm(t, c, "/admin/modules/mod.py/rollback", url.Values{}, hdr); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("rollback before v1: %d", resp.StatusCode)
+	// No version: what served before the current one (v3), as through the API.
+	resp, raw = e.postForm(t, c, "/admin/modules/mod.py/rollback", url.Values{}, hdr)
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal([]byte(raw), &d) != nil || d.Version != 3 {
+		t.Fatalf("default rollback after a rollback to v1: %d %s", resp.StatusCode, raw)
 	}
-	if resp, _ := e.postForm(t, c, "/admin/modules/mod.py/rollback", url.Values{"version": {"9"}}, hdr); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("rollback to v9: %d", resp.StatusCode)
+	e.events(t, c, d.ID)
+	if resp, raw := e.postForm(t, c, "/admin/modules/mod.py/rollback", url.Values{"version": {"9"}}, hdr); resp.StatusCode != http.StatusNotFound || !strings.Contains(raw, "versions 1-3") {
+		t.Errorf("rollback to v9: %d %s", resp.StatusCode, raw)
 	}
 	// A form post (no script) lands on the deployment's page.
 	resp, _ = e.postForm(t, c, "/admin/modules/mod.py/rollback", url.Values{"version": {"3"}, "csrf": {token}}, nil)
@@ -505,6 +507,24 @@ func TestRollbackAndUndeploy(t *testing.T) {
 	resp, raw = e.postForm(t, c, "/admin/modules/mod.py/undeploy", url.Values{}, hdr)
 	if resp.StatusCode != http.StatusAccepted || json.Unmarshal([]byte(raw), &d) != nil || d.Action != "undeploy" || d.Origin != "admin" {
 		t.Fatalf("undeploy: %d %s", resp.StatusCode, raw)
+	}
+}
+
+// A version that failed everywhere is never where a rollback without a version goes: the web admin agrees with the
+// API (both ask the cluster), and goes to the last version that loaded everywhere.
+func TestRollbackDefaultSkipsFailedVersion(t *testing.T) {
+	e := start(t)
+	c := e.client(t)
+	token := e.login(t, c)
+	for _, src := range []string{"v = 1\n", "boom = 2\n", "v = 3\n"} {
+		_, out := e.upload(t, c, map[string]string{"mod.py": src}, token)
+		e.events(t, c, out.Deployments[0].ID)
+	}
+	hdr := map[string]string{"Accept": "application/json", "X-CSRF-Token": token}
+	resp, raw := e.postForm(t, c, "/admin/modules/mod.py/rollback", url.Values{}, hdr)
+	var d api.DeploymentJSON
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal([]byte(raw), &d) != nil || d.Version != 1 {
+		t.Fatalf("default rollback went to %d, want v1 (v2 never loaded): %d %s", d.Version, resp.StatusCode, raw)
 	}
 }
 

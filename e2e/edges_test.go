@@ -1,0 +1,280 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/zato-go/zato/deployclient"
+	"github.com/zato-go/zato/internal/testenv"
+)
+
+const hangAtImport = "import time\ntime.sleep(600)\n"
+
+// Issue 12.1: a deployment made right after a server's start returns reaches it, even when modules of that server
+// failed at import (hang) before: the start no longer imports them again with its heartbeats stopped.
+func TestDeploymentReachesServerThatJustStarted(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{ServerConf: map[string]string{"hot_deploy.import_timeout": "4s"}})
+	cl := client(t, c, c.Server(t, "server1").URL)
+	for _, m := range []string{"hang_a.py", "hang_b.py"} {
+		mustStatus(t, deploy(t, cl, m, hangAtImport), "failed")
+	}
+	c.Stop(t, "server2")
+	c.Start(t, "server2")
+	d := deploy(t, cl, "after_start.py", fmt.Sprintf(greet, 1))
+	mustStatus(t, d, "deployed")
+	if out := invoke(t, client(t, c, c.Server(t, "server2").URL), "after-start.greet", `{"name": "x"}`); out["version"] != float64(1) {
+		t.Fatalf("server2 answered %v", out)
+	}
+}
+
+// Issue 12.2: a deploy made while the servers start waits for them and succeeds, rather than reporting a failure
+// for something that deploys a moment later.
+func TestDeployWhileServersStartSucceeds(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{})
+	if out, err := c.Zato(t, "stop", c.Dir); err != nil {
+		t.Fatalf("stop: %v %s", err, out)
+	}
+	start := exec.Command(c.Bin(), "start", c.Dir)
+	start.Env = c.Env()
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer start.Wait()
+	file := filepath.Join(t.TempDir(), "during_start.py")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(greet, 7)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Zato(t, "deploy", file)
+	if err != nil {
+		t.Fatalf("deploy during start: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "deployed on every server (2/2)") {
+		t.Fatalf("deploy during start said:\n%s", out)
+	}
+}
+
+// Issue 12.3: a start imports a module that failed here at most once (not at all when its current version
+// already failed), logs it once, and writes no backup archive when the work dir did not change.
+func TestStartDoesNotRepeatBrokenModules(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{ServerConf: map[string]string{"hot_deploy.import_timeout": "4s"}})
+	cl := client(t, c, c.Server(t, "server1").URL)
+	mustStatus(t, deploy(t, cl, "good_mod.py", fmt.Sprintf(greet, 1)), "deployed")
+	for name, src := range map[string]string{
+		"hang_mod.py":   hangAtImport,
+		"exit_mod.py":   "import os\nos._exit(3)\n",
+		"syntax_mod.py": "def broken(:\n",
+	} {
+		mustStatus(t, deploy(t, cl, name, src), "failed")
+	}
+	s2 := c.Server(t, "server2")
+	backups := func() int {
+		es, _ := os.ReadDir(filepath.Join(s2.Dir, "work", "hot-deploy", "backup"))
+		return len(es)
+	}
+	before := backups()
+	logBefore := len(readLog(t, c, "server2"))
+	for range 2 {
+		c.Stop(t, "server2")
+		c.Start(t, "server2")
+	}
+	log := readLog(t, c, "server2")[logBefore:]
+	for _, m := range []string{"hang_mod.py", "exit_mod.py", "syntax_mod.py"} {
+		if n := strings.Count(log, "Could not deploy "+m); n != 0 {
+			t.Errorf("%s was imported again at start (%d times):\n%s", m, n, log)
+		}
+	}
+	if n := strings.Count(log, "Reconciled"); n != 2 {
+		t.Errorf("two starts reconciled %d times", n)
+	}
+	if after := backups(); after != before {
+		t.Errorf("two starts that changed nothing wrote %d backup archives", after-before)
+	}
+	if out := invoke(t, client(t, c, s2.URL), "good-mod.greet", `{"name": "x"}`); out["version"] != float64(1) {
+		t.Fatalf("server2 answered %v", out)
+	}
+	// The failed rows keep their errors.
+	ms, err := cl.Modules(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Name == "hang_mod.py" {
+			if s, _ := m.Servers[1], 0; s.Status != "failed" || s.Error == nil || s.Error.Type != "ImportTimeout" {
+				t.Fatalf("hang_mod.py on server2 after restarts: %+v", s)
+			}
+		}
+	}
+}
+
+// Issue 12.4: an undeploy reads "undeployed" everywhere, never "deployed".
+func TestUndeployReadsUndeployed(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{})
+	cl := client(t, c, "")
+	mustStatus(t, deploy(t, cl, "gone_mod.py", fmt.Sprintf(greet, 1)), "deployed")
+	out, err := c.Zato(t, "undeploy", "gone_mod.py")
+	if err != nil {
+		t.Fatalf("undeploy: %v\n%s", err, out)
+	}
+	if strings.Contains(out, " deployed") || !strings.Contains(out, "undeployed from every server (2/2)") {
+		t.Fatalf("undeploy said:\n%s", out)
+	}
+	status, err := c.Zato(t, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(status, "\n") {
+		if strings.HasPrefix(line, "gone_mod.py") && (strings.Contains(line, "=deployed") || strings.Contains(line, " deployed")) {
+			t.Fatalf("status says an undeployed module is deployed: %q", line)
+		}
+	}
+	ds, err := cl.Deployments(ctx(t), "gone_mod.py", 1)
+	if err != nil || len(ds) != 1 || ds[0].Status != "undeployed" || ds[0].Servers[0].Status != "undeployed" {
+		t.Fatalf("undeploy deployment: %+v %v", ds, err)
+	}
+}
+
+// Issue 12.5, through the API: a rollback without a version goes to the last version that loaded everywhere.
+func TestRollbackDefaultIsLastVersionThatLoaded(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{})
+	cl := client(t, c, "")
+	mustStatus(t, deploy(t, cl, "rb_mod.py", fmt.Sprintf(greet, 1)), "deployed")
+	mustStatus(t, deploy(t, cl, "rb_mod.py", "def broken(:\n"), "failed")
+	mustStatus(t, deploy(t, cl, "rb_mod.py", fmt.Sprintf(greet, 3)), "deployed")
+	out, err := c.Zato(t, "rollback", "rb_mod.py")
+	if err != nil || !strings.Contains(out, "version 1 deployed on every server (2/2)") {
+		t.Fatalf("rollback: %v\n%s", err, out)
+	}
+	if _, err := c.Zato(t, "rollback", "rb_mod.py", "--to", "99"); err == nil || !strings.Contains(err.Error(), "versions 1-3") {
+		t.Fatalf("rollback to 99 should name the versions: %v", err)
+	}
+}
+
+// Issue 12.6: a hot-deployed module named like a service-sources module fails with both named, and the
+// service-sources module keeps serving, also after undeploy and restart.
+func TestHotDeployDoesNotReplaceServiceSourcesModule(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{NoStart: true})
+	for _, s := range c.Servers {
+		dir := filepath.Join(s.Dir, "src")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		svc := "from zato.server.service import Service\n\nclass A(Service):\n    name = 'src.util-a'\n    def handle(self):\n        self.response.payload = {'from': 'sources'}\n"
+		if err := os.WriteFile(filepath.Join(dir, "util_a.py"), []byte(svc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.Dir, "config", "repo", "service-sources.txt"), []byte("./src\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Start(t, "")
+	cl := client(t, c, "")
+	d := deploy(t, cl, "util_a.py", "from zato.server.service import Service\n\nclass B(Service):\n    name = 'hot.util-b'\n    def handle(self):\n        pass\n")
+	mustStatus(t, d, "failed")
+	if e := d.Servers[0].Error; e == nil || !strings.Contains(e.Message, "service-sources.txt") || !strings.Contains(e.Message, "./src") {
+		t.Fatalf("clash error: %+v", e)
+	}
+	check := func(when string) {
+		for _, s := range c.Servers {
+			if out := invoke(t, client(t, c, s.URL), "src.util-a", ""); out["from"] != "sources" {
+				t.Fatalf("%s: %s answered %v", when, s.Name, out)
+			}
+		}
+	}
+	check("after the hot deploy")
+	if _, err := cl.Undeploy(ctx(t), "util_a.py"); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop(t, "server1")
+	c.Start(t, "server1")
+	check("after undeploy and restart")
+}
+
+// Issue 12.7: a write retried after its answer was lost makes no second deployment: the client sends an
+// idempotency key, and the server answers a repeat with the first deployment.
+func TestRetriedWritesAreIdempotent(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{})
+	target, _ := url.Parse(c.URL)
+	var writes atomic.Int32
+	// A proxy that forwards every request but answers the first try of each write with a 502, as a load balancer
+	// does when the upstream's answer is lost: the write was committed, the client does not know.
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, target.String()+r.URL.RequestURI(), bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if r.Method != http.MethodGet && writes.Add(1)%2 == 1 {
+			http.Error(w, "upstream answer lost", http.StatusBadGateway)
+			return
+		}
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		w.Write(out)
+	}))
+	defer proxy.Close()
+	cl := client(t, c, proxy.URL)
+	d := deploy(t, cl, "once_mod.py", fmt.Sprintf(greet, 1))
+	mustStatus(t, d, "deployed")
+	direct := client(t, c, "")
+	vs, err := direct.Versions(ctx(t), "once_mod.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := direct.Deployments(ctx(t), "once_mod.py", 10)
+	if err != nil || len(ds) != 1 || len(vs) != 1 {
+		t.Fatalf("one upload retried made %d deployments and %d versions", len(ds), len(vs))
+	}
+	u, err := cl.Undeploy(ctx(t), "once_mod.py")
+	if err != nil {
+		t.Fatalf("retried undeploy: %v", err)
+	}
+	if u.ID == 0 || u.Action != "undeploy" {
+		t.Fatalf("undeploy answer: %+v", u)
+	}
+	// A repeat with the same key, by hand, returns the first deployment.
+	do := func() deployclient.Deployment {
+		body, _ := json.Marshal(map[string]string{"name": "key_mod.py", "source": fmt.Sprintf(greet, 2)})
+		req, _ := http.NewRequest(http.MethodPost, c.URL+"/api/v1/deploy", bytes.NewReader(body))
+		req.SetBasicAuth(c.Username, c.Password)
+		req.Header.Set("Idempotency-Key", "k-12345")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var d deployclient.Deployment
+		if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("deploy with a key: %d %v", resp.StatusCode, err)
+		}
+		return d
+	}
+	first, second := do(), do()
+	if first.ID != second.ID || !second.Repeated {
+		t.Fatalf("a repeat with the same key made deployment %d after %d (repeated=%v)", second.ID, first.ID, second.Repeated)
+	}
+}

@@ -1,0 +1,167 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/zato-go/zato/server/odb"
+)
+
+// reconcile makes the work dir and the runtime match the modules' current versions in the ODB when the server
+// starts, once, and records the result in each module's newest deployment where it changed. Each module is imported
+// at most once, and a module whose current version already failed on this server is not imported again until a new
+// version is deployed: a module that hangs or kills the interpreter at import costs its time limit once, when it
+// is deployed, not at every start, and a restarted server serves what its peers serve. Where the current version
+// does not serve, the last good version (the work dir's, else the ODB's) does, as on the servers that kept running.
+func (c *Cluster) reconcile(ctx context.Context) error {
+	modules, err := c.store.Modules(ctx)
+	if err != nil {
+		return fmt.Errorf("list modules: %w", err)
+	}
+	rows, err := c.store.LastRows(ctx, c.cfg.Name)
+	if err != nil {
+		return err
+	}
+	work, err := c.readWorkDir(modules)
+	if err != nil {
+		return err
+	}
+	for _, m := range modules {
+		row, hasRow := rows[m.Name]
+		onDisk, isOnDisk := work[m.Name]
+		var st odb.ServerStatus
+		switch {
+		case m.Current == nil: // undeployed
+			if isOnDisk {
+				st = c.apply(ctx, m.Name, odb.ActionUndeploy, "", true)
+			} else {
+				st = odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusDeployed, Services: []string{}}
+			}
+		case hasRow && row.Status == odb.StatusFailed && !transient(row.Error) && (!isOnDisk || sha(onDisk) != m.Current.SHA256):
+			// This version failed here already: keep its row, serve the last good version.
+			c.deps.failed(m.Name, row.Error)
+			c.log.Warn(fmt.Sprintf("Version %d of %s failed on this server (%s): not imported again until a new version is deployed",
+				m.Current.Number, m.Name, row.Error.Type))
+			c.serveLastGood(ctx, m, onDisk, isOnDisk)
+			continue
+		case isOnDisk && sha(onDisk) == m.Current.SHA256:
+			st = c.loadKept(ctx, m.Name, onDisk)
+		default:
+			st = c.apply(ctx, m.Name, odb.ActionDeploy, m.Current.Source, true)
+			if st.Status == odb.StatusFailed {
+				c.serveLastGood(ctx, m, onDisk, isOnDisk)
+			}
+		}
+		if m.LastDeployment == 0 || (hasRow && sameRow(row, st)) {
+			continue // nothing new to record: a start writes only what changed
+		}
+		if err := c.store.SetServerStatus(ctx, m.LastDeployment, st); err != nil {
+			return fmt.Errorf("record %s: %w", m.Name, err)
+		}
+	}
+	if len(modules) > 0 {
+		c.log.Info(fmt.Sprintf("Reconciled %d modules with the ODB", len(modules)))
+	}
+	return nil
+}
+
+// transient reports whether a failure says nothing about the module (the runtime or the disk failed), so that the
+// version is tried again at start.
+func transient(e *odb.ErrorDetail) bool {
+	return e == nil || e.Type == "RuntimeError" || e.Type == "WriteError" || e.Type == "UndeployError"
+}
+
+func sameRow(a, b odb.ServerStatus) bool {
+	if a.Status != b.Status || len(a.Services) != len(b.Services) || (a.Error == nil) != (b.Error == nil) {
+		return false
+	}
+	for i := range a.Services {
+		if a.Services[i] != b.Services[i] {
+			return false
+		}
+	}
+	return a.Error == nil || *a.Error == *b.Error
+}
+
+// readWorkDir reads the last good versions kept in current/ and removes what the ODB no longer knows.
+func (c *Cluster) readWorkDir(modules []odb.Module) (map[string]string, error) {
+	known := map[string]bool{}
+	for _, m := range modules {
+		known[m.Name] = true
+	}
+	entries, err := os.ReadDir(c.cfg.CurrentDir)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", c.cfg.CurrentDir, err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	out := map[string]string{}
+	for _, name := range names {
+		path := filepath.Join(c.cfg.CurrentDir, name)
+		if !known[name] { // half-written temp files, twins, modules the ODB never had
+			if err := os.RemoveAll(path); err != nil {
+				return nil, fmt.Errorf("remove %s: %w", path, err)
+			}
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		out[name] = string(src)
+	}
+	return out, nil
+}
+
+// loadKept loads a version already in the work dir into the runtime, without writing anything.
+func (c *Cluster) loadKept(ctx context.Context, module, src string) odb.ServerStatus {
+	st := odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusDeployed, Services: []string{}}
+	if clash := c.sourceClash(module); clash != nil {
+		st.Status, st.Error = odb.StatusFailed, clash
+		c.log.Error(fmt.Sprintf("Could not load %s: %s", module, clash.Message))
+		return st
+	}
+	res, err := c.rt.Load(ctx, module, filepath.Join(c.cfg.CurrentDir, module), []byte(src))
+	switch {
+	case err != nil:
+		st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "RuntimeError", Message: err.Error()}
+	case res.Error != nil:
+		e := res.Error
+		st.Status = odb.StatusFailed
+		st.Error = &odb.ErrorDetail{Type: e.Type, Message: e.Message, Line: e.Line, Column: e.Column, Traceback: e.Traceback}
+		c.deps.failed(module, st.Error)
+		c.log.Error(fmt.Sprintf("Could not load %s: %s: %s (line %d)", module, e.Type, e.Message, e.Line))
+	default:
+		if res.Services != nil {
+			st.Services = res.Services
+		}
+		c.mu.Lock()
+		c.loaded[module] = sha(src)
+		c.mu.Unlock()
+		c.deps.loaded(module, src)
+	}
+	return st
+}
+
+// serveLastGood loads the version that served before m's current one, when current does not serve here: the work
+// dir's copy, or, on a server that starts with an empty work dir, the ODB's last good version. It then serves what
+// its peers serve. The current deployment stays failed for this server.
+func (c *Cluster) serveLastGood(ctx context.Context, m odb.Module, onDisk string, isOnDisk bool) {
+	if isOnDisk {
+		c.loadKept(ctx, m.Name, onDisk)
+		return
+	}
+	v, err := c.LastGood(ctx, m.Name, m.Current)
+	if err != nil || v == nil {
+		return
+	}
+	if st := c.apply(ctx, m.Name, odb.ActionDeploy, v.Source, true); st.Status == odb.StatusDeployed {
+		c.log.Warn(fmt.Sprintf("Version %d of %s fails here: serving version %d, the last that deployed", m.Current.Number, m.Name, v.Number))
+	}
+}
