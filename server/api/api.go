@@ -365,7 +365,7 @@ func (a *API) listDeployments(w http.ResponseWriter, r *http.Request) {
 
 // Modules lists modules with each one's newest deployment as clients see it.
 func (a *API) Modules(ctx context.Context) ([]ModuleJSON, error) {
-	mods, err := a.cl.Store().Modules(ctx)
+	mods, err := a.cl.Modules(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +403,7 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_name", "bad module name")
 		return
 	}
-	vs, err := a.cl.Store().Versions(r.Context(), name)
+	vs, err := a.cl.Versions(r.Context(), name)
 	if err != nil {
 		a.internal(w, err)
 		return
@@ -464,7 +464,7 @@ func (a *API) services(w http.ResponseWriter, _ *http.Request) {
 
 // Members lists the cluster's servers as clients see them.
 func (a *API) Members(ctx context.Context) ([]MemberJSON, error) {
-	ms, err := a.cl.Store().Servers(ctx)
+	ms, err := a.cl.Members(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -496,7 +496,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, err)
 		return
 	}
-	sources, err := a.cl.Store().SourceResults(r.Context())
+	sources, err := a.cl.SourceResults(r.Context())
 	if err != nil {
 		a.internal(w, err)
 		return

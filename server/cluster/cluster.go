@@ -111,9 +111,6 @@ func (c *Cluster) UseRuntime(rt Runtime) { c.rt = rt }
 // Hub is woken at every change this server learns of.
 func (c *Cluster) Hub() *Hub { return c.hub }
 
-// Store is the ODB.
-func (c *Cluster) Store() odb.Store { return c.store }
-
 // Name of this server.
 func (c *Cluster) Name() string { return c.cfg.Name }
 

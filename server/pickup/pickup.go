@@ -38,7 +38,7 @@ import (
 // Submitter is what pickup needs of the cluster.
 type Submitter interface {
 	Submit(ctx context.Context, s cluster.Submission) (odb.Deployment, error)
-	Store() odb.Store
+	CurrentOf(ctx context.Context, name string) (cluster.Current, error)
 }
 
 // Config of a Watcher.
@@ -202,20 +202,20 @@ func (w *Watcher) pickLeftover(ctx context.Context, name string, fi fs.FileInfo)
 		return
 	}
 	sum := shaOf(src)
-	m, err := w.cl.Store().Module(ctx, name)
+	cur, err := w.cl.CurrentOf(ctx, name)
 	switch {
 	case errors.Is(err, odb.ErrNotFound): // a new module
 	case err != nil:
 		w.log.Error(fmt.Sprintf("Could not pick up %s: %v", name, err))
 		return
-	case m.Current != nil && m.Current.SHA256 == sum:
+	case cur.SHA256 == sum:
 		w.done[name] = pickedOf(sum, fi)
 		if w.cfg.DeleteAfter {
 			w.remove(name)
 		}
 		return
 	default:
-		since, id := w.currentSince(ctx, m)
+		since, id := cur.Since, cur.Deployment
 		if !fi.ModTime().After(since) {
 			w.done[name] = pickedOf(sum, fi) // it is not new: only a later change deploys it
 			w.log.Info(fmt.Sprintf("Not picking up %s left in %s: the ODB holds a newer version of it (deployment %d at %s, the file is from %s)",
@@ -224,21 +224,6 @@ func (w *Watcher) pickLeftover(ctx context.Context, name string, fi fs.FileInfo)
 		}
 	}
 	w.submit(ctx, name, src, fi)
-}
-
-// currentSince is when the module's current state was set: its newest deployment (a deploy, a rollback to an older
-// version or an undeploy), or its current version's creation when that deployment cannot be read.
-func (w *Watcher) currentSince(ctx context.Context, m odb.Module) (time.Time, int64) {
-	var t time.Time
-	if m.Current != nil {
-		t = m.Current.CreatedAt
-	}
-	if m.LastDeployment > 0 {
-		if d, err := w.cl.Store().Deployment(ctx, m.LastDeployment); err == nil && d.CreatedAt.After(t) {
-			t = d.CreatedAt
-		}
-	}
-	return t, m.LastDeployment
 }
 
 // pick looks at an entry named by an event: a module is deployed, a changed dot entry that is a symlink or a
@@ -318,7 +303,7 @@ func (w *Watcher) rescan(ctx context.Context) {
 		if sum == w.done[name].sha {
 			continue
 		}
-		if m, err := w.cl.Store().Module(ctx, name); err == nil && m.Current != nil && m.Current.SHA256 == sum {
+		if cur, err := w.cl.CurrentOf(ctx, name); err == nil && cur.SHA256 == sum {
 			w.done[name] = pickedOf(sum, fi)
 			continue
 		}

@@ -47,7 +47,10 @@ func (f *fakeCluster) Submit(ctx context.Context, s cluster.Submission) (odb.Dep
 	return odb.Deployment{ID: id, Module: s.Module}, nil
 }
 
-func (f *fakeCluster) Store() odb.Store { return f.store }
+// CurrentOf is the real cluster's rule, read from the fake store.
+func (f *fakeCluster) CurrentOf(ctx context.Context, name string) (cluster.Current, error) {
+	return cluster.New(cluster.Config{}, f.store, nil).CurrentOf(ctx, name)
+}
 
 type fakeStore struct {
 	odb.Store   // nil: only the methods below are used

@@ -223,7 +223,7 @@ func (h *handler) module(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, "No such module.")
 		return
 	}
-	vs, err := h.cl.Store().Versions(r.Context(), name)
+	vs, err := h.cl.Versions(r.Context(), name)
 	if err != nil {
 		h.internal(w, r, err)
 		return
@@ -232,7 +232,7 @@ func (h *handler) module(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, "No such module: "+name)
 		return
 	}
-	mod, err := h.cl.Store().Module(r.Context(), name)
+	mod, err := h.cl.Module(r.Context(), name)
 	if err != nil {
 		h.internal(w, r, err)
 		return

@@ -1,0 +1,58 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/zato-go/zato/server/odb"
+)
+
+// What the adapters (API, web admin, pickup) read. They get these narrow reads rather than the ODB, so that every
+// decision about deployments, servers and modules stays in this package.
+
+// Modules lists every module ever deployed, by name, with its current version.
+func (c *Cluster) Modules(ctx context.Context) ([]odb.Module, error) { return c.store.Modules(ctx) }
+
+// Module returns one module (odb.ErrNotFound, wrapped, when it was never deployed).
+func (c *Cluster) Module(ctx context.Context, name string) (odb.Module, error) {
+	return c.store.Module(ctx, name)
+}
+
+// Versions lists a module's versions, newest first.
+func (c *Cluster) Versions(ctx context.Context, module string) ([]odb.Version, error) {
+	return c.store.Versions(ctx, module)
+}
+
+// Members lists the cluster's servers; MemberState says what each is doing.
+func (c *Cluster) Members(ctx context.Context) ([]odb.Server, error) { return c.store.Servers(ctx) }
+
+// SourceResults lists what each server made of its service-sources.txt.
+func (c *Cluster) SourceResults(ctx context.Context) ([]odb.SourceResult, error) {
+	return c.store.SourceResults(ctx)
+}
+
+// Current is a module's current state as one who decides whether a file is news (the pickup dir) needs it.
+type Current struct {
+	SHA256     string    // of the current version; "" once undeployed
+	Since      time.Time // when the current state was set: its newest deployment, or the version's creation
+	Deployment int64     // the newest deployment
+}
+
+// CurrentOf returns a module's current state (odb.ErrNotFound, wrapped, for a module never deployed).
+func (c *Cluster) CurrentOf(ctx context.Context, name string) (Current, error) {
+	m, err := c.store.Module(ctx, name)
+	if err != nil {
+		return Current{}, err
+	}
+	cur := Current{Deployment: m.LastDeployment}
+	if m.Current != nil {
+		cur.SHA256, cur.Since = m.Current.SHA256, m.Current.CreatedAt
+	}
+	if m.LastDeployment > 0 {
+		// A rollback to an older version, or an undeploy, sets the state later than the version's creation.
+		if d, err := c.store.Deployment(ctx, m.LastDeployment); err == nil && d.CreatedAt.After(cur.Since) {
+			cur.Since = d.CreatedAt
+		}
+	}
+	return cur, nil
+}
