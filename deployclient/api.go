@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/zato-go/zato/wire"
 	"net/http"
 	"net/url"
 )
@@ -98,6 +99,15 @@ func (c *Client) Versions(ctx context.Context, module string) ([]Version, error)
 		return nil, fmt.Errorf("versions of %s: %w", module, err)
 	}
 	return out.Versions, nil
+}
+
+// Served returns what the server the client talks to serves now, module by module.
+func (c *Client) Served(ctx context.Context) (wire.Served, error) {
+	var out wire.Served
+	if err := c.do(ctx, retrySafe, http.MethodGet, "/api/v1/served", nil, &out); err != nil {
+		return wire.Served{}, fmt.Errorf("served: %w", err)
+	}
+	return out, nil
 }
 
 // Rollback deploys an earlier version of a module (0: the one before the current) and returns the new deployment

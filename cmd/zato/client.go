@@ -39,6 +39,11 @@ func (a *app) client(server string) (*deployclient.Client, error) {
 	if url == "" {
 		return nil, errors.New("no server URL: pass --url, set ZATO_URL, or point --config/ZATO_CONFIG at a zato-client.yaml")
 	}
+	return a.clientAt(url)
+}
+
+// clientAt builds a deployclient for one server's URL with the configured credentials.
+func (a *app) clientAt(url string) (*deployclient.Client, error) {
 	return deployclient.New(deployclient.Config{
 		URL: url, Username: a.v.GetString("username"), Password: a.v.GetString("password"),
 		CAFile: a.v.GetString("ca-file"), Timeout: 30 * time.Second, WaitForStart: 15 * time.Second,
@@ -277,6 +282,34 @@ func (a *app) statusCmd() *cobra.Command {
 				fmt.Fprintln(tw, "\nSERVICE SOURCE\tSERVER\tSTATUS\tMESSAGE")
 				for _, s := range st.Sources {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Entry, s.Server, s.Status, s.Message)
+				}
+			}
+			// Every live server should serve the same: ask each, and say where they differ.
+			var reports []wire.Served
+			for _, m := range st.Servers {
+				if m.State != wire.StateLive || m.URL == "" {
+					continue
+				}
+				mc, err := a.clientAt(m.URL)
+				if err != nil {
+					continue
+				}
+				rep, err := mc.Served(cmd.Context())
+				mc.Close()
+				if err != nil {
+					fmt.Fprintf(tw, "\n%s\tcould not tell what it serves: %v\n", m.Name, err)
+					continue
+				}
+				reports = append(reports, rep)
+			}
+			if diffs := wire.Differences(reports); len(diffs) > 0 {
+				fmt.Fprintln(tw, "\nSERVERS DIFFER\tWHAT EACH SERVES (sha256, services)")
+				for _, d := range diffs {
+					var per []string
+					for _, r := range reports {
+						per = append(per, r.Server+"="+d.Servers[r.Server])
+					}
+					fmt.Fprintf(tw, "%s\t%s\n", d.Module, strings.Join(per, "  "))
 				}
 			}
 			return tw.Flush()

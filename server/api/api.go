@@ -84,6 +84,7 @@ func New(cfg Config, cl *cluster.Cluster, rt Runtime) *API {
 	m.Handle("POST /api/v1/modules/{name}/rollback", a.authed(a.rollback))
 	m.Handle("DELETE /api/v1/modules/{name}", a.authed(a.undeploy))
 	m.Handle("GET /api/v1/services", a.authed(a.services))
+	m.Handle("GET /api/v1/served", a.authed(a.served))
 	m.Handle("GET /api/v1/servers", a.authed(a.servers))
 	m.Handle("GET /api/v1/status", a.authed(a.status))
 	m.Handle("POST /api/v1/invoke/{service}", a.authed(a.invoke))

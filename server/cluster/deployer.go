@@ -126,18 +126,19 @@ func (c *Cluster) catchUp(ctx context.Context) error {
 }
 
 // applyOne applies deployment id, records this server's row and tells receivedBy, the only server with clients
-// waiting on it (the others learn of it from the ODB). A module that deployed then brings its hot-deployed
+// waiting on it (the others learn of it from the ODB). A module that deployed first brings its hot-deployed
 // dependents up to date.
 func (c *Cluster) applyOne(ctx context.Context, id int64, module string, action odb.Action, src, receivedBy string) error {
 	st := c.apply(ctx, module, action, src, false)
+	if st.Status == odb.StatusDeployed && action == odb.ActionDeploy {
+		// Before the row: a deployment is confirmed once what it changes on this server is in place.
+		c.refreshDependents(ctx, module)
+	}
 	if err := c.store.SetServerStatus(ctx, id, st); err != nil {
 		return fmt.Errorf("record status of deployment %d: %w", id, err)
 	}
 	c.hub.Notify()
 	c.nudge(receivedBy)
-	if st.Status == odb.StatusDeployed {
-		c.refreshDependents(ctx, module)
-	}
 	return nil
 }
 

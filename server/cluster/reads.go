@@ -56,3 +56,14 @@ func (c *Cluster) CurrentOf(ctx context.Context, name string) (Current, error) {
 	}
 	return cur, nil
 }
+
+// Served returns the sha256 of the version of each hot-deployed module this server's runtime has loaded.
+func (c *Cluster) Served() map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]string, len(c.loaded))
+	for k, v := range c.loaded {
+		out[k] = v
+	}
+	return out
+}
