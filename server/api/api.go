@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zato-go/zato/server/cluster"
@@ -55,6 +56,7 @@ type API struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	nudges   *cluster.NudgeVerifier
+	warned   atomic.Bool // a refused nudge was logged: once per process, a stray sender must not flood the log
 	throttle *authThrottle
 	creds    *authCache
 }
@@ -117,6 +119,9 @@ func (a *API) health(w http.ResponseWriter, _ *http.Request) {
 func (a *API) nudge(w http.ResponseWriter, r *http.Request) {
 	n, _, err := a.nudges.Verify(r.Header.Get(cluster.NudgeHeader), time.Now())
 	if err != nil {
+		if !a.warned.Swap(true) { // a peer with another secret, or of a version that sent the secret itself
+			a.log.Warn("refused a nudge over HTTP that is not signed by this cluster", "from", r.RemoteAddr, "err", err)
+		}
 		writeError(w, http.StatusUnauthorized, "unauthorized", "not a nudge from this cluster: "+err.Error())
 		return
 	}

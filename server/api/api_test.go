@@ -249,6 +249,9 @@ func TestNudgeOverHTTP(t *testing.T) {
 	if code := post(cluster.NudgeHeader, cluster.SignHTTPNudge([]byte("other"), "server2", cluster.Nudge{}, time.Now())); code != http.StatusUnauthorized {
 		t.Errorf("another cluster's: %d", code)
 	}
+	if n := strings.Count(s.log.String(), "refused a nudge over HTTP"); n != 1 {
+		t.Errorf("%d log lines for 4 refused nudges, want 1:\n%s", n, s.log)
+	}
 }
 
 // TestAuthThrottle: failed basic-auth attempts are limited per client address on every authenticated endpoint:
