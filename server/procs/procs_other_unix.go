@@ -66,3 +66,6 @@ func waitGone(pid int, timeout time.Duration) bool {
 		time.Sleep(delay)
 	}
 }
+
+// zombie is not told apart here: a zombie reads as alive until reaped.
+func zombie(int) bool { return false }

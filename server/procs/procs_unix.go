@@ -16,8 +16,9 @@ func detach(cmd *exec.Cmd, w *os.File) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 }
 
-// alive reports whether pid exists; EPERM means it does but belongs to someone else.
+// alive reports whether pid exists and has not exited (a zombie, not reaped yet by its parent, has); EPERM means
+// it does but belongs to someone else.
 func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return (err == nil || errors.Is(err, syscall.EPERM)) && !zombie(pid)
 }
