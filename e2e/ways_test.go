@@ -123,7 +123,7 @@ func TestPickupPollingAndDeleteAfter(t *testing.T) {
 	}})
 	pickup := filepath.Join(c.Server(t, "server2").Dir, "pickup/incoming/services")
 	// A ConfigMap-style symlink: the file is a link into a data dir.
-	data := filepath.Join(c.Server(t, "server2").Dir, "configmap")
+	data := filepath.Join(pickup, "..configmap") // inside the pickup dir: links that leave it are not followed
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		t.Fatal(err)
 	}

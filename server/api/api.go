@@ -240,12 +240,13 @@ func (a *API) internal(w http.ResponseWriter, err error) {
 		return
 	}
 	// What failed inside (SQL, paths, a driver's words) is for the operator: the client gets an id to quote.
-	id := errorID()
+	id := ErrorID()
 	a.log.Error("request failed", "error_id", id, "err", err)
 	writeError(w, http.StatusInternalServerError, "internal", "internal error "+id+"; see the server log")
 }
 
-func errorID() string {
+// ErrorID names one internal error in the log, for the user to quote (the web admin uses it too).
+func ErrorID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand does not fail on the systems Go supports
 	return hex.EncodeToString(b[:])

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -26,11 +25,8 @@ const (
 	MaxAge         = 3 * time.Second
 )
 
-// NudgePath is the internal endpoint a peer posts to; SecretHeader carries the cluster secret.
-const (
-	NudgePath    = "/zato/internal/nudge"
-	SecretHeader = "X-Zato-Cluster-Secret"
-)
+// NudgePath is the internal endpoint a peer posts a signed nudge to (see nudge.go).
+const NudgePath = "/zato/internal/nudge"
 
 // Runtime is what the deployer needs of the Python runtime.
 type Runtime interface {
@@ -123,17 +119,6 @@ type Nudge struct {
 	Status bool
 }
 
-// Query parameters of a nudge.
-const (
-	MembersParam = "members"
-	StatusParam  = "status"
-)
-
-// NudgeFromQuery reads a nudge's query parameters.
-func NudgeFromQuery(q url.Values) Nudge {
-	return Nudge{Members: q.Get(MembersParam) == "1", Status: q.Get(StatusParam) == "1"}
-}
-
 // Nudged is called by the API when a peer says the ODB changed.
 func (c *Cluster) Nudged(n Nudge) {
 	if n.Members {
@@ -208,6 +193,7 @@ type Submission struct {
 func (c *Cluster) Submit(ctx context.Context, s Submission) (odb.Deployment, error) {
 	// Every way in passes here, so this is where bad input is refused.
 	if s.Action == odb.ActionDeploy && s.VersionID == 0 {
+		s.Source = NormalizeSource(s.Source) // a BOM goes, as python3 skips it: every way in stores the same text
 		if err := ValidateModule(s.Module, []byte(s.Source), c.cfg.MaxPayload); err != nil {
 			return odb.Deployment{}, err
 		}

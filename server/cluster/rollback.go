@@ -93,8 +93,8 @@ type RollbackRequest struct {
 // Rollback deploys an earlier version of a module on every server: the one asked for, or LastGood. Every way in
 // (API, web admin, CLI through the API) calls it, so they agree on the default.
 func (c *Cluster) Rollback(ctx context.Context, r RollbackRequest) (odb.Deployment, error) {
-	if !ValidName(r.Module) {
-		return odb.Deployment{}, fmt.Errorf("%w: %q", ErrBadName, r.Module)
+	if err := ValidateName(r.Module); err != nil {
+		return odb.Deployment{}, err
 	}
 	vs, err := c.store.Versions(ctx, r.Module)
 	if err != nil {

@@ -36,6 +36,11 @@ func writeAtomic(path string, data []byte) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after the rename
+	// CreateTemp makes 0600; a module's mode must not depend on which path wrote its version.
+	if err := f.Chmod(moduleMode); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", tmp, err)
@@ -52,11 +57,14 @@ func writeAtomic(path string, data []byte) error {
 // overwrite writes data over path's old bytes and then cuts it to length. Not O_TRUNC: on ext4 a truncation to
 // zero makes close() flush the file's blocks (auto_da_alloc), a synchronous write on every deploy.
 func overwrite(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, moduleMode)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	_, err = f.WriteAt(data, 0)
+	if err == nil {
+		err = f.Chmod(moduleMode) // a twin left by an older version may have another mode
+	}
 	if err == nil {
 		err = f.Truncate(int64(len(data)))
 	}
@@ -74,6 +82,9 @@ func overwrite(path string, data []byte) error {
 func twinOf(path string) string {
 	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".swap")
 }
+
+// moduleMode is every deployed module file's mode.
+const moduleMode = 0o644
 
 func sha(s string) string {
 	h := sha256.Sum256([]byte(s))

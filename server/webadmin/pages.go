@@ -26,8 +26,10 @@ func (h *handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 		h.fail(w, r, http.StatusNotFound, err.Error())
 		return
 	}
-	h.log.Error("admin request failed", "path", r.URL.Path, "err", err)
-	h.fail(w, r, http.StatusInternalServerError, "Internal error: "+err.Error())
+	// What failed inside is for the operator: the page shows an id to quote.
+	id := api.ErrorID()
+	h.log.Error("admin request failed", "path", r.URL.Path, "error_id", id, "err", err)
+	h.fail(w, r, http.StatusInternalServerError, "Internal error "+id+"; see the server log.")
 }
 
 // recent lists deployments newest first as clients see them.
