@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -73,18 +72,21 @@ const (
 
 // Load reads DIR/config/repo/server.conf. Relative paths resolve as in Zato: pickup_dir and service_sources against
 // config/repo, the hot-deploy work dirs against work_dir, work_dir against config/repo.
+//
+// The file is read strictly: an unknown section or key, a key set twice, or a value that is not of its key's kind (a
+// whole number, a duration, True or False) fails with the file, the line, the section and key, every problem at
+// once. A typo must stop the start rather than leave a setting silently at its default.
 func Load(serverDir string) (Server, error) {
 	dir, err := filepath.Abs(serverDir)
 	if err != nil {
 		return Server{}, fmt.Errorf("server dir %s: %w", serverDir, err)
 	}
 	confPath := filepath.Join(dir, ConfRel)
-	v := newViper()
-	v.SetConfigFile(confPath)
-	v.SetConfigType("ini")
-	if err := v.ReadInConfig(); err != nil {
+	b, err := os.ReadFile(confPath)
+	if err != nil {
 		return Server{}, fmt.Errorf("read %s: %w", confPath, err)
 	}
+	c := parseConf(confPath, b)
 	repo := filepath.Dir(confPath)
 	rel := func(base, p string) string {
 		if p == "" || filepath.IsAbs(p) {
@@ -92,48 +94,47 @@ func Load(serverDir string) (Server, error) {
 		}
 		return filepath.Clean(filepath.Join(base, p))
 	}
-	dur := func(key string, def time.Duration) (time.Duration, error) {
-		s := strings.TrimSpace(v.GetString(key))
-		if s == "" {
-			return def, nil
-		}
-		if n, err := strconv.ParseFloat(s, 64); err == nil { // plain numbers are seconds, as in Zato
-			return time.Duration(n * float64(time.Second)), nil
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("%s in %s: %w", key, confPath, err)
-		}
-		return d, nil
-	}
 	s := Server{
-		Name:              v.GetString("main.name"),
+		Name:              c.str("main.name"),
 		Dir:               dir,
 		ConfPath:          confPath,
-		Host:              v.GetString("http.host"),
-		Port:              v.GetInt("http.port"),
-		TLSCert:           rel(repo, v.GetString("http.tls_cert")),
-		TLSKey:            rel(repo, v.GetString("http.tls_key")),
-		TLSCA:             rel(repo, v.GetString("http.tls_ca")),
-		PublicURL:         v.GetString("http.public_url"),
-		Username:          v.GetString("api.username"),
-		PasswordHash:      v.GetString("api.password_hash"),
-		MaxPayload:        v.GetInt64("api.max_payload"),
-		ClusterSecret:     v.GetString("cluster.secret"),
-		ODBEngine:         v.GetString("odb.engine"),
-		ODBDSN:            v.GetString("odb.dsn"),
-		WorkDir:           rel(repo, v.GetString("main.work_dir")),
-		ServiceSources:    rel(repo, v.GetString("main.service_sources")),
-		PickupDir:         rel(repo, v.GetString("hot_deploy.pickup_dir")),
-		DeleteAfterPickUp: parseBool(v.GetString("hot_deploy.delete_after_pick_up")),
-		BackupHistory:     v.GetInt("hot_deploy.backup_history"),
-		BackupFormat:      v.GetString("hot_deploy.backup_format"),
+		Host:              c.str("http.host"),
+		Port:              int(c.int("http.port", 0, 1)),
+		TLSCert:           rel(repo, c.str("http.tls_cert")),
+		TLSKey:            rel(repo, c.str("http.tls_key")),
+		TLSCA:             rel(repo, c.str("http.tls_ca")),
+		PublicURL:         c.str("http.public_url"),
+		Username:          c.str("api.username"),
+		PasswordHash:      c.str("api.password_hash"),
+		MaxPayload:        c.int("api.max_payload", DefaultMaxBody, 0),
+		ClusterSecret:     c.str("cluster.secret"),
+		ODBEngine:         c.str("odb.engine"),
+		ODBDSN:            c.str("odb.dsn"),
+		WorkDir:           rel(repo, c.str("main.work_dir")),
+		ServiceSources:    rel(repo, c.str("main.service_sources")),
+		PickupDir:         rel(repo, c.str("hot_deploy.pickup_dir")),
+		PickupPoll:        c.duration("hot_deploy.pickup_poll_interval", 0),
+		DeleteAfterPickUp: c.bool("hot_deploy.delete_after_pick_up", false),
+		BackupHistory:     int(c.int("hot_deploy.backup_history", 100, 0)),
+		BackupFormat:      c.str("hot_deploy.backup_format"),
 		ExtraPathsDir:     filepath.Join(dir, ExtraPathsRel),
-		MaxProcs:          v.GetInt("main.max_procs"),
-		InvokeThreads:     v.GetInt("main.invoke_threads"),
-		Python:            v.GetString("python.executable"),
+		MaxProcs:          int(c.int("main.max_procs", 0, 0)),
+		InvokeThreads:     int(c.int("main.invoke_threads", 0, 0)),
+		ImportTimeout:     c.duration("hot_deploy.import_timeout", 10*time.Second),
+		InvokeTimeout:     c.duration("main.invoke_timeout", 60*time.Second),
+		Python:            c.str("python.executable"),
 		LogPath:           filepath.Join(dir, LogRel),
 		PIDPath:           filepath.Join(dir, PIDRel),
+	}
+	c.oneOf("odb.engine", "sqlite", "postgresql")
+	if e, ok := c.entries["http.port"]; ok && s.Port > 65535 {
+		c.fail(e.line, "[http] port=%s is above 65535", e.value)
+	}
+	if s.Port == 0 && len(c.errs) == 0 {
+		c.fail(0, "[http] port is not set")
+	}
+	if err := c.err(); err != nil {
+		return Server{}, err
 	}
 	if s.Name == "" {
 		s.Name = filepath.Base(dir)
@@ -141,10 +142,7 @@ func Load(serverDir string) (Server, error) {
 	if s.Host == "" {
 		s.Host = "127.0.0.1"
 	}
-	if s.Port == 0 {
-		return Server{}, fmt.Errorf("%s: http.port is not set", confPath)
-	}
-	if s.MaxPayload <= 0 {
+	if s.MaxPayload == 0 {
 		s.MaxPayload = DefaultMaxBody
 	}
 	if s.ODBEngine == "" {
@@ -156,16 +154,16 @@ func Load(serverDir string) (Server, error) {
 	if s.WorkDir == "" {
 		s.WorkDir = filepath.Join(dir, "work")
 	}
-	s.CurrentWorkDir = rel(s.WorkDir, orDefault(v.GetString("hot_deploy.current_work_dir"), "./hot-deploy/current"))
-	s.BackupWorkDir = rel(s.WorkDir, orDefault(v.GetString("hot_deploy.backup_work_dir"), "./hot-deploy/backup"))
-	s.LastBackupWorkDir = rel(s.WorkDir, orDefault(v.GetString("hot_deploy.last_backup_work_dir"), "./hot-deploy/backup/last"))
+	s.CurrentWorkDir = rel(s.WorkDir, orDefault(c.str("hot_deploy.current_work_dir"), "./hot-deploy/current"))
+	s.BackupWorkDir = rel(s.WorkDir, orDefault(c.str("hot_deploy.backup_work_dir"), "./hot-deploy/backup"))
+	s.LastBackupWorkDir = rel(s.WorkDir, orDefault(c.str("hot_deploy.last_backup_work_dir"), "./hot-deploy/backup/last"))
 	if s.PickupDir == "" {
 		s.PickupDir = filepath.Join(dir, PickupRel)
 	}
 	if s.ServiceSources == "" {
 		s.ServiceSources = filepath.Join(dir, SourcesRel)
 	}
-	if s.BackupHistory <= 0 {
+	if s.BackupHistory == 0 {
 		s.BackupHistory = 100
 	}
 	if s.BackupFormat == "" {
@@ -181,21 +179,6 @@ func Load(serverDir string) (Server, error) {
 		}
 		s.PublicURL = fmt.Sprintf("%s://%s:%d", scheme, s.Host, s.Port)
 	}
-	if s.InvokeThreads < 0 {
-		return Server{}, fmt.Errorf("main.invoke_threads in %s: %d is negative (0 means the default)", confPath, s.InvokeThreads)
-	}
-	if s.MaxProcs < 0 {
-		return Server{}, fmt.Errorf("main.max_procs in %s: %d is negative (0 means every core)", confPath, s.MaxProcs)
-	}
-	if s.PickupPoll, err = dur("hot_deploy.pickup_poll_interval", 0); err != nil {
-		return Server{}, err
-	}
-	if s.ImportTimeout, err = dur("hot_deploy.import_timeout", 10*time.Second); err != nil {
-		return Server{}, err
-	}
-	if s.InvokeTimeout, err = dur("main.invoke_timeout", 60*time.Second); err != nil {
-		return Server{}, err
-	}
 	return s, nil
 }
 
@@ -204,14 +187,6 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-func parseBool(s string) bool {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
 }
 
 // MkdirLayout creates a server directory's layout as in Zato.

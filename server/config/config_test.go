@@ -16,7 +16,7 @@ import (
 func TestCreateEnvAndLoad(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "env")
 	cf, err := CreateEnv(dir, EnvOptions{Servers: 3, BasePort: 21000, Overrides: map[string]string{
-		"hot_deploy.import_timeout": "2s", "hot_deploy.pickup_poll_interval": "0.5", "new_section.key": "v",
+		"hot_deploy.import_timeout": "2s", "hot_deploy.pickup_poll_interval": "0.5",
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -8,9 +9,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -75,16 +80,44 @@ func CreateEnv(dir string, o EnvOptions) (ClientFile, error) {
 	if o.Password == "" {
 		o.Password = RandomToken(24)
 	}
+	for _, sk := range slices.Sorted(maps.Keys(o.Overrides)) {
+		section, key, _ := strings.Cut(sk, ".")
+		if _, ok := schemaKind(section, key); ok {
+			continue
+		}
+		if _, ok := schemaSection(section); ok {
+			return ClientFile{}, fmt.Errorf("%s: server.conf has no key %s in [%s] (known: %s)", sk, key, section, knownKeys(section))
+		}
+		return ClientFile{}, fmt.Errorf("%s: server.conf has no section [%s] (known: %s)", sk, section, knownSections())
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return ClientFile{}, err
 	}
-	if entries, err := os.ReadDir(abs); err == nil && len(entries) > 0 {
+	entries, err := os.ReadDir(abs)
+	if err == nil && len(entries) > 0 {
 		return ClientFile{}, fmt.Errorf("%s exists and is not empty", abs)
 	}
+	existed := err == nil
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return ClientFile{}, fmt.Errorf("create %s: %w", abs, err)
 	}
+	cf, err := createEnv(abs, o)
+	if err != nil {
+		// Leave nothing half made: the directory was empty or absent.
+		if existed {
+			entries, _ := os.ReadDir(abs)
+			for _, e := range entries {
+				_ = os.RemoveAll(filepath.Join(abs, e.Name()))
+			}
+		} else {
+			_ = os.RemoveAll(abs)
+		}
+	}
+	return cf, err
+}
+
+func createEnv(abs string, o EnvOptions) (ClientFile, error) {
 	hash, err := HashPassword(o.Password)
 	if err != nil {
 		return ClientFile{}, err
@@ -143,10 +176,44 @@ func ReadClientFile(path string) (ClientFile, error) {
 	if err != nil {
 		return cf, fmt.Errorf("read %s: %w", path, err)
 	}
-	if err := yaml.Unmarshal(b, &cf); err != nil {
-		return cf, fmt.Errorf("parse %s: %w", path, err)
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true) // a typo in a key is an error, not a setting silently left out
+	if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) {
+		return ClientFile{}, yamlError(path, err)
 	}
 	return cf, nil
+}
+
+var (
+	yamlLineRe    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	yamlUnknownRe = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+)
+
+// yamlError words a YAML decoding error as "FILE line N: problem", one line per problem.
+func yamlError(path string, err error) error {
+	msgs := []string{err.Error()}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	var errs []error
+	for _, m := range msgs {
+		sm := yamlLineRe.FindStringSubmatch(m)
+		if sm == nil {
+			errs = append(errs, fmt.Errorf("%s: %s", path, strings.TrimPrefix(m, "yaml: ")))
+			continue
+		}
+		problem := sm[2]
+		if u := yamlUnknownRe.FindStringSubmatch(problem); u != nil {
+			known := "url, username, password, servers"
+			if u[2] == "config.ClientServer" {
+				known = "name, url, dir"
+			}
+			problem = fmt.Sprintf("unknown key %s (known: %s)", u[1], known)
+		}
+		errs = append(errs, fmt.Errorf("%s line %s: %s", path, sm[1], problem))
+	}
+	return errors.Join(errs...)
 }
 
 type confValues struct {
