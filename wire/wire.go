@@ -187,6 +187,9 @@ type Module struct {
 	Status       string         `json:"status"`
 	UpdatedAt    time.Time      `json:"updated_at"`
 	Servers      []ServerStatus `json:"servers"`
+	// Who and Origin made the module's newest deployment (a rollback, an undeploy, a save in an IDE, the pickup dir).
+	Who    string `json:"who"`
+	Origin string `json:"origin"`
 }
 
 // Version is one stored version of a module.

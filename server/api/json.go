@@ -5,37 +5,17 @@ import (
 
 	"github.com/zato-go/zato/server/cluster"
 	"github.com/zato-go/zato/server/odb"
+	"github.com/zato-go/zato/wire"
 )
 
-// DeploymentJSON is the deployment view of docs/architecture.md.
-type DeploymentJSON struct {
-	ID         int64        `json:"deployment_id"`
-	Module     string       `json:"module"`
-	Action     string       `json:"action"`
-	Version    int          `json:"version"`
-	SHA256     string       `json:"sha256"`
-	Status     string       `json:"status"`
-	Done       bool         `json:"done"`
-	Expected   int          `json:"expected"`
-	Confirmed  int          `json:"confirmed"`
-	CreatedAt  time.Time    `json:"created_at"`
-	Who        string       `json:"who"`
-	Origin     string       `json:"origin"`
-	ReceivedBy string       `json:"received_by"`
-	Servers    []ServerJSON `json:"servers"`
-	Repeated   bool         `json:"repeated,omitempty"` // an earlier request with the same idempotency key made it
-}
-
-// ServerJSON is one server's row.
-type ServerJSON struct {
-	Name       string           `json:"name"`
-	Status     string           `json:"status"`
-	State      string           `json:"server_state,omitempty"` // the server's lifecycle state (wire.State*)
-	Services   []string         `json:"services"`
-	Error      *odb.ErrorDetail `json:"error"`
-	UpdatedAt  time.Time        `json:"updated_at"`
-	DurationMs float64          `json:"duration_ms"`
-}
+// The API's JSON types are the wire package's, shared with every client.
+type (
+	DeploymentJSON = wire.Deployment
+	ServerJSON     = wire.ServerStatus
+	MemberJSON     = wire.Member
+	ModuleJSON     = wire.Module
+	VersionJSON    = wire.Version
+)
 
 // DeploymentView converts a deployment view to its JSON form (the API's, the web admin's and their SSE streams').
 func DeploymentView(v cluster.View) DeploymentJSON {
@@ -58,42 +38,18 @@ func ServerView(s odb.ServerStatus) ServerJSON {
 	if svc == nil {
 		svc = []string{}
 	}
-	return ServerJSON{Name: s.Server, Status: string(s.Status), Services: svc, Error: s.Error, UpdatedAt: s.UpdatedAt, DurationMs: s.DurationMs}
-}
-
-// MemberJSON is a cluster member.
-type MemberJSON struct {
-	Name        string    `json:"name"`
-	URL         string    `json:"url"`
-	State       string    `json:"state"`
-	HeartbeatAt time.Time `json:"heartbeat_at"`
-	StartedAt   time.Time `json:"started_at"`
-	PID         int       `json:"pid"`
-	Host        string    `json:"host"`
+	var e *wire.DeployError
+	if s.Error != nil {
+		e = &wire.DeployError{Type: s.Error.Type, Message: s.Error.Message, Line: s.Error.Line, Column: s.Error.Column, Traceback: s.Error.Traceback}
+	}
+	return ServerJSON{Name: s.Server, Status: string(s.Status), Services: svc, Error: e, UpdatedAt: s.UpdatedAt, DurationMs: s.DurationMs}
 }
 
 func memberJSON(m odb.Server, now time.Time) MemberJSON {
 	return MemberJSON{Name: m.Name, URL: m.URL, State: cluster.MemberState(m, now), HeartbeatAt: m.HeartbeatAt, StartedAt: m.StartedAt, PID: m.PID, Host: m.Host}
 }
 
-// ModuleJSON is a module's current state.
-type ModuleJSON struct {
-	Name         string       `json:"name"`
-	Version      int          `json:"version"`
-	SHA256       string       `json:"sha256"`
-	Deployed     bool         `json:"deployed"`
-	DeploymentID int64        `json:"deployment_id"`
-	Status       string       `json:"status"`
-	UpdatedAt    time.Time    `json:"updated_at"`
-	Servers      []ServerJSON `json:"servers"`
-}
-
-// VersionJSON is one version of a module.
-type VersionJSON struct {
-	Version   int       `json:"version"`
-	SHA256    string    `json:"sha256"`
-	Who       string    `json:"who"`
-	Origin    string    `json:"origin"`
-	CreatedAt time.Time `json:"created_at"`
-	Size      int       `json:"size"`
+// VersionView converts a stored version to its JSON form.
+func VersionView(v odb.Version) VersionJSON {
+	return VersionJSON{Version: v.Number, SHA256: v.SHA256, Who: v.Who, Origin: v.Origin, CreatedAt: v.CreatedAt, Size: len(v.Source)}
 }

@@ -33,7 +33,7 @@ func (a *API) Modules(ctx context.Context) ([]ModuleJSON, error) {
 				return nil, err
 			}
 			dj := DeploymentView(v)
-			mj.Status, mj.Servers, mj.UpdatedAt = dj.Status, dj.Servers, dj.CreatedAt
+			mj.Status, mj.Servers, mj.UpdatedAt, mj.Who, mj.Origin = dj.Status, dj.Servers, dj.CreatedAt, dj.Who, dj.Origin
 		}
 		out = append(out, mj)
 	}
@@ -66,7 +66,7 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]VersionJSON, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, VersionJSON{Version: v.Number, SHA256: v.SHA256, Who: v.Who, Origin: v.Origin, CreatedAt: v.CreatedAt, Size: len(v.Source)})
+		out = append(out, VersionView(v))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"module": name, "versions": out})
 }

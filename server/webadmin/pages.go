@@ -244,7 +244,7 @@ func (h *handler) module(w http.ResponseWriter, r *http.Request) {
 		d.Current = mod.Current.Number
 	}
 	for _, v := range vs {
-		d.Versions = append(d.Versions, api.VersionJSON{Version: v.Number, SHA256: v.SHA256, Who: v.Who, Origin: v.Origin, CreatedAt: v.CreatedAt, Size: len(v.Source)})
+		d.Versions = append(d.Versions, api.VersionView(v))
 	}
 	if d.Deployments, err = h.recent(r.Context(), name, 20); err != nil {
 		h.internal(w, r, err)
