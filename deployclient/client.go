@@ -255,7 +255,7 @@ func (c *Client) doKeyed(parent context.Context, p retryPolicy, key, method, pat
 		return c.netErr(parent, method, path, err)
 	}
 	if resp.IsError() {
-		return apiError(resp.StatusCode(), resp.Body())
+		return c.answerError(resp.StatusCode(), resp.Body())
 	}
 	if out == nil {
 		return nil
@@ -276,6 +276,15 @@ func (c *Client) netErr(parent context.Context, method, path string, err error) 
 		return fmt.Errorf("%s %s%s: %w: no answer within %s", method, c.base, path, ErrUnreachable, c.cfg.Timeout)
 	}
 	return fmt.Errorf("%s %s%s: %w: %w", method, c.base, path, ErrUnreachable, err)
+}
+
+// answerError is apiError with a refused login told in the user's words: which server refused which user.
+func (c *Client) answerError(status int, body []byte) error {
+	err := apiError(status, body)
+	if ae, ok := err.(*APIError); ok && (status == http.StatusUnauthorized || status == http.StatusForbidden) {
+		ae.Message = fmt.Sprintf("%s refused user %q: check the user name and password", c.base, c.cfg.Username)
+	}
+	return err
 }
 
 // apiError decodes {"error": {...}} (API errors and invoke errors share it).

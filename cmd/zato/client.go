@@ -122,6 +122,10 @@ func (a *app) deployCmd() *cobra.Command {
 			ok := true
 			var results []deployResult
 			for _, file := range args {
+				if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+					abs, _ := filepath.Abs(file)
+					return fmt.Errorf("%s is a directory: hot deployment takes flat modules (x.py); packages go to zato_extra_paths (SERVER_DIR/zato_extra_paths/%s on every server)", abs, filepath.Base(abs))
+				}
 				src, err := os.ReadFile(file)
 				if err != nil {
 					return err
@@ -251,10 +255,10 @@ func (a *app) statusCmd() *cobra.Command {
 					HeartbeatAt      time.Time `json:"heartbeat_at"`
 				}
 				Modules []struct {
-					Name, SHA256, Status string
-					Version              int
-					Deployed             bool
-					Servers              []struct{ Name, Status string }
+					Name, SHA256, Status, Who, Origin string
+					Version                           int
+					Deployed                          bool
+					Servers                           []struct{ Name, Status string }
 				}
 				Sources []struct{ Server, Entry, Status, Message string }
 			}
@@ -266,7 +270,7 @@ func (a *app) statusCmd() *cobra.Command {
 			for _, s := range st.Servers {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.State, s.URL, s.HeartbeatAt.Local().Format(time.DateTime))
 			}
-			fmt.Fprintln(tw, "\nMODULE\tVERSION\tSHA256\tSTATUS\tSERVERS")
+			fmt.Fprintln(tw, "\nMODULE\tVERSION\tSHA256\tSTATUS\tBY\tSERVERS")
 			for _, m := range st.Modules {
 				var per []string
 				for _, s := range m.Servers {
@@ -276,7 +280,7 @@ func (a *app) statusCmd() *cobra.Command {
 				if !m.Deployed {
 					ver, sum = "-", "undeployed"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, ver, sum, m.Status, strings.Join(per, " "))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\n", m.Name, ver, sum, m.Status, m.Who, m.Origin, strings.Join(per, " "))
 			}
 			if len(st.Sources) > 0 {
 				fmt.Fprintln(tw, "\nSERVICE SOURCE\tSERVER\tSTATUS\tMESSAGE")
@@ -337,17 +341,38 @@ func (a *app) historyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			vs, err := cl.Versions(cmd.Context(), moduleArg(args[0]))
+			module := moduleArg(args[0])
+			vs, err := cl.Versions(cmd.Context(), module)
+			if err != nil {
+				return err
+			}
+			ds, err := cl.Deployments(cmd.Context(), module, 20)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(os.Stdout).Encode(vs)
+				return json.NewEncoder(os.Stdout).Encode(map[string]any{"versions": vs, "deployments": ds})
+			}
+			current := 0 // the version serving now: the newest deployment's, none after an undeploy
+			if len(ds) > 0 && ds[0].Action == wire.ActionDeploy {
+				current = ds[0].Version
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "VERSION\tWHEN\tWHO\tORIGIN\tSHA256")
 			for _, v := range vs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", v.Version, v.CreatedAt.Local().Format(time.DateTime), v.Who, v.Origin, v.SHA256)
+				mark := ""
+				if v.Version == current {
+					mark = " (current)"
+				}
+				fmt.Fprintf(tw, "%d%s\t%s\t%s\t%s\t%s\n", v.Version, mark, v.CreatedAt.Local().Format(time.DateTime), v.Who, v.Origin, v.SHA256)
+			}
+			fmt.Fprintln(tw, "\nDEPLOYMENT\tWHEN\tWHAT\tWHO\tORIGIN\tOUTCOME")
+			for _, d := range ds {
+				what := "version " + strconv.Itoa(d.Version)
+				if d.Action == wire.ActionUndeploy {
+					what = "undeploy"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.CreatedAt.Local().Format(time.DateTime), what, d.Who, d.Origin, wire.Outcome(d))
 			}
 			return tw.Flush()
 		},

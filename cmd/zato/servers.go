@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -105,6 +106,10 @@ func (a *app) startCmd() *cobra.Command {
 			var failed error
 			for range dirs {
 				r := <-out
+				if errors.Is(r.err, procs.ErrRunning) { // starting what runs is done already, not an error
+					fmt.Printf("%s is already running (pid %d)\n", filepath.Base(r.dir), r.pid)
+					continue
+				}
 				if r.err != nil {
 					fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(r.dir), r.err)
 					failed = exitError{1}

@@ -43,7 +43,7 @@ func ValidateModule(name string, src []byte, max int64) error {
 		return err
 	}
 	if int64(len(src)) > max {
-		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(src), max)
+		return fmt.Errorf("%w: %s is %d bytes, over the %d-byte limit ([api] max_payload in server.conf)", ErrTooLarge, name, len(src), max)
 	}
 	if len(bytes.TrimPrefix(src, []byte(bom))) == 0 {
 		return fmt.Errorf("%w: the module is empty", ErrBadPayload)

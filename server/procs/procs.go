@@ -4,6 +4,7 @@ package procs
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -52,11 +53,14 @@ func isServer(dir string) bool {
 	return err == nil
 }
 
+// ErrRunning is returned (wrapped) by Start for a server that runs already.
+var ErrRunning = errors.New("already running")
+
 // Start runs `exe server run DIR` detached and returns once the server says it is live, or with the tail of its
 // log if it exits first.
 func Start(ctx context.Context, exe, dir string, timeout time.Duration) (pid int, url string, err error) {
 	if p, ok := Running(dir); ok {
-		return p, "", fmt.Errorf("%s is already running (pid %d)", dir, p)
+		return p, "", fmt.Errorf("%s is already running (pid %d): %w", dir, p, ErrRunning)
 	}
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zato-go/zato/internal/testenv"
+)
+
+// Issue 13: the command line says what happened, once, in the user's words.
+func TestCLIMessages(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{ServerConf: map[string]string{"api.max_payload": "2000"}})
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	expectErr := func(what string, want []string, args ...string) {
+		t.Helper()
+		out, err := c.Zato(t, args...)
+		if err == nil {
+			t.Fatalf("%s: no error\n%s", what, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error()+out, w) {
+				t.Errorf("%s: %q lacks %q", what, err.Error()+out, w)
+			}
+		}
+	}
+
+	// Starting what runs is not an error.
+	if out, err := c.Zato(t, "start", c.Dir); err != nil || !strings.Contains(out, "already running") {
+		t.Errorf("start of a running environment: %v\n%s", err, out)
+	}
+	// A directory is not a module.
+	pkg := filepath.Join(dir, "acme")
+	if err := os.MkdirAll(pkg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	expectErr("deploy of a directory", []string{"packages go to zato_extra_paths", pkg}, "deploy", pkg)
+	// The size limit names the setting.
+	expectErr("deploy over the limit", []string{"big_mod.py", "[api] max_payload"}, "deploy", write("big_mod.py", "x = '"+strings.Repeat("a", 3000)+"'\n"))
+	// Undeploying what is not deployed says so, without the layers it went through.
+	out, err := c.Zato(t, "undeploy", "nothere.py")
+	if err == nil || !strings.Contains(err.Error(), "nothere.py is not deployed") || strings.Contains(err.Error(), "store deployment") || strings.Contains(err.Error(), "create undeploy") {
+		t.Errorf("undeploy of an unknown module: %v\n%s", err, out)
+	}
+	// A refused login names the user and the server.
+	cmd := exec.Command(c.Bin(), "status", "--password", "wrong")
+	cmd.Env = c.Env()
+	b, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(b), c.URL) || !strings.Contains(string(b), fmt.Sprintf("%q", c.Username)) {
+		t.Errorf("wrong password: %v\n%s", err, b)
+	}
+
+	// History marks the current version and records rollbacks and undeploys with their origin; status says who.
+	m := write("hist_mod.py", fmt.Sprintf(greet, 1))
+	for i := 1; i <= 2; i++ {
+		if err := os.WriteFile(m, []byte(fmt.Sprintf(greet, i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := c.Zato(t, "deploy", m); err != nil || !strings.Contains(out, "deployed on every server (2/2)") {
+			t.Fatalf("deploy v%d: %v\n%s", i, err, out)
+		}
+	}
+	if out, err := c.Zato(t, "rollback", "hist_mod.py"); err != nil || !strings.Contains(out, "version 1 deployed on every server (2/2)") {
+		t.Fatalf("rollback: %v\n%s", err, out)
+	}
+	hist, err := c.Zato(t, "history", "hist_mod.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"1 (current)", "rollback", "cli"} {
+		if !strings.Contains(hist, w) {
+			t.Errorf("history lacks %q:\n%s", w, hist)
+		}
+	}
+	status, err := c.Zato(t, "status")
+	if err != nil || !strings.Contains(status, "admin (rollback)") {
+		t.Errorf("status does not say who made hist_mod.py's deployment: %v\n%s", err, status)
+	}
+	if _, err := c.Zato(t, "undeploy", "hist_mod.py"); err != nil {
+		t.Fatal(err)
+	}
+	hist, _ = c.Zato(t, "history", "hist_mod.py")
+	if strings.Contains(hist, "(current)") || !strings.Contains(hist, "undeploy") {
+		t.Errorf("history after undeploy:\n%s", hist)
+	}
+}
