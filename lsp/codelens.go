@@ -9,9 +9,11 @@ import (
 	"go.lsp.dev/protocol"
 )
 
-// CodeLens puts "Deploy to Zato" and the last result over each Service class. It answers from memory only, so it
-// stays fast while deployments run.
-func (s *server) CodeLens(_ context.Context, p *protocol.CodeLensParams) ([]protocol.CodeLens, error) {
+// CodeLens puts "Deploy to Zato", the last result and, over a class the cluster serves, "Invoke" (and "Invoke on
+// every server" when more than one server is live) over each Service class. It answers from memory only, so it
+// stays fast while deployments run; a missing or old listing of the cluster's services is refreshed in the
+// background, and the editor asked to refresh its lenses when it changes.
+func (s *server) CodeLens(ctx context.Context, p *protocol.CodeLensParams) ([]protocol.CodeLens, error) {
 	u := p.TextDocument.URI
 	module := moduleName(u.FsPath())
 	if module == "" {
@@ -37,7 +39,8 @@ func (s *server) CodeLens(_ context.Context, p *protocol.CodeLensParams) ([]prot
 	}
 	last, final, finalAt := s.lastStatus(module)
 	result := resultTitle(last, final, finalAt)
-	out := make([]protocol.CodeLens, 0, 2*len(services))
+	snap := s.services(ctx, s.moduleTarget(module, ""), false)
+	out := make([]protocol.CodeLens, 0, 4*len(services))
 	for _, sc := range services {
 		r := protocol.Range{
 			Start: protocol.Position{Line: uint32(sc.line), Character: uint32(sc.nameStart)},
@@ -52,8 +55,45 @@ func (s *server) CodeLens(_ context.Context, p *protocol.CodeLensParams) ([]prot
 				Title: result, Command: cmdShowStatus, Arguments: []protocol.LSPAny{arg},
 			}})
 		}
+		if !served(snap, final, sc.name) {
+			continue
+		}
+		iarg, err := lspAny(map[string]string{"uri": string(u), "service": sc.name})
+		if err != nil {
+			return nil, err
+		}
+		invokeTip := fmt.Sprintf("Invoke %s with its request file (.zato/requests/%s.json) and show the answer", sc.name, unsafeFileChars.ReplaceAllString(sc.name, "_"))
+		out = append(out, protocol.CodeLens{Range: r, Command: protocol.Command{
+			Title: "Invoke", Tooltip: &invokeTip, Command: cmdInvoke, Arguments: []protocol.LSPAny{iarg},
+		}})
+		if snap != nil && len(snap.liveMembers()) > 1 {
+			everyTip := fmt.Sprintf("Invoke %s on each live server and compare the answers", sc.name)
+			out = append(out, protocol.CodeLens{Range: r, Command: protocol.Command{
+				Title: "Invoke on every server", Tooltip: &everyTip, Command: cmdInvokeEverywhere, Arguments: []protocol.LSPAny{iarg},
+			}})
+		}
 	}
 	return out, nil
+}
+
+// served reports whether a service is deployed: a server serves it as of the listing, or (before any listing, or
+// for a stock Zato target, which lists nothing) the module's last deployment says so.
+func served(snap *servicesSnap, final *deployStatus, name string) bool {
+	if snap != nil && snap.err == nil {
+		return snap.byName[name] != nil
+	}
+	if final == nil {
+		return false
+	}
+	if final.State == stateAccepted {
+		return true
+	}
+	for _, srv := range final.Servers {
+		if srv.Status == "deployed" && contains(srv.Services, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // resultTitle is the second lens: "Deployed 2/2 · 12:01:33", "Failed on server2", "Deploying… 1/2".

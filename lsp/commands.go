@@ -50,6 +50,26 @@ func parseArg(args []protocol.LSPAny) (commandArg, error) {
 
 // ExecuteCommand dispatches the zato.* commands. It runs concurrently with other messages (see serve).
 func (s *server) ExecuteCommand(ctx context.Context, p *protocol.ExecuteCommandParams) (protocol.LSPAny, error) {
+	switch p.Command {
+	case cmdInvoke, cmdInvokeEverywhere:
+		a, err := parseInvokeArg(p.Arguments)
+		if err != nil {
+			return nil, err
+		}
+		var res any
+		if p.Command == cmdInvoke {
+			res, err = s.invoke(ctx, a)
+		} else {
+			res, err = s.invokeEverywhere(ctx, a)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				s.showMessage(protocol.MessageTypeError, "Zato: "+err.Error())
+			}
+			return nil, err
+		}
+		return lspAny(res)
+	}
 	a, err := parseArg(p.Arguments)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"go.lsp.dev/uri"
 
 	"github.com/zato-go/zato/deployclient"
+	"github.com/zato-go/zato/wire"
 )
 
 const (
@@ -49,11 +50,16 @@ type moduleState struct {
 	firstPending time.Time
 	wake         chan struct{} // tells a retry wait that a newer save arrived
 
+	settled chan struct{} // closed when the module has nothing running or pending (an invoke waits on it)
+
 	last      *deployStatus // the latest notification
 	lastFinal *deployStatus // the latest finished deployment
 	finalAt   time.Time
 	shown     string // the last failure shown with showMessage, not repeated while it stays the same
 }
+
+// busy reports whether a deployment of the module runs or waits; s.mu is held.
+func (m *moduleState) busy() bool { return m.running || m.pending != nil || m.timer != nil }
 
 func (m *moduleState) stopTimer() {
 	if m.timer != nil {
@@ -161,6 +167,10 @@ func (s *server) runModule(m *moduleState, req deployRequest) {
 		if m.pending == nil || s.ctx.Err() != nil {
 			m.running = false
 			idle := m.pending == nil && m.timer == nil
+			if idle && m.settled != nil {
+				close(m.settled)
+				m.settled = nil
+			}
 			hook := s.idleHook
 			s.mu.Unlock()
 			if idle && hook != nil {
@@ -236,7 +246,7 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 		}
 		st := fromDeployment(base, d)
 		st.State, st.ElapsedMs = statePropagating, elapsed()
-		st.Message = fmt.Sprintf("%s: %d/%d servers confirmed", req.module, d.Confirmed, d.Expected)
+		st.Message = req.module + ": " + wire.Outcome(d) // "waiting: 1/2 confirmed; server2 starting"
 		s.emit(m, &st)
 		prog.report(fmt.Sprintf("%d/%d servers", d.Confirmed, d.Expected), percent(d.Confirmed, d.Expected))
 	}
@@ -352,6 +362,7 @@ func (s *server) finish(m *moduleState, st *deployStatus, d *deployclient.Deploy
 		s.failureMessage(m, protocol.MessageTypeError, st.Message)
 	}
 	s.emit(m, st)
+	s.servicesChanged(st.Target) // what the cluster serves may have changed: completion, lenses and lint follow
 	s.refreshCodeLens()
 }
 

@@ -60,9 +60,46 @@ func diagnosticsFor(source string, d deployclient.Deployment) []protocol.Diagnos
 	return out
 }
 
-// publishDiagnostics replaces a file's diagnostics with the ones of its latest deployment.
+// publishDiagnostics replaces a file's deployment diagnostics with the ones of its latest deployment (its lint's
+// stay), and sends them even when unchanged: the editor learns the deployment was checked.
 func (s *server) publishDiagnostics(u uri.URI, source string, d deployclient.Deployment) {
-	err := s.editor.PublishDiagnostics(s.ctx, &protocol.PublishDiagnosticsParams{URI: u, Diagnostics: diagnosticsFor(source, d)})
+	s.setDiagnostics(u, diagnosticsFor(source, d), nil, true)
+}
+
+// docDiags are a file's two sets of diagnostics and what was last sent for it.
+type docDiags struct {
+	deploy, lint []protocol.Diagnostic
+	sent         string
+}
+
+// setDiagnostics replaces a file's deployment diagnostics and/or its lint (nil keeps a set) and sends their union
+// when it changed (or always, with force). One at a time, so the editor gets them in the order they were made.
+func (s *server) setDiagnostics(u uri.URI, deploy, lint []protocol.Diagnostic, force bool) {
+	s.diagMu.Lock()
+	defer s.diagMu.Unlock()
+	dd := s.diags[u]
+	if dd == nil {
+		dd = &docDiags{sent: "[]"}
+		s.diags[u] = dd
+	}
+	if deploy != nil {
+		dd.deploy = deploy
+	}
+	if lint != nil {
+		dd.lint = lint
+	}
+	all := make([]protocol.Diagnostic, 0, len(dd.deploy)+len(dd.lint))
+	all = append(append(all, dd.deploy...), dd.lint...)
+	b, err := protocol.Marshal(all)
+	if err != nil {
+		s.log.Error("encode diagnostics", "err", err)
+		return
+	}
+	if !force && string(b) == dd.sent {
+		return
+	}
+	dd.sent = string(b)
+	err = s.editor.PublishDiagnostics(s.ctx, &protocol.PublishDiagnosticsParams{URI: u, Diagnostics: all})
 	if err != nil && s.ctx.Err() == nil {
 		s.log.Debug("publishDiagnostics", "err", err)
 	}

@@ -158,7 +158,9 @@ func TestE2E(t *testing.T) {
 		if err := e.call("textDocument/codeLens", map[string]any{"textDocument": map[string]any{"uri": string(uri.File(path))}}, &lenses); err != nil {
 			t.Fatal(err)
 		}
-		if len(lenses) != 2 || lenses[0].Command.Title != "Deploy to Zato" || !strings.HasPrefix(lenses[1].Command.Title, "Deployed 2/2 · ") {
+		// Then Invoke, as the cluster serves the class (TestE2EInvoke covers it).
+		if len(lenses) < 3 || lenses[0].Command.Title != "Deploy to Zato" || !strings.HasPrefix(lenses[1].Command.Title, "Deployed 2/2 · ") ||
+			lenses[2].Command.Title != "Invoke" {
 			t.Fatalf("lenses %+v", lenses)
 		}
 	})
@@ -353,7 +355,7 @@ func TestE2E(t *testing.T) {
 		if err := e.call("textDocument/codeLens", map[string]any{"textDocument": map[string]any{"uri": string(uri.File(path))}}, &lenses); err != nil {
 			t.Fatal(err)
 		}
-		if len(lenses) != 2 || !strings.HasPrefix(lenses[1].Command.Title, "Deployed 2/2 · ") {
+		if len(lenses) < 3 || !strings.HasPrefix(lenses[1].Command.Title, "Deployed 2/2 · ") || lenses[2].Command.Title != "Invoke" {
 			t.Fatalf("lenses %+v", lenses)
 		}
 	})
@@ -407,7 +409,8 @@ func TestE2EOfflineServer(t *testing.T) {
 	if err := e.call("textDocument/codeLens", map[string]any{"textDocument": map[string]any{"uri": string(uri.File(path))}}, &lenses); err != nil {
 		t.Fatal(err)
 	}
-	if len(lenses) != 2 || !strings.HasPrefix(lenses[1].Command.Title, "Deployed 1/2 · offline: server2 · ") {
+	// Invoke too, but not "on every server": one server is live.
+	if len(lenses) != 3 || !strings.HasPrefix(lenses[1].Command.Title, "Deployed 1/2 · offline: server2 · ") || lenses[2].Command.Title != "Invoke" {
 		t.Fatalf("lenses %+v", lenses)
 	}
 }

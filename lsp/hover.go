@@ -9,8 +9,8 @@ import (
 )
 
 // Hover over a Service class header shows the name Zato serves it under and each server's state from the last
-// deployment. Like CodeLens it answers from memory.
-func (s *server) Hover(_ context.Context, p *protocol.HoverParams) (*protocol.Hover, error) {
+// deployment, from memory. Over a name in self.invoke('...') it describes that service (hoverInvoke).
+func (s *server) Hover(ctx context.Context, p *protocol.HoverParams) (*protocol.Hover, error) {
 	u := p.TextDocument.URI
 	module := moduleName(u.FsPath())
 	if module == "" {
@@ -34,6 +34,10 @@ func (s *server) Hover(_ context.Context, p *protocol.HoverParams) (*protocol.Ho
 		}
 	}
 	if sc == nil {
+		// A service invoked by name: self.invoke('...').
+		if ref, ok := invokeAt(text, int(p.Position.Line), int(p.Position.Character)); ok {
+			return s.hoverInvoke(ctx, u, ref), nil
+		}
 		return nil, nil
 	}
 	last, final, finalAt := s.lastStatus(module)

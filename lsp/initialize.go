@@ -72,9 +72,13 @@ func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*p
 				// The deployed text is the one the editor saved: ask for it with every didSave.
 				Save: &protocol.SaveOptions{IncludeText: &yes},
 			},
-			HoverProvider:          protocol.Boolean(true),
-			CodeLensProvider:       &protocol.CodeLensOptions{},
-			ExecuteCommandProvider: protocol.ExecuteCommandOptions{Commands: []string{cmdDeploy, cmdTestConnection, cmdToggle, cmdShowStatus}},
+			HoverProvider:      protocol.Boolean(true),
+			CodeLensProvider:   &protocol.CodeLensOptions{},
+			DefinitionProvider: protocol.Boolean(true),
+			// Service names inside self.invoke('...'): the quotes open the list, dots and dashes keep it open.
+			CompletionProvider: &protocol.CompletionOptions{TriggerCharacters: []string{"'", "\"", ".", "-"}},
+			ExecuteCommandProvider: protocol.ExecuteCommandOptions{Commands: []string{cmdDeploy, cmdTestConnection, cmdToggle, cmdShowStatus,
+				cmdInvoke, cmdInvokeEverywhere}},
 		},
 		ServerInfo: protocol.ServerInfo{Name: "zato-lsp"},
 	}, nil

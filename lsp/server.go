@@ -39,10 +39,16 @@ type server struct {
 	cfgErr   error  // why cfg is unusable, if it is
 	toggled  *bool  // zato.toggleDeployOnSave's override
 	docs     map[uri.URI]*document
-	modules  map[string]*moduleState // by target + "/" + module
-	targetOf map[string]string       // module -> the target it was last deployed to, for hover and code lens
-	clients  map[string]*clientEntry // deploy clients by target name
+	modules  map[string]*moduleState   // by target + "/" + module
+	targetOf map[string]string         // module -> the target it was last deployed to, for hover and code lens
+	clients  map[string]*clientEntry   // deploy clients by target name
+	svcCache map[string]*servicesCache // the cluster's live services, by target name
+	wsIndex  map[string]*indexedFile   // workspace .py files' Service classes, by path (go to definition)
 	shutdown bool
+
+	// diagMu orders diagnostics: a file's are the union of its last deployment's and its lint's.
+	diagMu sync.Mutex
+	diags  map[uri.URI]*docDiags
 
 	progressSeq atomic.Int64
 	// uploads counts uploads sent to a cluster (tests and benchmarks read it).
@@ -62,7 +68,8 @@ func newServer(ctx context.Context, conn jsonrpc2.Conn, o options) *server {
 	s := &server{
 		ctx: ctx, cancel: cancel, conn: conn, editor: protocol.ClientDispatcher(conn), log: log, getenv: getenv,
 		exited: make(chan struct{}), docs: map[uri.URI]*document{}, modules: map[string]*moduleState{}, targetOf: map[string]string{},
-		clients: map[string]*clientEntry{},
+		clients: map[string]*clientEntry{}, svcCache: map[string]*servicesCache{}, wsIndex: map[string]*indexedFile{},
+		diags: map[uri.URI]*docDiags{},
 	}
 	s.cfg, s.cfgErr = s.layers.merge()
 	return s

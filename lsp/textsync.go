@@ -18,6 +18,8 @@ type document struct {
 	path    string
 	version int32
 	text    string
+	// lintTimer checks the document again once its changes pause.
+	lintTimer *time.Timer
 }
 
 func (s *server) DidOpen(_ context.Context, p *protocol.DidOpenTextDocumentParams) error {
@@ -25,10 +27,12 @@ func (s *server) DidOpen(_ context.Context, p *protocol.DidOpenTextDocumentParam
 	s.mu.Lock()
 	s.docs[d.URI] = &document{uri: d.URI, path: d.URI.FsPath(), version: d.Version, text: d.Text}
 	s.mu.Unlock()
+	s.goFn(func() { s.lintDoc(d.URI) })
 	return nil
 }
 
 func (s *server) DidChange(_ context.Context, p *protocol.DidChangeTextDocumentParams) error {
+	defer s.scheduleLint(p.TextDocument.URI)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	doc := s.docs[p.TextDocument.URI]
@@ -47,8 +51,14 @@ func (s *server) DidChange(_ context.Context, p *protocol.DidChangeTextDocumentP
 
 func (s *server) DidClose(_ context.Context, p *protocol.DidCloseTextDocumentParams) error {
 	s.mu.Lock()
+	if d := s.docs[p.TextDocument.URI]; d != nil && d.lintTimer != nil {
+		d.lintTimer.Stop()
+	}
 	delete(s.docs, p.TextDocument.URI)
 	s.mu.Unlock()
+	// A closed file keeps its deployment's diagnostics; the lint was of the buffer.
+	u := p.TextDocument.URI
+	s.goFn(func() { s.setDiagnostics(u, nil, []protocol.Diagnostic{}, false) })
 	return nil
 }
 
@@ -64,6 +74,7 @@ func (s *server) DidSave(_ context.Context, p *protocol.DidSaveTextDocumentParam
 	if filepath.Ext(path) != ".py" {
 		return nil
 	}
+	defer s.scheduleLint(u)
 	text, ok := s.savedText(u, p.Text)
 	if !ok {
 		// Neither the editor nor the cache has the text: read it from disk, off the read loop.
