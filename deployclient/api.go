@@ -5,9 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/zato-go/zato/wire"
 	"net/http"
 	"net/url"
+
+	"github.com/zato-go/zato/wire"
 )
 
 // Ping checks the connection and the credentials: an authenticated read, or Zato's empty-body /ide-deploy.

@@ -95,3 +95,23 @@ func TestCLIMessages(t *testing.T) {
 		t.Errorf("history after undeploy:\n%s", hist)
 	}
 }
+
+// Issue 13: with server1 down, the command line talks to another server of the client file.
+func TestCLIFallsBackToAnotherServer(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{})
+	c.Stop(t, "server1")
+	status, err := c.Zato(t, "status")
+	if err != nil || !strings.Contains(status, "server2") {
+		t.Fatalf("status with server1 down: %v\n%s", err, status)
+	}
+	p := filepath.Join(t.TempDir(), "fallback_mod.py")
+	if err := os.WriteFile(p, []byte(fmt.Sprintf(greet, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Exit 1 (not every server has it), and the reason.
+	out, err := c.Zato(t, "deploy", p)
+	if err == nil || !strings.Contains(out, "deployed on 1 of 2 servers; server1 offline") {
+		t.Fatalf("deploy with server1 down: %v\n%s", err, out)
+	}
+}

@@ -19,13 +19,14 @@ import (
 )
 
 // client builds a deployclient from the layered configuration; server picks one of the file's servers by name.
+// Without one, it talks to url, or to the first of the file's other servers that answers when url does not.
 func (a *app) client(server string) (*deployclient.Client, error) {
 	url := a.v.GetString("url")
+	var servers []struct{ Name, URL string }
+	if err := a.v.UnmarshalKey("servers", &servers); err != nil {
+		return nil, fmt.Errorf("read servers: %w", err)
+	}
 	if server != "" {
-		var servers []struct{ Name, URL string }
-		if err := a.v.UnmarshalKey("servers", &servers); err != nil {
-			return nil, fmt.Errorf("read servers: %w", err)
-		}
 		url = ""
 		for _, s := range servers {
 			if s.Name == server {
@@ -35,19 +36,28 @@ func (a *app) client(server string) (*deployclient.Client, error) {
 		if url == "" {
 			return nil, fmt.Errorf("no server named %q in the client config", server)
 		}
+		return a.clientAt(url)
 	}
 	if url == "" {
 		return nil, errors.New("no server URL: pass --url, set ZATO_URL, or point --config/ZATO_CONFIG at a zato-client.yaml")
 	}
-	return a.clientAt(url)
+	var others []string
+	for _, s := range servers {
+		others = append(others, s.URL)
+	}
+	return deployclient.Dial(context.Background(), a.clientConfig(url), others)
 }
 
 // clientAt builds a deployclient for one server's URL with the configured credentials.
 func (a *app) clientAt(url string) (*deployclient.Client, error) {
-	return deployclient.New(deployclient.Config{
+	return deployclient.New(a.clientConfig(url))
+}
+
+func (a *app) clientConfig(url string) deployclient.Config {
+	return deployclient.Config{
 		URL: url, Username: a.v.GetString("username"), Password: a.v.GetString("password"),
 		CAFile: a.v.GetString("ca-file"), Timeout: 30 * time.Second, WaitForStart: 15 * time.Second,
-	})
+	}
 }
 
 func (a *app) clientCmds() []*cobra.Command {
