@@ -68,4 +68,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
