@@ -390,7 +390,7 @@ targets:
 	if name, cfg, err := fc.Target(DefaultTargetName); err != nil || name != DefaultTargetName || cfg.URL != "http://127.0.0.1:17010" {
 		t.Fatalf("default target: %s %+v %v", name, cfg, err)
 	}
-	// Names match whatever their case: viper lower-cases the keys it reads, editors send names as typed.
+	// Names match whatever their case when one target matches: layers read through viper come lower-cased.
 	if name, cfg, err := fc.Target("Legacy"); err != nil || name != "legacy" || cfg.Kind != KindZato {
 		t.Fatalf("Legacy: %s %+v %v", name, cfg, err)
 	}

@@ -1,85 +1,160 @@
 package deployclient
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // FileConfig is zato-client.yaml or a workspace's .zato.yaml. The top-level url/username/password are the default
-// target when there are no named targets.
+// target when there are no named targets. The mapstructure tags serve callers that layer it with other settings.
 type FileConfig struct {
-	URL                string            `mapstructure:"url"`
-	Username           string            `mapstructure:"username"`
-	Password           string            `mapstructure:"password"`
-	PasswordEnv        string            `mapstructure:"passwordEnv"`
-	CAFile             string            `mapstructure:"caFile"`
-	InsecureSkipVerify bool              `mapstructure:"insecureSkipVerify"`
-	Kind               string            `mapstructure:"kind"`
-	Timeout            time.Duration     `mapstructure:"timeout"`
-	Servers            []ServerRef       `mapstructure:"servers"`
-	Targets            map[string]Target `mapstructure:"targets"`
-	DefaultTarget      string            `mapstructure:"defaultTarget"`
+	URL                string            `yaml:"url" mapstructure:"url"`
+	Username           string            `yaml:"username" mapstructure:"username"`
+	Password           string            `yaml:"password" mapstructure:"password"`
+	PasswordEnv        string            `yaml:"passwordEnv" mapstructure:"passwordEnv"`
+	CAFile             string            `yaml:"caFile" mapstructure:"caFile"`
+	InsecureSkipVerify bool              `yaml:"insecureSkipVerify" mapstructure:"insecureSkipVerify"`
+	Kind               string            `yaml:"kind" mapstructure:"kind"`
+	Timeout            time.Duration     `yaml:"timeout" mapstructure:"timeout"`
+	Servers            []ServerRef       `yaml:"servers" mapstructure:"servers"`
+	Targets            map[string]Target `yaml:"targets" mapstructure:"targets"`
+	DefaultTarget      string            `yaml:"defaultTarget" mapstructure:"defaultTarget"`
 }
 
 // ServerRef is one server of an environment, for talking to a given server directly.
 type ServerRef struct {
-	Name string `mapstructure:"name"`
-	URL  string `mapstructure:"url"`
-	Dir  string `mapstructure:"dir"`
+	Name string `yaml:"name" mapstructure:"name"`
+	URL  string `yaml:"url" mapstructure:"url"`
+	Dir  string `yaml:"dir" mapstructure:"dir"`
 }
 
 // Target is a named place to deploy to.
 type Target struct {
-	URL                string `mapstructure:"url"`
-	Username           string `mapstructure:"username"`
-	Password           string `mapstructure:"password"`
-	PasswordEnv        string `mapstructure:"passwordEnv"`
-	CAFile             string `mapstructure:"caFile"`
-	InsecureSkipVerify bool   `mapstructure:"insecureSkipVerify"`
-	Kind               string `mapstructure:"kind"`
+	URL                string `yaml:"url" mapstructure:"url"`
+	Username           string `yaml:"username" mapstructure:"username"`
+	Password           string `yaml:"password" mapstructure:"password"`
+	PasswordEnv        string `yaml:"passwordEnv" mapstructure:"passwordEnv"`
+	CAFile             string `yaml:"caFile" mapstructure:"caFile"`
+	InsecureSkipVerify bool   `yaml:"insecureSkipVerify" mapstructure:"insecureSkipVerify"`
+	Kind               string `yaml:"kind" mapstructure:"kind"`
+}
+
+// ConfigFile is a client config file as written: FileConfig's keys and those only the language server reads from a
+// workspace's .zato.yaml. Nil or empty editor keys were not set.
+type ConfigFile struct {
+	FileConfig    `yaml:",inline"`
+	DeployOnSave  *bool    `yaml:"deployOnSave"`
+	RequireMarker *bool    `yaml:"requireMarker"`
+	Include       []string `yaml:"include"`
+	Exclude       []string `yaml:"exclude"`
 }
 
 // DefaultTargetName names the target made of the top-level keys.
 const DefaultTargetName = "default"
 
-// LoadConfig reads a client config file (YAML, or any format viper knows by its extension).
+// LoadConfig reads a client config file (zato-client.yaml or .zato.yaml) strictly; see ReadConfigFile.
 func LoadConfig(path string) (FileConfig, error) {
-	v := viper.New()
-	v.SetConfigFile(path)
-	if ext := fileExt(path); ext == "" || ext == "yml" {
-		v.SetConfigType("yaml")
-	}
-	if err := v.ReadInConfig(); err != nil {
-		return FileConfig{}, fmt.Errorf("read client config %s: %w", path, err)
-	}
-	return DecodeConfig(v)
+	f, err := ReadConfigFile(path)
+	return f.FileConfig, err
 }
 
-// DecodeConfig decodes a viper tree (a config file possibly layered with other sources) into a FileConfig.
-func DecodeConfig(v *viper.Viper) (FileConfig, error) {
-	var fc FileConfig
-	if err := v.Unmarshal(&fc); err != nil {
-		return FileConfig{}, fmt.Errorf("decode client config: %w", err)
+// ReadConfigFile reads a client config file: YAML (JSON is YAML too) with known keys only, so that a typo such as
+// `pasword:` is an error naming the file and the line rather than a setting silently left out. Target names keep
+// their case.
+func ReadConfigFile(path string) (ConfigFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ConfigFile{}, fmt.Errorf("read client config %s: %w", path, err)
 	}
-	return fc, nil
+	return ParseConfigFile(path, b)
 }
 
-func fileExt(path string) string {
-	for i := len(path) - 1; i >= 0 && path[i] != '/' && path[i] != os.PathSeparator; i-- {
-		if path[i] == '.' {
-			if i == 0 || path[i-1] == '/' {
-				return "" // a dot file such as .zato.yaml has the extension after its first dot
+// ParseConfigFile is ReadConfigFile of content already read; path names it in errors.
+func ParseConfigFile(path string, b []byte) (ConfigFile, error) {
+	var f ConfigFile
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return ConfigFile{}, yamlError(path, err)
+	}
+	return f, nil
+}
+
+var (
+	yamlLineRe    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	yamlUnknownRe = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+	yamlTypeRe    = regexp.MustCompile("^cannot unmarshal !!\\w+ `(.*)` into (\\S+)$")
+)
+
+// yamlError words a YAML decoding error for the person editing the file: "FILE line N: problem", one per problem.
+func yamlError(path string, err error) error {
+	msgs := []string{err.Error()}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	var errs []error
+	for _, m := range msgs {
+		sm := yamlLineRe.FindStringSubmatch(m)
+		if sm == nil {
+			errs = append(errs, fmt.Errorf("%s: %s", path, strings.TrimPrefix(m, "yaml: ")))
+			continue
+		}
+		problem := sm[2]
+		if u := yamlUnknownRe.FindStringSubmatch(problem); u != nil {
+			problem = unknownKey(u[1], u[2])
+		} else if u := yamlTypeRe.FindStringSubmatch(problem); u != nil {
+			switch u[2] {
+			case "time.Duration":
+				problem = fmt.Sprintf("%s is not a duration (30s, 2m)", u[1])
+			case "bool":
+				problem = fmt.Sprintf("%s is not true or false", u[1])
 			}
-			return path[i+1:]
+		}
+		errs = append(errs, fmt.Errorf("%s line %s: %s", path, sm[1], problem))
+	}
+	return errors.Join(errs...)
+}
+
+// unknownKey names a key the decoder did not know, with the keys known where it stands.
+func unknownKey(key, typeName string) string {
+	var t reflect.Type
+	where := ""
+	switch typeName {
+	case "deployclient.Target":
+		t, where = reflect.TypeFor[Target](), " in a target"
+	case "deployclient.ServerRef":
+		t, where = reflect.TypeFor[ServerRef](), " in servers"
+	default:
+		t = reflect.TypeFor[ConfigFile]()
+	}
+	return fmt.Sprintf("unknown key %s%s (known: %s)", key, where, strings.Join(yamlKeys(t), ", "))
+}
+
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" {
+			keys = append(keys, yamlKeys(f.Type)...)
+			continue
+		}
+		if name != "" && name != "-" {
+			keys = append(keys, name)
 		}
 	}
-	return ""
+	return keys
 }
 
 // TargetNames lists the configured targets, the default one first.
@@ -109,16 +184,20 @@ func (f FileConfig) TargetNames() []string {
 	return out
 }
 
-// lookup finds a named target. Names match without regard to case: viper, which reads every layer of the
-// configuration, lower-cases map keys, while editors send names as the user typed them.
+// lookup finds a named target: by its exact name, else the one target whose name matches regardless of case (editors
+// and settings layered through viper may send names lower-cased). Names keep the case they were written with.
 func (f FileConfig) lookup(name string) (string, Target, bool) {
 	if t, ok := f.Targets[name]; ok {
 		return name, t, true
 	}
-	for n, t := range f.Targets {
+	found, matches := "", 0
+	for n := range f.Targets {
 		if strings.EqualFold(n, name) {
-			return n, t, true
+			found, matches = n, matches+1
 		}
+	}
+	if matches == 1 {
+		return found, f.Targets[found], true
 	}
 	if name == "" || strings.EqualFold(name, DefaultTargetName) {
 		return DefaultTargetName, Target{}, false
