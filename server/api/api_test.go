@@ -143,11 +143,13 @@ func TestDeployRefusesNonUTF8(t *testing.T) {
 	before := s.modules(t)
 	for _, path := range []string{"/ide-deploy", "/zato/api/invoke/zato.hot-deploy.create", "/zato/api/invoke/zato.service.upload-package"} {
 		for name, body := range map[string]string{
-			"latin-1 payload":  `{"payload_name":"x.py","payload":"` + base64.StdEncoding.EncodeToString([]byte("# caf\xe9\nx = 1\n")) + `"}`,
+			"latin-1 payload": `{"payload_name":"x.py","payload":"` + base64.StdEncoding.EncodeToString([]byte("# caf\xe9\nx = 1\n")) + `"}`,
+			// Zato's PyCharm plug-in sends the name in Latin-1: it is read as such, and refused as a name.
 			"raw byte in name": "{\"payload_name\":\"x\xff.py\",\"payload\":\"eCA9IDEK\"}",
 		} {
 			rec := s.do(t, http.MethodPost, path, []byte(body))
-			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "UTF-8") || !strings.Contains(rec.Body.String(), `"success":false`) {
+			// As Zato answers: 200, success false and the reason (its plug-ins drop the body of other statuses).
+			if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "UTF-8") && !strings.Contains(rec.Body.String(), `x\u00ff.py`) && !strings.Contains(rec.Body.String(), "xÿ.py") || !strings.Contains(rec.Body.String(), `"success":false`) {
 				t.Errorf("%s %s: %d %s", path, name, rec.Code, rec.Body)
 			}
 		}
@@ -169,7 +171,7 @@ func TestRefusedNames(t *testing.T) {
 		}
 		body, _ = json.Marshal(map[string]string{"payload_name": name, "payload": base64.StdEncoding.EncodeToString([]byte("x = 1\n"))})
 		rec = s.do(t, http.MethodPost, "/ide-deploy", body)
-		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "200 bytes") && !strings.Contains(rec.Body.String(), "shadow") {
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"success":false`) || !strings.Contains(rec.Body.String(), "200 bytes") && !strings.Contains(rec.Body.String(), "shadow") {
 			t.Errorf("ide-deploy %.20s: %d %s", name, rec.Code, rec.Body)
 		}
 	}
