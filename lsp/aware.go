@@ -2,6 +2,7 @@ package lsp
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -39,7 +40,9 @@ func (s *server) docText(u uri.URI) (string, string, bool) {
 	return d.text, d.path, true
 }
 
-// Completion offers the cluster's services inside the first string of self.invoke( ... ).
+// Completion offers the cluster's services inside the first string of self.invoke( ... ). The list stays small:
+// the range every item replaces goes once in itemDefaults when the editor takes it, and an item's documentation
+// (its class and servers) comes with completionItem/resolve.
 func (s *server) Completion(ctx context.Context, p *protocol.CompletionParams) (protocol.CompletionResult, error) {
 	text, path, ok := s.docText(p.TextDocument.URI)
 	if !ok {
@@ -49,7 +52,8 @@ func (s *server) Completion(ctx context.Context, p *protocol.CompletionParams) (
 	if !ok {
 		return nil, nil
 	}
-	snap := s.services(ctx, s.moduleTarget(moduleName(path), ""), true)
+	target := s.moduleTarget(moduleName(path), "")
+	snap := s.services(ctx, target, true)
 	if snap == nil || snap.err != nil {
 		return &protocol.CompletionList{IsIncomplete: true, Items: []protocol.CompletionItem{}}, nil
 	}
@@ -57,17 +61,50 @@ func (s *server) Completion(ctx context.Context, p *protocol.CompletionParams) (
 		Start: protocol.Position{Line: uint32(spot.line), Character: uint32(spot.start)},
 		End:   protocol.Position{Line: uint32(spot.line), Character: uint32(spot.end)},
 	}
-	items := make([]protocol.CompletionItem, 0, len(snap.list))
-	for _, ls := range snap.list {
-		items = append(items, protocol.CompletionItem{
-			Label:         ls.Name,
-			Kind:          protocol.CompletionItemKindFunction,
-			Detail:        protocol.NewOptional(ls.Module),
-			Documentation: protocol.String(fmt.Sprintf("Class %s in %s, served by %s", ls.Class, ls.Module, strings.Join(ls.Servers, ", "))),
-			TextEdit:      &protocol.TextEdit{Range: r, NewText: ls.Name},
-		})
+	s.mu.Lock()
+	defaults := s.caps.completionEditRange
+	s.mu.Unlock()
+	return completionList(snap, target, r, defaults), nil
+}
+
+// completionData is what completionItem/resolve gets back.
+type completionData struct {
+	Target string `json:"t"`
+}
+
+// completionList lists the services, replacing range r; with defaults the range is given once, in itemDefaults.
+func completionList(snap *servicesSnap, target string, r protocol.Range, defaults bool) *protocol.CompletionList {
+	data, _ := lspAny(completionData{Target: target})
+	list := &protocol.CompletionList{Items: make([]protocol.CompletionItem, 0, len(snap.list))}
+	if defaults {
+		list.ItemDefaults = &protocol.CompletionItemDefaults{EditRange: &r, Data: data}
 	}
-	return &protocol.CompletionList{Items: items}, nil
+	for _, ls := range snap.list {
+		it := protocol.CompletionItem{Label: ls.Name, Kind: protocol.CompletionItemKindFunction, Detail: protocol.NewOptional(ls.Module)}
+		if !defaults {
+			it.TextEdit = &protocol.TextEdit{Range: r, NewText: ls.Name}
+			it.Data = data
+		}
+		list.Items = append(list.Items, it)
+	}
+	return list
+}
+
+// CompletionResolve adds a service's class and servers to its completion item.
+func (s *server) CompletionResolve(ctx context.Context, it *protocol.CompletionItem) (*protocol.CompletionItem, error) {
+	var d completionData
+	if len(it.Data) > 0 {
+		_ = json.Unmarshal([]byte(it.Data), &d)
+	}
+	if d.Target == "" {
+		d.Target = s.targetName("")
+	}
+	if snap := s.services(ctx, d.Target, false); snap != nil && snap.byName[it.Label] != nil {
+		ls := snap.byName[it.Label]
+		it.Documentation = &protocol.MarkupContent{Kind: protocol.MarkupKindMarkdown,
+			Value: fmt.Sprintf("Class `%s` in `%s`, served by %s", ls.Class, ls.Module, backticks(ls.Servers))}
+	}
+	return it, nil
 }
 
 // Definition goes from an invoked name to its Service class in the workspace.

@@ -1,6 +1,7 @@
 package lsp
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/uri"
 
+	"github.com/zato-go/zato/deployclient"
 	"github.com/zato-go/zato/internal/testenv"
 )
 
@@ -232,4 +234,76 @@ func (p pipeRWC) Close() error {
 		err = rerr
 	}
 	return err
+}
+
+// BenchmarkInvokeRoundTrip: zato.invoke through the language server, from the editor's request to its answer
+// (request file read, the service run on a server, the answer rendered).
+func BenchmarkInvokeRoundTrip(b *testing.B) {
+	c := testenv.StartCluster(b, testenv.Options{})
+	dir := workspace(b, c, "")
+	e := newSession(b, fixture{})
+	e.initialize(dir, nil)
+	path := filepath.Join(dir, "bench_invoke.py")
+	src := fmt.Sprintf(invokeSvc, 1)
+	e.open(path, src)
+	e.save(path, src)
+	e.awaitStatus(0, "bench_invoke.py", stateDeployed)
+	if err := os.MkdirAll(filepath.Join(dir, ".zato", "requests"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".zato", "requests", "bench-invoke.echo.json"), []byte(`{"name": "Ann"}`), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	arg := map[string]string{"uri": string(uri.File(path)), "service": "bench-invoke.echo"}
+	var lat []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		var res invokeResult
+		if err := e.command(cmdInvoke, []any{arg}, &res); err != nil || res.Status != 200 {
+			b.Fatalf("%v %+v", err, res)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.ReportMetric(percentile(lat, 0.5), "p50-ms")
+	b.ReportMetric(percentile(lat, 0.99), "p99-ms")
+}
+
+// BenchmarkCompletion1000Services: completion of service names inside self.invoke('...') with 1000 services on the
+// cluster (10 modules of 100 classes); the target is p99 <= 20 ms.
+func BenchmarkCompletion1000Services(b *testing.B) {
+	c := testenv.StartCluster(b, testenv.Options{})
+	cl := clusterClient(b, c, c.URL)
+	for m := range 10 {
+		var src strings.Builder
+		src.WriteString("from zato.server.service import Service\n")
+		for k := range 100 {
+			fmt.Fprintf(&src, "\n\nclass Svc%03d(Service):\n    def handle(self):\n        self.response.payload = {'n': %d}\n", k, k)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		d, err := cl.Deploy(ctx, fmt.Sprintf("bench_many_%02d.py", m), []byte(src.String()), "cli", nil)
+		cancel()
+		if err != nil || d.Status != deployclient.StatusDeployed {
+			b.Fatalf("%v %+v", err, d)
+		}
+	}
+	dir := workspace(b, c, "")
+	e := newSession(b, fixture{})
+	e.initialize(dir, nil)
+	path := filepath.Join(dir, "bench_caller.py")
+	e.open(path, "from zato.server.service import Service\n\n\nclass Caller(Service):\n    def handle(self):\n        self.invoke('bench-many-0')\n")
+	params := map[string]any{"textDocument": map[string]any{"uri": string(uri.File(path))}, "position": map[string]any{"line": 5, "character": 32}}
+	var lat []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		var list struct{ Items []struct{ Label string } }
+		if err := e.call("textDocument/completion", params, &list); err != nil || len(list.Items) < 1000 {
+			b.Fatalf("%v: %d items", err, len(list.Items))
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.ReportMetric(percentile(lat, 0.5), "p50-ms")
+	b.ReportMetric(percentile(lat, 0.99), "p99-ms")
+	if p99 := percentile(lat, 0.99); len(lat) >= 100 && p99 > 20 {
+		b.Errorf("completion with 1000 services: p99 %.2f ms, target <= 20 ms", p99)
+	}
 }

@@ -169,6 +169,7 @@ func (e *editor) initialize(folder string, initOptions any) {
 			"workspace": map[string]any{"configuration": true, "codeLens": map[string]any{"refreshSupport": true}, "didChangeConfiguration": map[string]any{"dynamicRegistration": true}},
 			"textDocument": map[string]any{
 				"synchronization": map[string]any{"didSave": true},
+				"completion":      map[string]any{"completionList": map[string]any{"itemDefaults": []string{"editRange", "data"}}},
 			},
 		},
 		"workspaceFolders": []any{map[string]any{"uri": string(uri.File(folder)), "name": filepath.Base(folder)}},

@@ -3,6 +3,7 @@ package lsp
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"go.lsp.dev/protocol"
 	"go.lsp.dev/uri"
@@ -23,6 +24,8 @@ type clientCaps struct {
 	codeLensRefresh   bool // workspace/codeLens/refresh
 	dynamicConfigPush bool // may register for workspace/didChangeConfiguration
 	dynamicWatch      bool // may register file watchers (workspace/didChangeWatchedFiles)
+	// completionEditRange: the completion list may give the range its items replace once (itemDefaults.editRange)
+	completionEditRange bool
 }
 
 func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*protocol.InitializeResult, error) {
@@ -38,6 +41,9 @@ func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*p
 			*w.DidChangeConfiguration.DynamicRegistration
 		caps.dynamicWatch = w.DidChangeWatchedFiles != nil && w.DidChangeWatchedFiles.DynamicRegistration != nil &&
 			*w.DidChangeWatchedFiles.DynamicRegistration
+	}
+	if t := c.TextDocument; t != nil && t.Completion != nil && t.Completion.CompletionList != nil {
+		caps.completionEditRange = slices.Contains(t.Completion.CompletionList.ItemDefaults, "editRange")
 	}
 	var folders []string
 	if fs, ok := p.WorkspaceFolders.Get(); ok {
@@ -76,7 +82,7 @@ func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*p
 			CodeLensProvider:   &protocol.CodeLensOptions{},
 			DefinitionProvider: protocol.Boolean(true),
 			// Service names inside self.invoke('...'): the quotes open the list, dots and dashes keep it open.
-			CompletionProvider: &protocol.CompletionOptions{TriggerCharacters: []string{"'", "\"", ".", "-"}},
+			CompletionProvider: &protocol.CompletionOptions{TriggerCharacters: []string{"'", "\"", ".", "-"}, ResolveProvider: &yes},
 			ExecuteCommandProvider: protocol.ExecuteCommandOptions{Commands: []string{cmdDeploy, cmdTestConnection, cmdToggle, cmdShowStatus,
 				cmdInvoke, cmdInvokeEverywhere}},
 		},

@@ -366,42 +366,42 @@ func TestE2EServiceAwareEditing(t *testing.T) {
 
 	t.Run("Completion", func(t *testing.T) {
 		// Inside self.invoke('lsp-aware-t'), after the t (line 11, column 36).
+		// The editor takes itemDefaults (as VS Code does): the range every item replaces comes once.
+		type item struct {
+			Label, Detail string
+			Kind          int
+			Data          json.RawMessage
+			Documentation struct{ Value string }
+		}
 		var list struct {
 			IsIncomplete bool
-			Items        []struct {
-				Label, Detail string
-				Kind          int
-				TextEdit      struct {
-					Range struct {
-						Start, End struct{ Line, Character int }
-					}
-					NewText string
+			ItemDefaults struct {
+				EditRange struct {
+					Start, End struct{ Line, Character int }
 				}
 			}
+			Items []item
 		}
 		if err := e.call("textDocument/completion", map[string]any{"textDocument": map[string]any{"uri": cu},
 			"position": map[string]any{"line": 11, "character": 36}}, &list); err != nil {
 			t.Fatal(err)
 		}
-		i := slices.IndexFunc(list.Items, func(it struct {
-			Label, Detail string
-			Kind          int
-			TextEdit      struct {
-				Range struct {
-					Start, End struct{ Line, Character int }
-				}
-				NewText string
-			}
-		}) bool {
-			return it.Label == "lsp-aware-target.get-customer"
-		})
+		i := slices.IndexFunc(list.Items, func(it item) bool { return it.Label == "lsp-aware-target.get-customer" })
 		if i < 0 || list.IsIncomplete {
 			t.Fatalf("%+v", list)
 		}
 		it := list.Items[i]
-		if it.Detail != "lsp_aware_target.py" || it.TextEdit.NewText != "lsp-aware-target.get-customer" || it.TextEdit.Range.Start.Line != 11 ||
-			it.TextEdit.Range.Start.Character != 25 || it.TextEdit.Range.End.Character != 36 {
-			t.Fatalf("%+v", it)
+		r := list.ItemDefaults.EditRange
+		if it.Detail != "lsp_aware_target.py" || r.Start.Line != 11 || r.Start.Character != 25 || r.End.Character != 36 {
+			t.Fatalf("%+v %+v", it, r)
+		}
+		// Resolving an item adds its class and servers.
+		var resolved item
+		if err := e.call("completionItem/resolve", map[string]any{"label": it.Label, "data": json.RawMessage(`{"t":"default"}`)}, &resolved); err != nil {
+			t.Fatal(err)
+		}
+		if resolved.Documentation.Value != "Class `GetCustomer` in `lsp_aware_target.py`, served by `server1`, `server2`" {
+			t.Fatalf("%+v", resolved)
 		}
 		// Elsewhere: nothing.
 		var none any

@@ -3,6 +3,8 @@ package lsp
 import (
 	"slices"
 	"testing"
+
+	"go.lsp.dev/protocol"
 )
 
 const scanModule = `from zato.server.service import Service, Integer, AsIs
@@ -153,5 +155,20 @@ func TestWorkspaceFileForAndRendering(t *testing.T) {
 	l := splitLines(txt)[locs[0].TextLine]
 	if l[locs[0].Start:locs[0].End] != `/srv/current/crm.py", line 7` {
 		t.Fatalf("link %q in %q", l[locs[0].Start:locs[0].End], l)
+	}
+}
+
+func TestCompletionList(t *testing.T) {
+	snap := &servicesSnap{list: []*liveService{{Name: "a.b", Module: "a.py", Class: "B", Servers: []string{"server1"}}}}
+	r := protocol.Range{Start: protocol.Position{Line: 3, Character: 5}, End: protocol.Position{Line: 3, Character: 7}}
+	// An editor without itemDefaults gets the range in every item.
+	l := completionList(snap, "default", r, false)
+	te, ok := l.Items[0].TextEdit.(*protocol.TextEdit)
+	if l.ItemDefaults != nil || !ok || te.Range != r || te.NewText != "a.b" || func() bool { d, _ := l.Items[0].Detail.Get(); return d != "a.py" }() {
+		t.Fatalf("%+v", l)
+	}
+	l = completionList(snap, "default", r, true)
+	if l.ItemDefaults == nil || l.ItemDefaults.EditRange.(*protocol.Range).Start.Character != 5 || l.Items[0].TextEdit != nil {
+		t.Fatalf("%+v", l)
 	}
 }
