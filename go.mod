@@ -18,7 +18,6 @@ require (
 	golang.org/x/crypto v0.57.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/time v0.16.0
-	gopkg.in/ini.v1 v1.67.0
 	modernc.org/sqlite v1.62.0
 )
 
