@@ -175,6 +175,14 @@ func (a *API) internal(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
 		return
 	}
+	if errors.Is(err, odb.ErrUnavailable) {
+		// PostgreSQL restarting, a network cut: nothing is lost, the client may try again shortly (writes carry
+		// idempotency keys, so a repeat after a commit whose answer was lost makes no second deployment).
+		a.log.Warn("the ODB is unavailable", "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the ODB is unavailable right now; try again shortly")
+		return
+	}
 	// What failed inside (SQL, paths, a driver's words) is for the operator: the client gets an id to quote.
 	id := ErrorID()
 	a.log.Error("request failed", "error_id", id, "err", err)

@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// ErrUnavailable is returned (wrapped) when the ODB cannot be reached, or is going away, right now (PostgreSQL
+// restarting, a network cut): the request may be tried again shortly.
+var ErrUnavailable = errors.New("the ODB is unavailable")
+
 // ErrNotFound is returned (wrapped) when a deployment, module or version does not exist.
 var ErrNotFound = errors.New("not found")
 

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,6 +73,10 @@ var pgBegins = map[durability]string{powerSafe: `BEGIN`, crashSafe: `BEGIN; SET 
 var pgPayloads = map[notice]string{noticeAny: "", noticeRows: "rows"}
 
 func (b *pgBackend) write(ctx context.Context, d durability, n notice, fn func(q querier) error) error {
+	return pgAvailability(b.writeTries(ctx, d, n, fn))
+}
+
+func (b *pgBackend) writeTries(ctx context.Context, d durability, n notice, fn func(q querier) error) error {
 	var err error
 	for range pgRetries {
 		err = b.tx(ctx, pgx.TxOptions{BeginQuery: pgBegins[d]}, func(q querier) error {
@@ -91,7 +99,7 @@ func (b *pgBackend) write(ctx context.Context, d durability, n notice, fn func(q
 }
 
 func (b *pgBackend) read(ctx context.Context, fn func(q querier) error) error {
-	return b.tx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	return pgAvailability(b.tx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn))
 }
 
 // writeOne is write: the NOTIFY makes even one statement a transaction of two.
@@ -100,7 +108,26 @@ func (b *pgBackend) writeOne(ctx context.Context, d durability, n notice, fn fun
 }
 
 func (b *pgBackend) readOne(ctx context.Context, fn func(q querier) error) error {
-	return fn(pgQuerier{b.pool})
+	return pgAvailability(fn(pgQuerier{b.pool}))
+}
+
+// pgAvailability marks err as ErrUnavailable when it says the server cannot be reached or is going away (a
+// restart, a network cut), so that callers answer "try again shortly" instead of an internal error.
+func pgAvailability(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), pgconn.SafeToRetry(err), errors.As(err, &ne) && !ne.Timeout(),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
 }
 
 func (b *pgBackend) tx(ctx context.Context, opts pgx.TxOptions, fn func(q querier) error) error {

@@ -1,6 +1,7 @@
 package odb_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -113,5 +114,33 @@ func waitSignal(t *testing.T, ch <-chan odb.Change) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no signal after 10s")
+	}
+}
+
+// TestPostgresUnavailable: a lost server reads as ErrUnavailable (callers answer 503, try again), not as an internal
+// error, for reads and writes alike.
+func TestPostgresUnavailable(t *testing.T) {
+	srv, err := pgtest.Launch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	store, err := odb.OpenPostgres(t.Context(), srv.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.RegisterServer(t.Context(), odb.Server{Name: "s1", State: odb.ServerLive}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	if _, err := store.Servers(t.Context()); !errors.Is(err, odb.ErrUnavailable) {
+		t.Fatalf("read with the server gone: %v", err)
+	}
+	if err := store.Heartbeat(t.Context(), "s1"); !errors.Is(err, odb.ErrUnavailable) {
+		t.Fatalf("write with the server gone: %v", err)
+	}
+	if _, err := store.Modules(t.Context()); !errors.Is(err, odb.ErrUnavailable) {
+		t.Fatalf("read in a transaction with the server gone: %v", err)
 	}
 }
