@@ -6,12 +6,15 @@
 //   4. save a syntax error: the status bar says failed and the Problems panel shows it at its line;
 //   5. fix it: 2/2 again and the Problems panel is empty;
 //   6. "Zato: Set Password" with a wrong password (secret storage wins over .zato.yaml), Ctrl+Shift+L: unauthorized;
-//   7. forget it, change the code without saving, the editor title's Deploy button: 2/2 and the new code answers.
+//   7. forget it, change the code without saving, the editor title's Deploy button: 2/2 and the new code answers;
+//   8. click the "Invoke" code lens: the answer (status, server, the new code's payload) opens in a read-only
+//      document beside the module, and the request file was created in .zato/requests/.
 // Everything waits on selectors or events with timeouts; nothing sleeps. Screenshots go to $ZATO_ARTIFACTS.
 //
 // Run by ../run-e2e.sh, which builds what this needs and passes: ZATO_BIN (zato for this machine), ZATO_VSIX,
 // CODE_SERVER (code-server's entry.js). Optional: CHROMIUM, ZATO_ARTIFACTS, ZATO_UI_TIMEOUT_MS,
-// ZATO_CONFIRM_BUDGET_MS (save-to-2/2 limit, default 1000), ZATO_UPDATE_IMAGES=1 (refresh images/status-bar.png).
+// ZATO_CONFIRM_BUDGET_MS (save-to-2/2 limit, default 1000), ZATO_UPDATE_IMAGES=1 (refresh images/status-bar.png and
+// images/invoke.png).
 
 import { spawn, execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -390,6 +393,31 @@ try {
     assert.match(out, /hello v3/, `${s} runs the code deployed with the button`);
   }
   await shot('07-deployed-with-button.png');
+
+  // ---- 6. the Invoke code lens: the answer in a read-only document beside the module ----
+  step('click the Invoke code lens');
+  await editor.click({ position: { x: 300, y: 5 } });
+  const invokeLens = editor.locator('.codelens-decoration a', { hasText: /^Invoke$/ }).first();
+  await invokeLens.waitFor();
+  const invokedAt = Date.now();
+  await invokeLens.click();
+  await page.locator(`.tab[data-resource-name="${service}.jsonc"], .tab[aria-label*="${service}.jsonc"]`).first().waitFor();
+  await waitLine(page, '"greeting": "hello v3"');
+  const title = new RegExp(`^// ${service.replace(/[.]/g, '\\.')} on server\\d: 200 OK in [0-9.]+ ms$`);
+  await page.waitForFunction(
+    (re) => [...document.querySelectorAll('.editor-instance .monaco-editor .view-line')].some((el) =>
+      new RegExp(re).test(el.textContent.replace(/\u00a0/g, ' ').trim())),
+    title.source,
+    { timeout, polling: 'raf' },
+  );
+  step(`the answer is shown ${Date.now() - invokedAt} ms after the click`);
+  assert.ok(existsSync(join(workspace, '.zato', 'requests', `${service}.json`)), 'the request file was created');
+  assert.equal(readFileSync(join(workspace, '.zato', 'requests', `${service}.json`), 'utf8'), '{}\n', 'no SimpleIO: an empty request');
+  const invokeShot = await shot('08-invoke-response.png');
+  if (process.env.ZATO_UPDATE_IMAGES === '1') {
+    copyFileSync(invokeShot, join(extDir, 'images', 'invoke.png'));
+    step('updated images/invoke.png');
+  }
 
   // The deployment log was never forced open: no Output view is showing.
   assert.equal(await page.locator('.part.panel .output-view').isVisible(), false, 'the deployment log stays closed');

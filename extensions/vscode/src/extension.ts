@@ -1,6 +1,7 @@
-// The Zato extension: a thin client of `zato lsp`. Deployments, confirmations, diagnostics, code lenses and hovers
-// all come from the language server; this file starts it, hands it the settings and the password, turns its
-// zato/deployStatus notifications into a status bar item, and maps the commands onto workspace/executeCommand.
+// The Zato extension: a thin client of `zato lsp`. Deployments, confirmations, diagnostics, code lenses, hovers,
+// invocations and completion all come from the language server; this file starts it, hands it the settings and the
+// password, turns its zato/deployStatus notifications into a status bar item, shows the answers of zato.invoke in a
+// read-only document (src/invoke.ts), and maps the commands onto workspace/executeCommand.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -32,6 +33,7 @@ import {
   targetChoices,
   targetsFromYaml,
 } from './settings';
+import { InvokeDocuments, isInvokeAnswer } from './invoke';
 import {
   type DeployStatus,
   type Presentation,
@@ -51,6 +53,8 @@ const SELECTED_TARGET_KEY = 'zato.selectedTarget';
 const LSP_DEPLOY = 'zato.deploy';
 const LSP_TEST_CONNECTION = 'zato.testConnection';
 const LSP_TOGGLE = 'zato.toggleDeployOnSave';
+const LSP_INVOKE = 'zato.invoke';
+const LSP_INVOKE_EVERYWHERE = 'zato.invokeEverywhere';
 
 let ext: ZatoExtension | undefined;
 
@@ -85,6 +89,7 @@ class ZatoExtension {
   private configuredPath: string | undefined;
   private crashes: number[] = [];
   private readonly pulled: (() => void)[] = [];
+  private readonly invokeDocs = new InvokeDocuments();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('Zato', { log: true });
@@ -92,7 +97,7 @@ class ZatoExtension {
     this.item.name = 'Zato';
     this.item.command = 'zato.cmd.showLog';
     this.configuredPath = serverPathSetting(this.config().inspect<string>('serverPath'), vscode.workspace.isTrusted);
-    context.subscriptions.push(this.log, this.item);
+    context.subscriptions.push(this.log, this.item, this.invokeDocs.register());
     this.render(presentStarting());
     this.item.show();
 
@@ -104,6 +109,9 @@ class ZatoExtension {
     reg('zato.cmd.setPassword', () => this.setPassword());
     reg('zato.cmd.showLog', () => this.log.show(true));
     reg('zato.cmd.selectTarget', () => this.selectTarget());
+    reg('zato.cmd.invoke', () => this.invokeFromEditor(LSP_INVOKE, false));
+    reg('zato.cmd.invokeWithPayload', () => this.invokeFromEditor(LSP_INVOKE, true));
+    reg('zato.cmd.invokeEverywhere', () => this.invokeFromEditor(LSP_INVOKE_EVERYWHERE, false));
 
     context.subscriptions.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -159,6 +167,13 @@ class ZatoExtension {
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions: () => this.initOptions,
       middleware: {
+        // The Invoke code lenses run the server's commands through VS Code commands vscode-languageclient
+        // registers; their answers are shown here.
+        executeCommand: async (command, args, next) => {
+          const res: unknown = await next(command, args);
+          if ((command === LSP_INVOKE || command === LSP_INVOKE_EVERYWHERE) && isInvokeAnswer(res)) await this.invokeDocs.show(res);
+          return res;
+        },
         workspace: {
           // The server pulls the "zato" section: it gets the explicit settings plus the password from secret
           // storage, never VS Code's blank defaults (which would hide .zato.yaml's values).
@@ -385,6 +400,47 @@ class ZatoExtension {
     } catch (err) {
       // The server has already shown what went wrong (window/showMessage); keep the details in the log.
       this.log.error(`Deploy ${uri.fsPath}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Zato: Invoke Service (…with Payload, …on Every Server): the Service class around the cursor. */
+  private async invokeFromEditor(command: string, askPayload: boolean): Promise<void> {
+    const ed = vscode.window.activeTextEditor;
+    if (!ed || ed.document.uri.scheme !== 'file') {
+      void vscode.window.showWarningMessage('Zato: open a service module to invoke its service.');
+      return;
+    }
+    const arg: Record<string, unknown> = {
+      uri: this.client?.code2ProtocolConverter.asUri(ed.document.uri) ?? ed.document.uri.toString(),
+      line: ed.selection.active.line,
+    };
+    if (askPayload) {
+      const text = await vscode.window.showInputBox({
+        title: 'Zato: request payload (JSON)',
+        prompt: 'Sent instead of the request file in .zato/requests/',
+        value: '{}',
+        ignoreFocusOut: true,
+        validateInput: (v) => {
+          try {
+            JSON.parse(v);
+            return undefined;
+          } catch (err) {
+            return `Not JSON: ${err instanceof Error ? err.message : String(err)}`;
+          }
+        },
+      });
+      if (text === undefined) return;
+      arg.payload = JSON.parse(text) as unknown;
+    }
+    try {
+      const res = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: 'Zato: invoking' },
+        () => this.execute<unknown>(command, [arg]),
+      );
+      if (isInvokeAnswer(res)) await this.invokeDocs.show(res);
+    } catch (err) {
+      // The server has shown the reason (window/showMessage); keep the details in the log.
+      this.log.error(`Invoke: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 

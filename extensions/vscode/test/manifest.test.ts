@@ -56,6 +56,9 @@ const COMMAND_TITLES = [
   'Zato: Set Password',
   'Zato: Show Deployment Log',
   'Zato: Select Target',
+  'Zato: Invoke Service',
+  'Zato: Invoke Service with Payload…',
+  'Zato: Invoke Service on Every Server',
 ];
 const REQUIRED_SETTINGS = [
   'zato.url',
