@@ -243,14 +243,20 @@ func (f FileConfig) ResolveTarget(name string, getenv func(string) (string, bool
 		URL: t.URL, Username: first(t.Username, f.Username), Password: t.Password, CAFile: first(t.CAFile, f.CAFile),
 		InsecureSkipVerify: t.InsecureSkipVerify || f.InsecureSkipVerify, Kind: first(t.Kind, f.Kind), Timeout: f.Timeout,
 	}
+	fromEnv := ""
 	switch {
 	case t.Password != "":
 	case t.PasswordEnv != "":
-		cfg.Password = env(t.PasswordEnv)
+		fromEnv = t.PasswordEnv
 	case f.Password != "":
 		cfg.Password = f.Password
 	case f.PasswordEnv != "":
-		cfg.Password = env(f.PasswordEnv)
+		fromEnv = f.PasswordEnv
+	}
+	if fromEnv != "" {
+		if cfg.Password = env(fromEnv); cfg.Password == "" {
+			return name, cfg, fmt.Errorf("passwordEnv names %s, which is not set", fromEnv)
+		}
 	}
 	if cfg.URL == "" {
 		return name, cfg, errors.New("no server URL configured")

@@ -115,3 +115,32 @@ func TestCLIFallsBackToAnotherServer(t *testing.T) {
 		t.Fatalf("deploy with server1 down: %v\n%s", err, out)
 	}
 }
+
+// Issue 12/13: the client file is read strictly, and a password taken from an unset variable says so.
+func TestCLIClientFileStrict(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{Servers: 1})
+	dir := t.TempDir()
+	run := func(yaml string) (string, error) {
+		p := filepath.Join(dir, "client.yaml")
+		if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(c.Bin(), "status", "--config", p)
+		cmd.Env = append(os.Environ(), "ZATO_TEST_UNSET_PASSWORD=")
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	out, err := run(fmt.Sprintf("url: %s\nusername: %s\npasword: %s\n", c.URL, c.Username, c.Password))
+	if err == nil || !strings.Contains(out, "line 3") || !strings.Contains(out, "pasword") {
+		t.Errorf("a typo in a key: %v\n%s", err, out)
+	}
+	out, err = run(fmt.Sprintf("url: %s\nusername: %s\npasswordEnv: ZATO_TEST_UNSET_PASSWORD\n", c.URL, c.Username))
+	if err == nil || !strings.Contains(out, "ZATO_TEST_UNSET_PASSWORD") || !strings.Contains(out, "not set") {
+		t.Errorf("passwordEnv unset: %v\n%s", err, out)
+	}
+	out, err = run(fmt.Sprintf("url: %s\nusername: %s\npassword: %s\n", c.URL, c.Username, c.Password))
+	if err != nil {
+		t.Errorf("a good file: %v\n%s", err, out)
+	}
+}

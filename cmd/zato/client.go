@@ -22,13 +22,9 @@ import (
 // Without one, it talks to url, or to the first of the file's other servers that answers when url does not.
 func (a *app) client(server string) (*deployclient.Client, error) {
 	url := a.v.GetString("url")
-	var servers []struct{ Name, URL string }
-	if err := a.v.UnmarshalKey("servers", &servers); err != nil {
-		return nil, fmt.Errorf("read servers: %w", err)
-	}
 	if server != "" {
 		url = ""
-		for _, s := range servers {
+		for _, s := range a.servers {
 			if s.Name == server {
 				url = s.URL
 			}
@@ -42,7 +38,7 @@ func (a *app) client(server string) (*deployclient.Client, error) {
 		return nil, errors.New("no server URL: pass --url, set ZATO_URL, or point --config/ZATO_CONFIG at a zato-client.yaml")
 	}
 	var others []string
-	for _, s := range servers {
+	for _, s := range a.servers {
 		others = append(others, s.URL)
 	}
 	return deployclient.Dial(context.Background(), a.clientConfig(url), others)

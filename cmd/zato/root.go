@@ -1,16 +1,20 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+
+	"github.com/zato-go/zato/deployclient"
 )
 
 // app holds what the verbs share: the layered client configuration.
 type app struct {
-	v *viper.Viper
+	v       *viper.Viper
+	servers []deployclient.ServerRef // the client file's servers, by name
 }
 
 func newRoot() *cobra.Command {
@@ -54,11 +58,23 @@ func (a *app) loadConfig(cmd *cobra.Command) error {
 		path = os.Getenv("ZATO_CONFIG")
 	}
 	if path != "" {
-		a.v.SetConfigFile(path)
-		a.v.SetConfigType("yaml")
-		if err := a.v.ReadInConfig(); err != nil {
+		// Read strictly (a typo in a key names the file and line), then layered under ZATO_* and the flags.
+		f, err := deployclient.LoadConfig(path)
+		if err != nil {
 			return err
 		}
+		password := f.Password
+		if password == "" && f.PasswordEnv != "" {
+			if password = os.Getenv(f.PasswordEnv); password == "" {
+				return fmt.Errorf("%s: passwordEnv names %s, which is not set in this environment", path, f.PasswordEnv)
+			}
+		}
+		for k, v := range map[string]string{"url": f.URL, "username": f.Username, "password": password, "ca-file": f.CAFile} {
+			if v != "" {
+				a.v.SetDefault(k, v)
+			}
+		}
+		a.servers = f.Servers
 	}
 	return nil
 }
