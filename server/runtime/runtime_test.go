@@ -18,6 +18,8 @@ import (
 type recorder struct {
 	mu    sync.Mutex
 	lines []string
+	size  int           // bytes of all lines
+	wake  chan struct{} // signalled at each line, for waitFor
 }
 
 func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
@@ -27,7 +29,34 @@ func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
 	line := rec.Message
 	rec.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
 	r.lines = append(r.lines, line)
+	r.size += len(line)
+	if r.wake != nil {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
 	return nil
+}
+
+// waitFor waits until a line holding s is logged, up to timeout.
+func (r *recorder) waitFor(t testing.TB, s string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for !r.has(s) {
+		select {
+		case <-r.wake:
+		case <-deadline.C:
+			t.Fatalf("no log line with %q within %s", s, timeout)
+		}
+	}
+}
+
+func (r *recorder) bytes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.size
 }
 func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
 func (r *recorder) WithGroup(string) slog.Handler      { return r }
@@ -44,7 +73,7 @@ func (r *recorder) has(s string) bool {
 
 func start(t testing.TB, cfg Config) (*Runtime, *recorder) {
 	t.Helper()
-	rec := &recorder{}
+	rec := &recorder{wake: make(chan struct{}, 1)}
 	dir := t.TempDir()
 	if cfg.Dir == "" {
 		cfg.Dir = filepath.Join(dir, "runtime")

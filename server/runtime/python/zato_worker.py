@@ -1,38 +1,270 @@
 # -*- coding: utf-8 -*-
 """ The python3 worker of a server: imports hot-deployed modules and runs their services.
-Requests and responses are JSON lines on stdin and on the original stdout; anything the services print goes to stderr.
-Loads, imports and unloads come on fd 3 when ZATO_LOADS_FD says so, else on stdin with the rest.
+
+Channels. Where the server passes ZATO_FDS=REQUESTS,LOADS,REPLIES (every Unix), requests, loads and replies are
+JSON lines on pipes of their own, moved out of the way to high, close-on-exec fd numbers before any module runs: a
+module may close or write to stdin, stdout and stderr as it likes. stdin is /dev/null; what modules print on stdout
+and stderr goes to the server's log through a bounded reader. Without ZATO_FDS (Windows) requests and loads come on
+stdin and replies go on the original stdout, and print() is sent to stderr.
+
+The guard. Where the server passes ZATO_LIFELINE_FD (every Unix), the process it started is a small guard: before
+any module code runs it becomes a child subreaper (Linux), forks the real worker into a session of its own and watches
+two things: the lifeline pipe, whose write end only the server holds (EOF when the server closes it or dies, even by
+kill -9), and the worker's exit. On either it kills the worker's process group and every process left under it
+(orphans of the worker's tree reparent to the guard), reaps them, and exits with the worker's status.
 
 Loads, imports and unloads run in order on the main thread, as imports do in Zato (signal.signal works there only).
-A thread reads stdin; invocations and the other queries run on a pool of threads (ZATO_INVOKE_THREADS, 256 by
-default), so a module that takes long to import never holds up the services already deployed. Replies may come back
-in any order: each echoes its request's id.
+A thread reads the other requests; invocations and the other queries run on a pool of threads (ZATO_INVOKE_THREADS,
+256 by default), so a module that takes long to import never holds up the services already deployed. Replies may
+come back in any order: each echoes its request's id, first on its line, so that the server can tell which request an
+unreadable line belonged to.
 """
 
-import concurrent.futures
-import importlib
-import json
-import linecache
-import logging
 import os
-import queue
+import signal
 import sys
-import threading
-import traceback
-import types
-import uuid
 
-PROTO = os.fdopen(os.dup(1), 'w', encoding='utf-8', buffering=1)
-os.dup2(2, 1)  # print() in a service must never corrupt the protocol
-sys.stdout = sys.stderr
-_proto_lock = threading.Lock()
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+LINUX = sys.platform.startswith('linux')
+
+
+def _prctl(option, arg):
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0) == 0
+    except Exception:
+        return False
+
+
+def _high(fd):
+    """ A close-on-exec copy of fd at a high number (where modules do not look), fd closed. """
+    import fcntl
+    import resource
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    base = 1000 if soft == resource.RLIM_INFINITY else max(10, min(1000, soft - 64))
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base)
+    os.close(fd)
+    return new
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The guard
+
+
+def _children():
+    """ Pids of this process's children: orphans of the worker's tree reparent here (child subreaper). """
+    me = os.getpid()
+    found = []
+    try:
+        names = os.listdir('/proc')
+    except OSError:
+        return found
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name, 'rb') as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
+        fields = stat[stat.rfind(b')') + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == me:
+            found.append(int(name))
+    return found
+
+
+def _reap(worker):
+    """ Reaps every child that has exited; (worker's exit code or None, whether any child is left). """
+    code = None
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return code, False
+        if pid == 0:
+            return code, True
+        if pid == worker:
+            code = os.waitstatus_to_exitcode(status)
+            code = code if code >= 0 else 128 - code  # killed by a signal: 128 + its number, as a shell says
+
+
+def _drain(fd):
+    try:
+        while os.read(fd, 512):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+
+
+def _kill_tree(worker, wake):
+    """ Kills the worker's group and every process left under the guard, until none is left (bounded). """
+    import select
+    import time
+    try:
+        os.killpg(worker, signal.SIGKILL)
+    except OSError:
+        pass
+    deadline = time.monotonic() + 5
+    while True:
+        for pid in _children():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _, left = _reap(worker)
+        if not left or time.monotonic() > deadline:
+            return
+        select.select([wake], [], [], 0.01)  # SIGCHLD wakes it early
+        _drain(wake)
+
+
+def guard(lifeline, worker_fds):
+    """ Returns in the forked worker; the guard itself never returns. """
+    import select
+    if LINUX:
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    lifeline = _high(lifeline)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    noop = lambda *args: None
+    signal.signal(signal.SIGCHLD, noop)
+    signal.signal(signal.SIGTERM, noop)  # the server's death signal: the loop then reads the lifeline
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.set_wakeup_fd(wake_w)
+    me = os.getpid()
+    worker = os.fork()
+    if worker == 0:
+        signal.set_wakeup_fd(-1)
+        for s in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(s, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd in (wake_r, wake_w, lifeline):
+            os.close(fd)
+        os.setsid()  # a group of its own, which the guard kills whole
+        if LINUX:
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != me:  # the guard died before the line above
+            os._exit(1)
+        return
+    for fd in worker_fds:  # the guard holds no end of the worker's channels: they end when the worker's tree does
+        os.close(fd)
+    poll = select.poll()
+    poll.register(lifeline, select.POLLIN)
+    poll.register(wake_r, select.POLLIN)
+    code = 0
+    while True:
+        exited, _ = _reap(worker)
+        if exited is not None:
+            code = exited
+            break
+        events = poll.poll()
+        if any(fd == lifeline for fd, _ in events):
+            try:
+                data = os.read(lifeline, 512)
+            except OSError:
+                data = b''
+            if not data:  # the server closed it or died
+                break
+        _drain(wake_r)
+    _kill_tree(worker, wake_r)
+    os._exit(code)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The worker
+
+
+def _channels():
+    """ (requests, loads, replies) as binary files; loads is None where it shares requests' stream. """
+    fds = os.environ.get('ZATO_FDS')
+    if not fds:
+        replies = os.fdopen(os.dup(1), 'wb', buffering=1 << 16)
+        os.dup2(2, 1)  # print() in a service must never corrupt the protocol
+        sys.stdout = sys.stderr
+        return sys.stdin.buffer, None, replies
+    requests, loads, replies = (int(fd) for fd in fds.split(','))
+    lifeline = os.environ.pop('ZATO_LIFELINE_FD', None)
+    del os.environ['ZATO_FDS']  # not for what the services spawn
+    if lifeline and hasattr(os, 'fork'):
+        guard(int(lifeline), (requests, loads, replies))
+    requests, loads, replies = _high(requests), _high(loads), _high(replies)
+    return (os.fdopen(requests, 'rb', buffering=1 << 16), os.fdopen(loads, 'rb', buffering=1 << 16),
+            os.fdopen(replies, 'wb', buffering=1 << 16))
+
+
+# Only as the script: a module that imports this file must not take the channels over again.
+REQUESTS, LOADS, REPLIES = _channels() if __name__ == '__main__' else (None, None, None)
+WORKER_PID = os.getpid()
+
+import concurrent.futures  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
+import linecache  # noqa: E402
+import logging  # noqa: E402
+import queue  # noqa: E402
+import threading  # noqa: E402
+import traceback  # noqa: E402
+import types  # noqa: E402
+import uuid  # noqa: E402
+
+MAX_REPLY = int(os.environ.get('ZATO_MAX_REPLY') or 32 << 20)  # bytes of one invocation's JSON response
+MAX_TEXT = 64 << 10  # characters of an error message or traceback
+MAX_LOG = 16 << 10  # characters of one log record
+_replies_lock = threading.Lock()
+_forked = False
+
+
+def _after_fork():
+    """ A process a module forks shares none of the worker's channels: it can neither steal a request nor answer. """
+    global _forked
+    _forked = True
+    for f in (REQUESTS, LOADS, REPLIES):
+        if f is not None:
+            try:
+                os.close(f.fileno())
+            except (OSError, ValueError):
+                pass
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def _fatal(what, exc):
+    """ A channel of the worker is gone (a module closed it, or the server is gone): the worker cannot go on. """
+    try:
+        sys.stderr.write('zato worker: %s failed: %r; exiting\n' % (what, exc))
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    os._exit(70)
+
+
+def send_line(line):
+    """ Writes one whole line on the replies stream; replies and log records come from many threads. """
+    if _forked or os.getpid() != WORKER_PID:
+        os._exit(0)  # a module's forked child came back into the worker's code: it has nothing to say
+    try:
+        with _replies_lock:
+            REPLIES.write(line)
+            REPLIES.flush()
+    except BaseException as e:
+        _fatal('writing a reply', e)
 
 
 def send(msg):
-    """ Writes one whole line on the protocol stream; replies and log records come from many threads. """
-    line = json.dumps(msg) + '\n'
-    with _proto_lock:
-        PROTO.write(line)
+    send_line(json.dumps(msg).encode('ascii') + b'\n')
+
+
+def clip(text, limit=MAX_TEXT):
+    if len(text) <= limit:
+        return text
+    return text[:limit] + '... ({} characters cut)'.format(len(text) - limit)
+
 
 for p in reversed(sys.argv[1:]):
     if p not in sys.path:
@@ -40,14 +272,15 @@ for p in reversed(sys.argv[1:]):
 
 from zato.server.service import Service, Bunch, BadInput, Request, Response, sio_spec  # noqa: E402
 
+
 class _Handler(logging.Handler):
-    """ Log records travel on the protocol stream, ahead of the reply they belong to, so none is lost or late. """
+    """ Log records travel on the replies stream, ahead of the reply they belong to, so none is lost or late. """
     def emit(self, record):
         try:
             msg = record.getMessage()
             if record.exc_info:
                 msg += '\n' + ''.join(traceback.format_exception(*record.exc_info))
-            send({'log': {'level': record.levelname, 'logger': record.name, 'msg': msg}})
+            send({'log': {'level': record.levelname, 'logger': record.name, 'msg': clip(msg, MAX_LOG)}})
         except Exception:
             pass
 
@@ -57,6 +290,11 @@ root.handlers[:] = [_Handler()]
 root.setLevel(logging.INFO)
 
 SERVER_NAME = os.environ.get('ZATO_SERVER_NAME', '')
+# A restarted worker serves at once while the good modules are replayed into it: a service not there yet is waited
+# for until the replay is over (the 'replayed' op), so that no invocation sees a service missing.
+REPLAYED = threading.Event()
+if not os.environ.pop('ZATO_REPLAYING', None):
+    REPLAYED.set()
 # service name -> (class, python module name). Only the main thread (which runs loads) changes it, and only by
 # binding a new dict (copy-on-write), so a reader that takes `services` once sees either a module's old services or
 # its new ones.
@@ -78,15 +316,15 @@ def error_of(exc, filename, source=None):
         lines = source.splitlines(True)
         if 0 < exc.lineno <= len(lines):
             exc.text = lines[exc.lineno - 1]
-    info = {'type': type(exc).__name__, 'message': str(exc), 'line': 0, 'column': 0,
-            'traceback': ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
+    info = {'type': type(exc).__name__, 'message': clip(str(exc)), 'line': 0, 'column': 0,
+            'traceback': clip(''.join(traceback.format_exception(type(exc), exc, exc.__traceback__)))}
     if isinstance(exc, SyntaxError):
-        info['message'] = exc.msg or str(exc)
+        info['message'] = clip(exc.msg or str(exc))
         info['line'] = exc.lineno or 0
         info['column'] = exc.offset or 0
         return info
     if isinstance(exc, SystemExit):
-        info['message'] = 'the module called sys.exit({!r}) at import'.format(exc.code)
+        info['message'] = clip('the module called sys.exit({!r}) at import'.format(exc.code))
     line = col = 0
     for fs in traceback.extract_tb(exc.__traceback__):
         if fs.filename == filename:
@@ -196,7 +434,8 @@ def op_unload(req):
 
 
 def op_services(req):
-    return {'ok': True, 'services': [
+    REPLAYED.wait()
+    return {'ok': True, 'listing': [
         {'name': name, 'module': modname + '.py', 'class': cls.__name__} for name, (cls, modname) in sorted(services.items())]}
 
 
@@ -210,6 +449,9 @@ def run_service(name, payload, cid, depth=0):
     if depth > 50:
         raise InvokeFailure(500, 'RecursionError', 'services invoked each other more than 50 levels deep')
     entry = services.get(name)
+    if entry is None and not REPLAYED.is_set():
+        REPLAYED.wait()
+        entry = services.get(name)
     if entry is None:
         raise InvokeFailure(404, 'ServiceNotFound', 'no service named {}'.format(name))
     cls = entry[0]
@@ -243,15 +485,29 @@ def run_service(name, payload, cid, depth=0):
     return out
 
 
+class Encoded:
+    """ A reply whose response is JSON already: it goes on the line as it is, encoded once. """
+    def __init__(self, body):
+        self.body = body
+
+
 def op_invoke(req):
     try:
         out = run_service(req['service'], req.get('payload'), req.get('cid'))
-        return {'ok': True, 'response': json.loads(json.dumps(out, default=_not_serializable))}
+        body = json.dumps(out, default=_not_serializable)
     except InvokeFailure as e:
-        return {'ok': False, 'status': e.status or 500, 'error': {'type': e.type, 'message': e.message, 'traceback': e.tb}}
+        return {'ok': False, 'status': e.status or 500, 'error': {'type': e.type, 'message': clip(e.message), 'traceback': clip(e.tb)}}
     except BaseException as e:
-        return {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': str(e),
-                'traceback': ''.join(traceback.format_exception(type(e), e, e.__traceback__))}}
+        return {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': clip(str(e)),
+                'traceback': clip(''.join(traceback.format_exception(type(e), e, e.__traceback__)))}}
+    if len(body) > MAX_REPLY:
+        return too_large(req['service'], len(body))
+    return Encoded(body)
+
+
+def too_large(what, size):
+    return {'ok': False, 'status': 502, 'error': {'type': 'ResponseTooLarge', 'traceback': '', 'message':
+            'the response of {} is {} bytes, over the limit of {} bytes'.format(what, size, MAX_REPLY)}}
 
 
 def _not_serializable(value):
@@ -259,33 +515,39 @@ def _not_serializable(value):
 
 
 OPS = {'load': op_load, 'import': op_import, 'unload': op_unload, 'services': op_services, 'invoke': op_invoke,
-       'ping': lambda req: {'ok': True}}
-LOADER_OPS = ('load', 'import', 'unload')  # run one after another on the main thread, in the order received
+       'ping': lambda req: {'ok': True, 'pid': os.getpid()}, 'replayed': lambda req: REPLAYED.set() or {'ok': True}}
+LOADER_OPS = ('load', 'import', 'unload', 'replayed')  # run one after another on the main thread, in the order received
 
 
 def handle(req):
+    rid = req.get('id')
+    rid = rid if isinstance(rid, int) else 0
     try:
         resp = OPS[req['op']](req)
     except BaseException as e:
-        resp = {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': str(e), 'traceback': traceback.format_exc()}}
-    resp['id'] = req.get('id')
+        resp = {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': clip(str(e)), 'traceback': clip(traceback.format_exc())}}
+    head = b'{"id": %d, ' % rid  # first on the line, so that the server can fail the right request with an unreadable one
     try:
-        send(resp)
+        if isinstance(resp, Encoded):
+            line = head + b'"ok": true, "response": ' + resp.body.encode('ascii') + b'}\n'
+        else:
+            line = head + json.dumps(resp).encode('ascii')[1:] + b'\n'
+            if len(line) > MAX_REPLY + MAX_TEXT * 4:
+                line = head + json.dumps(too_large(req.get('op'), len(line))).encode('ascii')[1:] + b'\n'
     except BaseException as e:
-        send({'id': req.get('id'), 'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': str(e), 'traceback': ''}})
+        line = head + json.dumps({'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': clip(str(e)), 'traceback': ''}}).encode('ascii')[1:] + b'\n'
+    send_line(line)
 
 
-def loader(q):
-    while True:
-        req = q.get()
-        if req is None:
-            return
-        handle(req)
-
-
-def requests(f):
+def requests(f, what):
     """ The requests in a stream of JSON lines; a line that is not a JSON object is skipped. """
-    for line in f:
+    while True:
+        try:
+            line = f.readline()
+        except BaseException as e:
+            _fatal('reading ' + what, e)
+        if not line:
+            return
         try:
             req = json.loads(line)
         except ValueError:
@@ -294,18 +556,10 @@ def requests(f):
             yield req
 
 
-def read_loads(fd):
-    """ Loads on a pipe of their own, read by the thread that runs them. """
-    os.set_inheritable(fd, False)  # not for what the services spawn
-    with os.fdopen(fd, 'rb') as f:
-        for req in requests(f):
-            handle(req)
-
-
-def read_requests(loads, pool):
-    """ Everything on stdin: invocations go to the pool, loads (when they share stdin) to the main thread. """
+def read_requests(f, loads, pool):
+    """ Invocations and queries go to the pool; loads (when they share the stream) to the main thread. """
     try:
-        for req in requests(sys.stdin.buffer):
+        for req in requests(f, 'requests'):
             if req.get('op') in LOADER_OPS and loads is not None:
                 loads.put(req)
             else:
@@ -319,18 +573,26 @@ def main():
     # Loads run on the main thread, as imports do in Zato: a module may call signal.signal at import, which Python
     # allows on the main thread only. Requests are read by a thread of their own, so invocations keep being served
     # while an import runs (or hangs); at most ZATO_INVOKE_THREADS run at once, the others wait their turn.
-    loads_fd = os.environ.get('ZATO_LOADS_FD')
-    loads = None if loads_fd else queue.SimpleQueue()
     pool = concurrent.futures.ThreadPoolExecutor(
         max_workers=int(os.environ.get('ZATO_INVOKE_THREADS') or 256), thread_name_prefix='zato-request')
-    reader = threading.Thread(target=read_requests, args=(loads, pool), name='zato-requests')
+    shared = queue.SimpleQueue() if LOADS is None else None
+    reader = threading.Thread(target=read_requests, args=(REQUESTS, shared, pool), name='zato-requests', daemon=True)
     reader.start()
-    if loads_fd:
-        read_loads(int(loads_fd))
+    if shared is None:
+        for req in requests(LOADS, 'loads'):
+            handle(req)
     else:
-        loader(loads)
+        for req in iter(shared.get, None):
+            handle(req)
     reader.join()
     pool.shutdown(wait=True)  # at EOF the requests in progress, and those waiting, still answer
+    # Not a normal exit: that would wait for the threads a module started and left running.
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except BaseException:
+            pass
+    os._exit(0)
 
 
 if __name__ == '__main__':
