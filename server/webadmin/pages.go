@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,23 +147,72 @@ func readPart(fh *multipart.FileHeader) ([]byte, error) {
 // ---- deployments ----
 
 type deploymentsData struct {
-	Module      string
+	Module      string   // the filter as typed
+	Matches     []string // the modules it matched (one when it named a module exactly)
 	Deployments []api.DeploymentJSON
 }
 
+// maxFilterModules bounds the modules one filter reads deployments of.
+const maxFilterModules = 50
+
 func (h *handler) deployments(w http.ResponseWriter, r *http.Request) {
-	module := r.URL.Query().Get("module")
+	module := strings.TrimSpace(r.URL.Query().Get("module"))
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	if limit <= 0 {
 		limit = 50
 	}
 	limit = min(limit, 500)
-	ds, err := h.recent(r.Context(), module, limit)
-	if err != nil {
-		h.internal(w, r, err)
-		return
+	d := deploymentsData{Module: module, Deployments: []api.DeploymentJSON{}}
+	if module == "" {
+		ds, err := h.recent(r.Context(), "", limit)
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		d.Deployments = ds
+	} else {
+		// The filter is part of a module's name, in any case, as one types it; a module's full name is only itself.
+		mods, err := h.cl.Modules(r.Context())
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		d.Matches = matchNames(moduleNames(mods), module)
+		for _, m := range d.Matches[:min(len(d.Matches), maxFilterModules)] {
+			ds, err := h.recent(r.Context(), m, limit)
+			if err != nil {
+				h.internal(w, r, err)
+				return
+			}
+			d.Deployments = append(d.Deployments, ds...)
+		}
+		sort.Slice(d.Deployments, func(i, j int) bool { return d.Deployments[i].ID > d.Deployments[j].ID })
+		d.Deployments = d.Deployments[:min(len(d.Deployments), limit)]
 	}
-	h.render(w, http.StatusOK, "deployments", h.page(r, "deployments", "Deployments", deploymentsData{Module: module, Deployments: ds}))
+	h.render(w, http.StatusOK, "deployments", h.page(r, "deployments", "Deployments", d))
+}
+
+func moduleNames(mods []odb.Module) []string {
+	out := make([]string, 0, len(mods))
+	for _, m := range mods {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+// matchNames returns the name equal to filter if there is one, else every name containing it (case-insensitive).
+func matchNames(names []string, filter string) []string {
+	f := strings.ToLower(filter)
+	var out []string
+	for _, n := range names {
+		if n == filter {
+			return []string{n}
+		}
+		if strings.Contains(strings.ToLower(n), f) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func pathID(r *http.Request) (int64, bool) {
@@ -203,26 +253,139 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 
 // ---- modules ----
 
+type modulesData struct {
+	Filter  string
+	Modules []api.ModuleJSON
+	Sources []sourceEntry
+}
+
 func (h *handler) modules(w http.ResponseWriter, r *http.Request) {
 	mods, err := h.api.Modules(r.Context())
 	if err != nil {
 		h.internal(w, r, err)
 		return
 	}
-	h.render(w, http.StatusOK, "modules", h.page(r, "modules", "Modules", mods))
+	sources, err := h.sourceEntries(r.Context())
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	d := modulesData{Filter: strings.TrimSpace(r.URL.Query().Get("q")), Modules: mods, Sources: sources}
+	if d.Filter != "" {
+		f := strings.ToLower(d.Filter)
+		d.Modules = []api.ModuleJSON{}
+		for _, m := range mods {
+			if strings.Contains(strings.ToLower(m.Name), f) {
+				d.Modules = append(d.Modules, m)
+			}
+		}
+		d.Sources = nil
+		for _, e := range sources {
+			if strings.Contains(strings.ToLower(e.Entry), f) || slices.ContainsFunc(e.Modules, func(m string) bool {
+				return strings.Contains(strings.ToLower(m), f)
+			}) {
+				d.Sources = append(d.Sources, e)
+			}
+		}
+	}
+	h.render(w, http.StatusOK, "modules", h.page(r, "modules", "Modules", d))
 }
 
 type moduleData struct {
 	Name        string
 	Current     int // 0 once undeployed
-	Versions    []api.VersionJSON
+	Versions    []versionData
 	Deployments []api.DeploymentJSON
+	Sources     []sourceEntry // service-sources.txt entries that load a module of this name too
+	DiffFrom    int           // the diff form's defaults: the version before the newest, and the newest
+	DiffTo      int
 }
+
+// versionData is a version in the history, with its source while the page stays small.
+type versionData struct {
+	api.VersionJSON
+	Source   string
+	Lines    int
+	Inline   bool // the source is on the page (else too much already is)
+	Previous int  // the version before it, for "diff with the previous"
+}
+
+// maxInlineSources bounds the sources a module page carries: older versions beyond it are not shown in full.
+const maxInlineSources = 2 << 20
 
 func (h *handler) module(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	sources, err := h.sourcesOf(r.Context(), name)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	var vs []odb.Version
+	if cluster.ValidName(name) {
+		if vs, err = h.cl.Versions(r.Context(), name); err != nil && !errors.Is(err, odb.ErrNotFound) {
+			h.internal(w, r, err)
+			return
+		}
+	}
+	if len(vs) == 0 {
+		if len(sources) > 0 { // never hot-deployed: loaded from service-sources.txt when the servers started
+			d := sourceModuleData{Name: name, Sources: sources, Services: h.servicesOf(name)}
+			h.render(w, http.StatusOK, "sourcemodule", h.page(r, "modules", name, d))
+			return
+		}
+		h.fail(w, r, http.StatusNotFound, "No such module: "+name)
+		return
+	}
+	mod, err := h.cl.Module(r.Context(), name)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	d := moduleData{Name: name, Versions: make([]versionData, 0, len(vs)), Sources: sources}
+	if mod.Current != nil {
+		d.Current = mod.Current.Number
+	}
+	budget := maxInlineSources
+	for i, v := range vs { // newest first
+		vd := versionData{VersionJSON: api.VersionView(v), Source: v.Source, Lines: len(splitLines(v.Source))}
+		if len(v.Source) <= budget {
+			vd.Inline = true
+			budget -= len(v.Source)
+		}
+		if i+1 < len(vs) {
+			vd.Previous = vs[i+1].Number
+		}
+		d.Versions = append(d.Versions, vd)
+	}
+	d.DiffTo = vs[0].Number
+	d.DiffFrom = d.DiffTo
+	if len(vs) > 1 {
+		d.DiffFrom = vs[1].Number
+	}
+	if d.Deployments, err = h.recent(r.Context(), name, 20); err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	h.render(w, http.StatusOK, "module", h.page(r, "modules", name, d))
+}
+
+// ---- a diff between two versions ----
+
+type diffData struct {
+	Name     string
+	From, To int
+	Versions []int // every version, newest first, for the form
+	Hunks    []diffHunk
+	Same     bool
+	Source   string // of the version, when From and To are one
+	Added    int
+	Removed  int
+}
+
+func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
 	if !cluster.ValidName(name) {
-		h.fail(w, r, http.StatusNotFound, "No such module.")
+		h.fail(w, r, http.StatusNotFound, "No such module: "+name)
 		return
 	}
 	vs, err := h.cl.Versions(r.Context(), name)
@@ -234,23 +397,171 @@ func (h *handler) module(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, "No such module: "+name)
 		return
 	}
-	mod, err := h.cl.Module(r.Context(), name)
-	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
-	d := moduleData{Name: name, Versions: make([]api.VersionJSON, 0, len(vs))}
-	if mod.Current != nil {
-		d.Current = mod.Current.Number
-	}
+	byNumber := make(map[int]odb.Version, len(vs))
+	d := diffData{Name: name}
 	for _, v := range vs {
-		d.Versions = append(d.Versions, api.VersionView(v))
+		byNumber[v.Number] = v
+		d.Versions = append(d.Versions, v.Number)
 	}
-	if d.Deployments, err = h.recent(r.Context(), name, 20); err != nil {
-		h.internal(w, r, err)
+	pick := func(key string, def int) (odb.Version, bool) {
+		n := def
+		if s := strings.TrimSpace(r.URL.Query().Get(key)); s != "" {
+			var err error
+			if n, err = strconv.Atoi(strings.TrimPrefix(s, "v")); err != nil {
+				return odb.Version{}, false
+			}
+		}
+		v, ok := byNumber[n]
+		return v, ok
+	}
+	newest, oldest := vs[0].Number, vs[len(vs)-1].Number
+	defFrom := newest
+	if len(vs) > 1 {
+		defFrom = vs[1].Number
+	}
+	from, ok1 := pick("from", defFrom)
+	to, ok2 := pick("to", newest)
+	if !ok1 || !ok2 {
+		h.fail(w, r, http.StatusNotFound, fmt.Sprintf("No such version: %s has versions %d-%d.", name, oldest, newest))
 		return
 	}
-	h.render(w, http.StatusOK, "module", h.page(r, "modules", name, d))
+	d.From, d.To = from.Number, to.Number
+	script := lineDiff(splitLines(from.Source), splitLines(to.Source))
+	for _, l := range script {
+		switch l.Op {
+		case opInsert:
+			d.Added++
+		case opDelete:
+			d.Removed++
+		}
+	}
+	d.Hunks = unified(script, 3)
+	d.Same = len(d.Hunks) == 0
+	if d.From == d.To {
+		d.Source = from.Source
+	}
+	h.render(w, http.StatusOK, "diff", h.page(r, "modules", fmt.Sprintf("%s v%d → v%d", name, d.From, d.To), d))
+}
+
+// ---- service-sources.txt ----
+
+// sourceEntry is one line of service-sources.txt with what each server made of it.
+type sourceEntry struct {
+	Entry    string
+	Servers  []sourceServer
+	Services []string // every server's, once each
+	Modules  []string // the modules it loaded, as far as this server knows them
+	Status   string   // ok (on every server that has it), failed (on every one) or partial
+}
+
+type sourceServer struct {
+	Name, Status, Message string
+	Services              []string
+	UpdatedAt             time.Time
+}
+
+type sourceModuleData struct {
+	Name     string
+	Sources  []sourceEntry
+	Services []runtime.ServiceInfo // this server's, of the module
+}
+
+// sourceEntries groups every server's service-sources results by entry, in the order the servers list them.
+func (h *handler) sourceEntries(ctx context.Context) ([]sourceEntry, error) {
+	results, err := h.cl.SourceResults(ctx)
+	if err != nil {
+		return nil, err
+	}
+	moduleOf := map[string]string{} // service -> module, as this server's runtime has it
+	if h.rt != nil {
+		for _, s := range h.rt.Services() {
+			moduleOf[s.Name] = s.Module
+		}
+	}
+	var out []sourceEntry
+	index := map[string]int{}
+	for _, res := range results {
+		i, ok := index[res.Entry]
+		if !ok {
+			i = len(out)
+			index[res.Entry] = i
+			out = append(out, sourceEntry{Entry: res.Entry})
+		}
+		e := &out[i]
+		e.Servers = append(e.Servers, sourceServer{Name: res.Server, Status: res.Status, Message: res.Message,
+			Services: res.Services, UpdatedAt: res.UpdatedAt})
+		for _, s := range res.Services {
+			if !slices.Contains(e.Services, s) {
+				e.Services = append(e.Services, s)
+			}
+			if m, ok := moduleOf[s]; ok && !slices.Contains(e.Modules, m) {
+				e.Modules = append(e.Modules, m)
+			}
+		}
+	}
+	for i := range out {
+		e := &out[i]
+		if m := entryModule(e.Entry); m != "" && !slices.Contains(e.Modules, m) {
+			e.Modules = append(e.Modules, m)
+		}
+		sort.Strings(e.Modules)
+		ok, failed := 0, 0
+		for _, s := range e.Servers {
+			if s.Status == "ok" {
+				ok++
+			} else {
+				failed++
+			}
+		}
+		switch {
+		case failed == 0:
+			e.Status = "ok"
+		case ok == 0:
+			e.Status = "failed"
+		default:
+			e.Status = "partial"
+		}
+	}
+	return out, nil
+}
+
+// entryModule is the module an entry names by itself: a .py file's name, or a dotted module's (as the runtime
+// names it: acme.crm becomes acme.crm.py); "" for a directory.
+func entryModule(entry string) string {
+	e := strings.TrimRight(strings.ReplaceAll(entry, "\\", "/"), "/")
+	switch {
+	case strings.HasSuffix(e, ".py"):
+		return path.Base(e)
+	case !strings.Contains(e, "/") && e != "" && e != "." && e != "..":
+		return e + ".py"
+	}
+	return ""
+}
+
+// sourcesOf returns the service-sources entries that load module.
+func (h *handler) sourcesOf(ctx context.Context, module string) ([]sourceEntry, error) {
+	all, err := h.sourceEntries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []sourceEntry
+	for _, e := range all {
+		if slices.Contains(e.Modules, module) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// servicesOf lists this server's services of a module.
+func (h *handler) servicesOf(module string) []runtime.ServiceInfo {
+	var out []runtime.ServiceInfo
+	for _, s := range h.serviceList() {
+		if s.Module == module {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // accepted answers a submitted deployment: JSON to the page's XHRs, else a redirect to its live page.
@@ -312,7 +623,9 @@ func (h *handler) undeploy(w http.ResponseWriter, r *http.Request) {
 // ---- services ----
 
 type servicesData struct {
-	Services []runtime.ServiceInfo
+	Services []runtime.ServiceInfo // every service of this server (the invoke form's choice)
+	Filter   string
+	Listed   []runtime.ServiceInfo // those the filter matches
 	Selected string
 	Payload  string
 	Result   *invokeResult
@@ -359,7 +672,23 @@ func (h *handler) serviceList() []runtime.ServiceInfo {
 
 func (h *handler) services(w http.ResponseWriter, r *http.Request) {
 	d := servicesData{Services: h.serviceList(), Selected: r.URL.Query().Get("service"), Payload: "{}"}
+	d.filter(r.URL.Query().Get("q"))
 	h.render(w, http.StatusOK, "services", h.page(r, "services", "Services", d))
+}
+
+// filter keeps the services whose name or module contains q (case-insensitive).
+func (d *servicesData) filter(q string) {
+	d.Filter = strings.TrimSpace(q)
+	if d.Filter == "" {
+		d.Listed = d.Services
+		return
+	}
+	f := strings.ToLower(d.Filter)
+	for _, s := range d.Services {
+		if strings.Contains(strings.ToLower(s.Name), f) || strings.Contains(strings.ToLower(s.Module), f) {
+			d.Listed = append(d.Listed, s)
+		}
+	}
 }
 
 func (h *handler) invoke(w http.ResponseWriter, r *http.Request) {
@@ -371,6 +700,7 @@ func (h *handler) invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := servicesData{Services: h.serviceList(), Selected: service, Payload: payload, Result: res}
+	d.filter("")
 	h.render(w, http.StatusOK, "services", h.page(r, "services", "Services", d))
 }
 

@@ -110,6 +110,7 @@ func New(cfg Config, a *api.API, cl *cluster.Cluster, rt Runtime) http.Handler {
 	m.Handle("GET /admin/deployments/{id}/events", h.authed(h.events))
 	m.Handle("GET /admin/modules", h.authed(h.modules))
 	m.Handle("GET /admin/modules/{name}", h.authed(h.module))
+	m.Handle("GET /admin/modules/{name}/diff", h.authed(h.diff))
 	m.Handle("POST /admin/modules/{name}/rollback", h.action(maxFormBody, h.rollback))
 	m.Handle("POST /admin/modules/{name}/undeploy", h.action(maxFormBody, h.undeploy))
 	m.Handle("GET /admin/services", h.authed(h.services))
@@ -364,11 +365,13 @@ type page struct {
 }
 
 var funcs = template.FuncMap{
+	// when is how every page shows a time: in UTC, which every server of a cluster agrees on, and saying so. The
+	// <time> element around it carries the ISO form (iso) for scripts and tools.
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
 		}
-		return t.Local().Format("2006-01-02 15:04:05")
+		return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
 	},
 	"iso": func(t time.Time) string {
 		if t.IsZero() {
@@ -390,7 +393,7 @@ var funcs = template.FuncMap{
 }
 
 func parsePages() map[string]*template.Template {
-	names := []string{"login", "home", "deployments", "deployment", "modules", "module", "services", "error"}
+	names := []string{"login", "home", "deployments", "deployment", "modules", "module", "sourcemodule", "diff", "services", "error"}
 	out := make(map[string]*template.Template, len(names))
 	for _, n := range names {
 		out[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS,

@@ -92,8 +92,10 @@ const (
 )
 
 type env struct {
-	srv *httptest.Server
-	cl  *cluster.Cluster
+	srv   *httptest.Server
+	cl    *cluster.Cluster
+	store odb.Store
+	rt    *fakeRuntime
 }
 
 func start(t *testing.T) *env {
@@ -123,7 +125,7 @@ func start(t *testing.T) *env {
 		cl.Stop(context.Background())
 		store.Close()
 	})
-	return &env{srv: srv, cl: cl}
+	return &env{srv: srv, cl: cl, store: store, rt: rt}
 }
 
 // client does not follow redirects, so tests see them.

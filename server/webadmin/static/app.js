@@ -192,6 +192,17 @@
     }
   });
 
+  // ---- a module's history: "source" opens that version's collapsed source ----
+  function openSource(id) {
+    const d = id && document.getElementById(id);
+    if (d instanceof HTMLDetailsElement) d.open = true;
+  }
+  document.addEventListener('click', (e) => {
+    const a = e.target instanceof Element ? e.target.closest('a.js-show-source') : null;
+    if (a) openSource(a.hash.slice(1));
+  });
+  if (location.hash.startsWith('#source-v')) openSource(location.hash.slice(1));
+
   // ---- a deployment's page while it is still in flight ----
   const live = document.getElementById('live');
   if (live && live.dataset.deployment) {
