@@ -29,6 +29,11 @@ type FileConfig struct {
 	Servers            []ServerRef       `yaml:"servers" mapstructure:"servers"`
 	Targets            map[string]Target `yaml:"targets" mapstructure:"targets"`
 	DefaultTarget      string            `yaml:"defaultTarget" mapstructure:"defaultTarget"`
+	// IDE is Zato's IDE user of the environment (zato quickstart create --ide-user), for Zato's own plug-ins.
+	IDE *struct {
+		Username string `yaml:"username" mapstructure:"username"`
+		Password string `yaml:"password" mapstructure:"password"`
+	} `yaml:"ide" mapstructure:"ide"`
 }
 
 // ServerRef is one server of an environment, for talking to a given server directly.

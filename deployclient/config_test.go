@@ -25,7 +25,7 @@ func writeConfig(t *testing.T, name, text string) string {
 func TestLoadConfigStrict(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"url: http://a:1\nusername: admin\npasword: x\n",
-			"line 3: unknown key pasword (known: url, username, password, passwordEnv, caFile, insecureSkipVerify, kind, timeout, servers, targets, defaultTarget, deployOnSave, requireMarker, include, exclude)"},
+			"line 3: unknown key pasword (known: url, username, password, passwordEnv, caFile, insecureSkipVerify, kind, timeout, servers, targets, defaultTarget, ide, deployOnSave, requireMarker, include, exclude)"},
 		{"url: http://a:1\ntargets:\n  Staging:\n    url: https://s:1\n    pasword: x\n",
 			"line 5: unknown key pasword in a target (known: url, username, password, passwordEnv, caFile, insecureSkipVerify, kind)"},
 		{"servers:\n  - name: server1\n    adress: http://a:1\n", "line 3: unknown key adress in servers (known: name, url, dir)"},

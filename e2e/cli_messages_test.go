@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,5 +147,33 @@ func TestCLIClientFileStrict(t *testing.T) {
 	out, err = run(fmt.Sprintf("url: %s\nusername: %s\npassword: %s\n", c.URL, c.Username, c.Password))
 	if err != nil {
 		t.Errorf("a good file: %v\n%s", err, out)
+	}
+}
+
+// Issue 13: Zato's IDE user (ide_publisher), where the environment was created with it, deploys through Zato's
+// endpoints and nothing else.
+func TestZatoIDEUser(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{Servers: 1, IDEUser: true})
+	if c.IDEUsername != "ide_publisher" || c.IDEPassword == "" {
+		t.Fatalf("IDE user %q", c.IDEUsername)
+	}
+	do := func(method, path string, body []byte) (int, string) {
+		req, _ := http.NewRequest(method, c.URL+path, bytes.NewReader(body))
+		req.SetBasicAuth(c.IDEUsername, c.IDEPassword)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	body, _ := json.Marshal(map[string]string{"payload_name": "ide_user_mod.py", "payload": base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf(greet, 1)))})
+	if code, out := do(http.MethodPost, "/ide-deploy", body); code != 200 || !strings.Contains(out, `"success":true`) {
+		t.Fatalf("ide-deploy as ide_publisher: %d %s", code, out)
+	}
+	if code, out := do(http.MethodGet, "/api/v1/status", nil); code != http.StatusUnauthorized {
+		t.Fatalf("the native API as ide_publisher: %d %s", code, out)
 	}
 }

@@ -54,6 +54,9 @@ func (a *app) quickstartCmd() *cobra.Command {
 			}
 			fmt.Printf("Client config: %s (user %s)\nStart it with: zato start %s\n",
 				filepath.Join(abs, config.ClientFileName), cf.Username, args[0])
+			if cf.IDE != nil {
+				fmt.Printf("Zato's IDE plug-ins: user %s, password in %s (ide:)\n", cf.IDE.Username, filepath.Join(abs, config.ClientFileName))
+			}
 			return nil
 		},
 	}
@@ -63,6 +66,7 @@ func (a *app) quickstartCmd() *cobra.Command {
 	f.StringVar(&o.ODBEngine, "odb", "sqlite", "ODB engine: sqlite or postgresql")
 	f.StringVar(&o.ODBDSN, "odb-dsn", "", "PostgreSQL DSN (with --odb postgresql)")
 	f.StringArrayVar(&overrides, "set", nil, "section.key=value for every server.conf (repeatable)")
+	f.BoolVar(&o.IDEUser, "ide-user", false, "also create Zato's IDE user, ide_publisher, for Zato's own IDE plug-ins (its password goes to zato-client.yaml)")
 	qs.AddCommand(create)
 	return qs
 }

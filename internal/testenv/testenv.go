@@ -57,6 +57,8 @@ type Options struct {
 	ServerConf map[string]string
 	// NoStart creates the environment without starting it.
 	NoStart bool
+	// IDEUser creates Zato's IDE user too (zato quickstart create --ide-user).
+	IDEUser bool
 }
 
 // Server is one server of a Cluster.
@@ -67,6 +69,7 @@ type Server struct {
 // Cluster is a running environment.
 type Cluster struct {
 	Dir, URL, Username, Password string
+	IDEUsername, IDEPassword     string // Zato's IDE user, with Options.IDEUser
 	Servers                      []Server
 	ClientConfig                 string // path of zato-client.yaml
 	bin                          string
@@ -85,6 +88,9 @@ func StartCluster(t testing.TB, o Options) *Cluster {
 	if o.ODB == "postgresql" {
 		args = append(args, "--odb", "postgresql", "--odb-dsn", pgtest.Start(t))
 	}
+	if o.IDEUser {
+		args = append(args, "--ide-user")
+	}
 	for k, v := range o.ServerConf {
 		args = append(args, "--set", k+"="+v)
 	}
@@ -97,6 +103,9 @@ func StartCluster(t testing.TB, o Options) *Cluster {
 		t.Fatal(err)
 	}
 	c.URL, c.Username, c.Password = cf.URL, cf.Username, cf.Password
+	if cf.IDE != nil {
+		c.IDEUsername, c.IDEPassword = cf.IDE.Username, cf.IDE.Password
+	}
 	for _, s := range cf.Servers {
 		c.Servers = append(c.Servers, Server{Name: s.Name, URL: s.URL, Dir: s.Dir})
 	}

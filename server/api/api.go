@@ -31,6 +31,10 @@ type Auth struct {
 	Username string
 	// Check returns true when password is right; it must compare in constant time.
 	Check func(password string) bool
+	// IDEUsername and IDECheck, when set, are Zato's IDE user (ide_publisher): accepted on the Zato-compatible
+	// upload endpoints only, as Zato's plug-ins use it for nothing else.
+	IDEUsername string
+	IDECheck    func(password string) bool
 }
 
 // Config of the API.
@@ -86,9 +90,9 @@ func New(cfg Config, cl *cluster.Cluster, rt Runtime) *API {
 	m.Handle("GET /api/v1/servers", a.authed(a.servers))
 	m.Handle("GET /api/v1/status", a.authed(a.status))
 	m.Handle("POST /api/v1/invoke/{service}", a.authed(a.invoke))
-	m.Handle("/ide-deploy", a.authed(a.ideDeploy))
-	m.Handle("POST /zato/api/invoke/zato.hot-deploy.create", a.authed(a.zatoUpload("zato_hot_deploy_create_response")))
-	m.Handle("POST /zato/api/invoke/zato.service.upload-package", a.authed(a.zatoUpload("zato_service_upload_package_response")))
+	m.Handle("/ide-deploy", a.authedIDE(a.ideDeploy))
+	m.Handle("POST /zato/api/invoke/zato.hot-deploy.create", a.authedIDE(a.zatoUpload("zato_hot_deploy_create_response")))
+	m.Handle("POST /zato/api/invoke/zato.service.upload-package", a.authedIDE(a.zatoUpload("zato_service_upload_package_response")))
 	m.Handle("/zato/api/invoke/{service}", a.authed(a.invoke))
 	return a
 }

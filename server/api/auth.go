@@ -141,8 +141,30 @@ func (a *API) CheckCredentials(user, password string) bool {
 	return userOK && passOK
 }
 
+// checkIDE reports whether user and password are Zato's IDE user's.
+func (a *API) checkIDE(user, password string) bool {
+	if a.cfg.Auth.IDEUsername == "" || a.cfg.Auth.IDECheck == nil {
+		return false
+	}
+	s := a.creds.sum("ide\x00"+user, password)
+	if a.creds.has(s) {
+		return true
+	}
+	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(a.cfg.Auth.IDEUsername)) == 1
+	if userOK && a.cfg.Auth.IDECheck(password) {
+		a.creds.add(s)
+		return true
+	}
+	return false
+}
+
 // authed lets requests with the right basic-auth credentials through, and throttles addresses that keep failing.
-func (a *API) authed(h http.HandlerFunc) http.Handler {
+func (a *API) authed(h http.HandlerFunc) http.Handler { return a.authedAs(h, false) }
+
+// authedIDE is authed that also lets Zato's IDE user through.
+func (a *API) authedIDE(h http.HandlerFunc) http.Handler { return a.authedAs(h, true) }
+
+func (a *API) authedAs(h http.HandlerFunc, ide bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := hostOf(r)
 		if d := a.throttle.wait(host, time.Now()); d > 0 {
@@ -152,7 +174,7 @@ func (a *API) authed(h http.HandlerFunc) http.Handler {
 			return
 		}
 		user, pass, ok := r.BasicAuth()
-		if !ok || !a.CheckCredentials(user, pass) {
+		if !ok || !a.CheckCredentials(user, pass) && !(ide && a.checkIDE(user, pass)) {
 			if ok {
 				a.throttle.failed(host, time.Now())
 			}

@@ -23,7 +23,11 @@ type Server struct {
 
 	Username     string
 	PasswordHash string
-	MaxPayload   int64
+	// IDEUsername and IDEPasswordHash, when set, are a second user for Zato's IDE plug-ins (Zato's ide_publisher),
+	// accepted on the Zato-compatible upload endpoints only.
+	IDEUsername     string
+	IDEPasswordHash string
+	MaxPayload      int64
 
 	ClusterSecret string
 
@@ -106,6 +110,8 @@ func Load(serverDir string) (Server, error) {
 		PublicURL:         c.str("http.public_url"),
 		Username:          c.str("api.username"),
 		PasswordHash:      c.str("api.password_hash"),
+		IDEUsername:       c.str("api.ide_username"),
+		IDEPasswordHash:   c.str("api.ide_password_hash"),
 		MaxPayload:        c.int("api.max_payload", DefaultMaxBody, 0),
 		ClusterSecret:     c.str("cluster.secret"),
 		ODBEngine:         c.str("odb.engine"),

@@ -31,6 +31,8 @@ type EnvOptions struct {
 	ODBDSN    string // postgresql DSN
 	Username  string // default "admin"
 	Password  string // default: random
+	// IDEUser adds Zato's IDE user, ide_publisher, with a password of its own, for Zato's IDE plug-ins.
+	IDEUser bool
 	// Overrides are "section.key" -> value applied to every server.conf, e.g. "hot_deploy.import_timeout": "2s".
 	Overrides map[string]string
 }
@@ -41,7 +43,18 @@ type ClientFile struct {
 	Username string         `yaml:"username"`
 	Password string         `yaml:"password"`
 	Servers  []ClientServer `yaml:"servers"`
+	// IDE is Zato's IDE user, for Zato's own plug-ins (zato quickstart create --ide-user).
+	IDE *IDEUser `yaml:"ide,omitempty"`
 }
+
+// IDEUser is a user for Zato's IDE plug-ins.
+type IDEUser struct {
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// IDEUsername is the user Zato's IDE plug-ins log in as by default.
+const IDEUsername = "ide_publisher"
 
 // ClientServer is one server of ClientFile.
 type ClientServer struct {
@@ -124,6 +137,13 @@ func createEnv(abs string, o EnvOptions) (ClientFile, error) {
 	}
 	secret := RandomToken(24)
 	cf := ClientFile{Username: o.Username, Password: o.Password}
+	var ideHash string
+	if o.IDEUser {
+		cf.IDE = &IDEUser{Username: IDEUsername, Password: RandomToken(24)}
+		if ideHash, err = HashPassword(cf.IDE.Password); err != nil {
+			return ClientFile{}, err
+		}
+	}
 	for i := 1; i <= o.Servers; i++ {
 		name := fmt.Sprintf("server%d", i)
 		sdir := filepath.Join(abs, name)
@@ -133,7 +153,7 @@ func createEnv(abs string, o EnvOptions) (ClientFile, error) {
 			dsn = "../../../" + SQLiteFileName // relative to config/repo
 		}
 		if err := writeServerConf(sdir, confValues{
-			Name: name, Port: port, Username: o.Username, PasswordHash: hash, Secret: secret,
+			Name: name, Port: port, Username: o.Username, PasswordHash: hash, IDEPasswordHash: ideHash, Secret: secret,
 			ODBEngine: o.ODBEngine, ODBDSN: dsn, MaxProcs: max(1, runtime.NumCPU()/o.Servers),
 		}, o.Overrides); err != nil {
 			return ClientFile{}, err
@@ -217,7 +237,7 @@ func yamlError(path string, err error) error {
 }
 
 type confValues struct {
-	Name, Username, PasswordHash, Secret, ODBEngine, ODBDSN string
+	Name, Username, PasswordHash, IDEPasswordHash, Secret, ODBEngine, ODBDSN string
 	Port                                                    int
 	MaxProcs                                                int
 }
@@ -240,6 +260,10 @@ tls_key=
 [api]
 username={{.Username}}
 password_hash={{.PasswordHash}}
+{{- if .IDEPasswordHash}}
+ide_username=ide_publisher
+ide_password_hash={{.IDEPasswordHash}}
+{{- end}}
 max_payload=1048576
 
 [cluster]

@@ -35,7 +35,7 @@ var schema = []struct {
 		{"host", kString}, {"port", kInt}, {"tls_cert", kString}, {"tls_key", kString}, {"tls_ca", kString},
 		{"public_url", kString},
 	}},
-	{"api", []schemaKey{{"username", kString}, {"password_hash", kString}, {"max_payload", kInt}}},
+	{"api", []schemaKey{{"username", kString}, {"password_hash", kString}, {"ide_username", kString}, {"ide_password_hash", kString}, {"max_payload", kInt}}},
 	{"cluster", []schemaKey{{"secret", kString}}},
 	{"odb", []schemaKey{{"engine", kString}, {"dsn", kString}}},
 	{"hot_deploy", []schemaKey{

@@ -147,7 +147,8 @@ func Run(ctx context.Context, dir string, opts Options) error {
 
 	a := api.New(api.Config{
 		Server: cfg.Name, MaxPayload: cfg.MaxPayload, Secret: cfg.ClusterSecret, Logger: log,
-		Auth: api.Auth{Username: cfg.Username, Check: func(p string) bool { return config.CheckPassword(cfg.PasswordHash, p) }},
+		Auth: api.Auth{Username: cfg.Username, Check: func(p string) bool { return config.CheckPassword(cfg.PasswordHash, p) },
+			IDEUsername: cfg.IDEUsername, IDECheck: func(p string) bool { return cfg.IDEPasswordHash != "" && config.CheckPassword(cfg.IDEPasswordHash, p) }},
 	}, cl, rt)
 	a.Handle("/admin/", webadmin.New(webadmin.Config{
 		Server: cfg.Name, Logger: log.With("component", "webadmin"), CheckCredentials: a.CheckCredentials, Secure: cfg.TLSCert != "",
