@@ -238,8 +238,8 @@ func yamlError(path string, err error) error {
 
 type confValues struct {
 	Name, Username, PasswordHash, IDEPasswordHash, Secret, ODBEngine, ODBDSN string
-	Port                                                    int
-	MaxProcs                                                int
+	Port                                                                     int
+	MaxProcs                                                                 int
 }
 
 var confTemplate = template.Must(template.New("server.conf").Parse(`[main]
