@@ -1,3 +1,5 @@
+//go:build linux
+
 package runtime
 
 // The hostile module corpus: modules that close or write to the worker's standard streams, fork, spawn, leave

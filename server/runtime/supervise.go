@@ -89,7 +89,7 @@ func (r *Runtime) replace(ctx context.Context, dead *worker, holdsLoadMu bool) e
 	}
 	<-dead.exited
 	dead.pmu.Lock()
-	explained := dead.explained
+	explained := dead.explained || dead.noStart
 	dead.pmu.Unlock()
 	if !explained {
 		r.log.Warn("the python worker exited", "status", fmt.Sprint(dead.exitErr))
@@ -210,7 +210,16 @@ func (r *Runtime) restartLocked(ctx context.Context) error {
 			if !errors.Is(err, errWorkerExited) {
 				w.kill("it did not start within " + r.cfg.StartTimeout.String())
 			}
+			// Not a module's crash (no module is blamed for it); the next try waits a little, for an interpreter
+			// that cannot start at all must not be started in a tight loop.
+			w.pmu.Lock()
+			w.noStart = true
+			w.pmu.Unlock()
 			close(w.ready)
+			select {
+			case <-time.After(time.Second):
+			case <-r.ctx.Done():
+			}
 			return fmt.Errorf("python worker did not start: %w", err)
 		}
 		close(w.ready) // it serves while the replay goes on, holding what it does not have yet

@@ -30,6 +30,7 @@ type worker struct {
 	killed    string               // why the runtime killed the worker, if it did
 	loadingID int64                // the load, import or unload in flight, if any
 	explained bool                 // it died while killed or loading: not a crash of its own; set before exited
+	noStart   bool                 // it never answered its first ping: not a module's crash either
 }
 
 // pipeWriter writes whole lines to one of the worker's pipes, one at a time, each within a deadline.
