@@ -64,9 +64,11 @@ func checkBin(dir string) error {
 
 // Server is one running PostgreSQL server.
 type Server struct {
-	Port int    // TCP port on 127.0.0.1
+	Port int    // TCP port on Host
 	Dir  string // holds data/, the Unix socket and postgres.log
+	Host string // the address postgres listens on: 127.0.0.1 unless Options.Host says otherwise
 
+	netns   string // the network namespace postgres runs in ("": this process's)
 	bin     string
 	cred    *syscall.Credential // nil unless running as root
 	pid     int
@@ -78,16 +80,32 @@ type Server struct {
 
 // DSN returns the URL of database db over TCP.
 func (s *Server) DSN(db string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.Port, db)
+	return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), db)
+}
+
+// Options of LaunchWith.
+type Options struct {
+	// Host is the address postgres listens on (default 127.0.0.1); with NetNS, an address of that namespace that
+	// this process can reach.
+	Host string
+	// NetNS runs postgres in that network namespace (a name under /var/run/netns, as `ip netns add` makes;
+	// Linux only, needs CAP_SYS_ADMIN).
+	NetNS string
 }
 
 // Launch starts a server that runs until Stop, or until this process dies (the kernel sends postgres SIGQUIT then).
-func Launch() (*Server, error) {
+func Launch() (*Server, error) { return LaunchWith(Options{}) }
+
+// LaunchWith is Launch with options.
+func LaunchWith(o Options) (*Server, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin, exited: make(chan struct{})}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	s := &Server{bin: bin, exited: make(chan struct{}), Host: o.Host, netns: o.NetNS}
 	if os.Geteuid() == 0 { // postgres refuses to run as root
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -109,7 +127,7 @@ func Launch() (*Server, error) {
 	}
 	// A free port may be taken by someone else before postgres binds it: try again then.
 	for attempt := 1; ; attempt++ {
-		retry, err := s.start(data)
+		retry, err := s.start(data, 0)
 		if err == nil {
 			return s, nil
 		}
@@ -203,11 +221,12 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// start runs postgres on a free port and waits until it accepts connections; retry says the port was taken.
-func (s *Server) start(data string) (retry bool, err error) {
-	port, err := freePort()
-	if err != nil {
-		return false, fmt.Errorf("free port: %w", err)
+// start runs postgres on port (0: a free one) and waits until it accepts connections; retry says the port was taken.
+func (s *Server) start(data string, port int) (retry bool, err error) {
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return false, fmt.Errorf("free port: %w", err)
+		}
 	}
 	s.Port = port
 	logPath := filepath.Join(s.Dir, "postgres.log")
@@ -217,7 +236,7 @@ func (s *Server) start(data string) (retry bool, err error) {
 	}
 	defer logf.Close()
 	cmd := s.command(filepath.Join(s.bin, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", s.Dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "listen_addresses="+s.Host, "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB",
 		"-c", "wal_level=minimal", "-c", "max_wal_senders=0", "-c", "logging_collector=off")
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -231,6 +250,15 @@ func (s *Server) start(data string) (retry bool, err error) {
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		if s.netns != "" {
+			// This thread joins the namespace and postgres, forked from it, starts there. The thread is never
+			// unlocked, so it ends with this goroutine and no other goroutine runs in the namespace.
+			if err := enterNetNS(s.netns); err != nil {
+				started <- err
+				close(s.exited)
+				return
+			}
+		}
 		if err := cmd.Start(); err != nil {
 			started <- err
 			close(s.exited)
@@ -248,7 +276,7 @@ func (s *Server) start(data string) (retry bool, err error) {
 	deadline := time.After(60 * time.Second)
 	for {
 		if ready(filepath.Join(data, "postmaster.pid")) {
-			conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+			conn, err := net.DialTimeout("tcp", net.JoinHostPort(s.Host, strconv.Itoa(port)), time.Second)
 			if err == nil {
 				conn.Close()
 				return false, nil
@@ -303,6 +331,57 @@ func (s *Server) Stop() {
 		}
 		os.RemoveAll(s.Dir)
 	})
+}
+
+// Restart stops the server (fast shutdown: clients are disconnected), leaves it down for downtime, and starts it
+// again on the same data dir and port. It returns once the server accepts connections again.
+func (s *Server) Restart(downtime time.Duration) error {
+	if err := s.Halt(); err != nil {
+		return err
+	}
+	time.Sleep(downtime)
+	return s.Resume()
+}
+
+// Halt stops the server as Stop does but keeps its directory, for Resume.
+func (s *Server) Halt() error {
+	if s.pid == 0 {
+		return errors.New("postgres is not running")
+	}
+	select {
+	case <-s.exited:
+		return errors.New("postgres is not running")
+	default:
+	}
+	syscall.Kill(s.pid, syscall.SIGINT)
+	select {
+	case <-s.exited:
+	case <-time.After(15 * time.Second):
+		syscall.Kill(s.pid, syscall.SIGKILL)
+		<-s.exited
+	}
+	return nil
+}
+
+// Resume starts a halted server again on the same data dir and port.
+func (s *Server) Resume() error {
+	select {
+	case <-s.exited:
+	default:
+		return errors.New("postgres is running")
+	}
+	s.exited = make(chan struct{})
+	s.pid = 0
+	var err error
+	for range 50 { // the port may linger a moment after the old postmaster exited
+		var retry bool
+		if retry, err = s.start(filepath.Join(s.Dir, "data"), s.Port); err == nil || !retry {
+			return err
+		}
+		s.exited = make(chan struct{})
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
 }
 
 // Exec runs SQL on database db with psql.

@@ -102,3 +102,27 @@ func TestServerDiesWithProcess(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Restart keeps the data and the port: a DSN taken before it works after it, and sees what was written before.
+func TestRestartKeepsDataAndPort(t *testing.T) {
+	s, err := Launch()
+	if err != nil {
+		unavailable(t, err)
+	}
+	t.Cleanup(s.Stop)
+	dsn := s.DSN("postgres")
+	psql(t, dsn, "CREATE TABLE kept (id int); INSERT INTO kept VALUES (7)")
+	port := s.Port
+	if err := s.Restart(200 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if s.Port != port {
+		t.Fatalf("port %d after the restart, %d before", s.Port, port)
+	}
+	if got := psql(t, dsn, "SELECT id FROM kept"); got != "7" {
+		t.Fatalf("after the restart: %q", got)
+	}
+	if err := s.Resume(); err == nil {
+		t.Fatal("Resume of a running server did not fail")
+	}
+}
