@@ -1,11 +1,13 @@
 // Drives Debian's Chromium through the web admin of a running 2-server cluster (started by browser_test.go):
 // log in, upload a module with the file picker and see 2/2 confirmations live, deploy a new version by drag and
-// drop, see a broken module's error details, roll back from the history, and invoke the service.
+// drop, see a broken module's error details, roll back from the history, invoke the service, filter with no match,
+// open a module loaded from service-sources.txt, read a version's source and a diff; then, at 800 px wide, check
+// that no page scrolls sideways with long names and messages on it.
 // Everything waits on selectors or text with timeouts; nothing sleeps.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import assert from 'node:assert/strict';
 
 function need(name) {
@@ -21,6 +23,9 @@ const moduleFile = need('ZATO_MODULE_FILE'); // browser_greet.py, version 1
 const moduleV2 = need('ZATO_MODULE_V2');     // its version 2 source, dropped on the page
 const brokenFile = need('ZATO_BROKEN_FILE'); // broken_mod.py with a syntax error on line 3
 const servers = need('ZATO_SERVERS').split(','); // server1,server2
+const longFiles = need('ZATO_LONG_FILES').split(delimiter); // a long module name, a long error message
+const sourceEntry = need('ZATO_SOURCE_ENTRY'); // service-sources.txt's entry: good on server1, broken on server2
+const sourceModule = basename(sourceEntry);
 const artifacts = need('ZATO_ARTIFACTS');
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const timeout = Number(process.env.ZATO_UI_TIMEOUT_MS || 20000);
@@ -160,6 +165,108 @@ try {
   await page.click('#invoke-button');
   await page.locator('#invoke-result .error-detail').waitFor();
   await page.locator('#invoke-result .invoke-status', { hasText: /HTTP [45]\d\d/ }).waitFor();
+
+  step('times carry their zone');
+  await page.goto(`${url}/admin/deployments`);
+  const times = await page.locator('time').evaluateAll((ts) => ts.map((t) => [t.getAttribute('datetime'), t.textContent]));
+  assert.ok(times.length >= 3, 'times on the deployments page');
+  for (const [iso, text] of times) {
+    assert.match(iso, /Z$/, `datetime ${iso}`);
+    assert.match(text, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, `time text ${text}`);
+    assert.equal(text.slice(0, 19), iso.replace('T', ' ').slice(0, 19), 'the text is the datetime in UTC');
+  }
+
+  step('a filter that matches nothing says so');
+  await page.fill('input[name="module"]', 'no_such_module_anywhere');
+  await page.click('form.filter button[type=submit]');
+  await page.getByText('No deployments match no_such_module_anywhere.').waitFor();
+  assert.equal(await page.locator('table.deployments').count(), 0, 'no empty table');
+  await shot('07-filter-no-match.png');
+  await page.fill('input[name="module"]', 'greet');
+  await page.click('form.filter button[type=submit]');
+  await page.locator('table.deployments td a', { hasText: module }).first().waitFor();
+
+  step('a module from service-sources.txt has a page with each server\'s status');
+  await page.goto(`${url}/admin/services`);
+  await page.locator(`tr[data-service] a[href="/admin/modules/${sourceModule}"]`).click();
+  await page.waitForURL(`${url}/admin/modules/${sourceModule}`);
+  await page.getByRole('heading', { name: sourceModule }).waitFor();
+  const entry = page.locator('table.sources tbody tr').filter({ has: page.locator('code', { hasText: sourceEntry }) });
+  await entry.waitFor();
+  await entry.locator(`li[data-server="${servers[0]}"] .badge`, { hasText: 'ok' }).waitFor();
+  await entry.locator(`li[data-server="${servers[1]}"] .badge`, { hasText: 'failed' }).waitFor();
+  assert.match(await entry.locator(`li[data-server="${servers[1]}"] .error-message`).innerText(), /SyntaxError/);
+  await page.locator('table.services tr[data-service]').first().waitFor();
+  await shot('08-source-module.png');
+  // The modules page lists the entry too, linking here.
+  await page.goto(`${url}/admin/modules`);
+  await page.locator(`#sources a[href="/admin/modules/${sourceModule}"]`).waitFor();
+
+  step('a version\'s source, collapsed until asked for');
+  await page.goto(`${url}/admin/modules/${module}`);
+  const src2 = page.locator('#source-v2 pre.source');
+  assert.equal(await src2.isVisible(), false, 'collapsed at first');
+  await page.locator('tr[data-version="2"] a.js-show-source').click();
+  await src2.waitFor({ state: 'visible' });
+  assert.match(await src2.innerText(), /'version': 2/);
+  await shot('09-version-source.png');
+
+  step('a diff between two versions');
+  await page.selectOption('#compare select[name="from"]', '1');
+  await page.selectOption('#compare select[name="to"]', '2');
+  await page.click('#compare button[type=submit]');
+  await page.waitForURL(/\/diff\?from=1&to=2$/);
+  assert.match(await page.locator('pre.diff .del').first().innerText(), /^-.*'version': 1/);
+  assert.match(await page.locator('pre.diff .add').first().innerText(), /^\+.*'version': 2/);
+  await page.locator('pre.diff .hunk', { hasText: /^@@ -\d/ }).first().waitFor();
+  await shot('10-diff.png');
+
+  step('long names and messages, then every page at 800 px');
+  await page.goto(`${url}/admin/`);
+  await page.setInputFiles('#files', longFiles);
+  await page.click('#upload-button');
+  await card(basename(longFiles[0])).locator('.count', { hasText: all }).waitFor();
+  await page.locator(`.watcher.failed[data-module="${basename(longFiles[1])}"] .error-message`).first().waitFor();
+  await page.setViewportSize({ width: 800, height: 900 });
+  const longMod = basename(longFiles[0]);
+  const failedId = await page.locator(`.watcher.failed[data-module="${basename(longFiles[1])}"]`).getAttribute('data-deployment-id');
+  const narrow = [
+    ['home', '/admin/'],
+    ['deployments', '/admin/deployments'],
+    ['deployments-no-match', '/admin/deployments?module=no_such_module_with_a_long_name_that_matches_nothing_at_all_anywhere'],
+    ['deployment-failed', `/admin/deployments/${failedId}`],
+    ['modules', '/admin/modules'],
+    ['module', `/admin/modules/${module}`],
+    ['module-long', `/admin/modules/${longMod}`],
+    ['diff', `/admin/modules/${module}/diff?from=1&to=2`],
+    ['services', '/admin/services'],
+    ['source-module', `/admin/modules/${sourceModule}`],
+  ];
+  for (const [name, path] of narrow) {
+    await page.goto(`${url}${path}`);
+    await page.locator('main h1').first().waitFor();
+    // Everything folded away is opened: tracebacks and sources count too.
+    await page.locator('details').evaluateAll((ds) => ds.forEach((d) => { d.open = true; }));
+    const m = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      inner: window.innerWidth,
+      wide: [...document.querySelectorAll('main *')]
+        .filter((e) => !e.closest('pre, .table-wrap') && (e.getBoundingClientRect().right > window.innerWidth + 1 ||
+          (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === 'visible')))
+        .slice(0, 3).map((e) => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')),
+      tables: [...document.querySelectorAll('.table-wrap')]
+        .filter((w) => w.scrollWidth > w.clientWidth + 1).map((w) => w.firstElementChild.className),
+    }));
+    await shot(`800-${name}.png`);
+    assert.ok(m.scroll <= m.inner, `${path} at 800 px: scrollWidth ${m.scroll} > innerWidth ${m.inner} (too wide: ${m.wide.join(', ')})`);
+    assert.deepEqual(m.tables, [], `${path} at 800 px: tables that scroll sideways inside their box`);
+  }
+  // The long names and the long message are really there.
+  await page.goto(`${url}/admin/services`);
+  await page.locator(`tr[data-service] a[href="/admin/modules/${longMod}"]`).waitFor();
+  await page.goto(`${url}/admin/deployments/${failedId}`);
+  await page.locator('.error-message', { hasText: 'this-message-has-no-spaces' }).first().waitFor();
+  await page.setViewportSize({ width: 1280, height: 900 });
 
   step('log out');
   await page.click('header form.logout button');

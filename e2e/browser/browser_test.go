@@ -1,5 +1,6 @@
 // Package browser tests the web admin in a real browser: Debian's Chromium, driven by playwright-core (npm, pinned
-// in package-lock.json), against a real 2-server cluster. Screenshots land in test-artifacts/browser/.
+// in package-lock.json), against a real 2-server cluster. Screenshots land in test-artifacts/browser/ (kept out of
+// git): NN-*.png for each step at 1280 px, 800-*.png for each page at 800 px, where no page may scroll sideways.
 package browser
 
 import (
@@ -26,6 +27,33 @@ class Greet(Service):
     def handle(self):
         self.response.payload = {'hello': self.request.input.name, 'version': %s}
 `
+
+// For the layout at 800 px: a long module name with a long service name, a module failing with a long unbroken
+// message, and a service-sources.txt entry (a long path) that loads on server1 and fails on server2.
+const (
+	longModule = "a_module_with_a_remarkably_long_name_to_check_the_layout_of_narrow_pages.py"
+	longSource = `from zato.server.service import Service
+
+class AServiceWithAVeryLongNameThatKeepsGoingAndGoingForTheLayoutCheck(Service):
+    def handle(self):
+        self.response.payload = {'ok': True}
+`
+	longErrorModule = "long_error_module.py"
+	longError       = `raise ValueError('this-message-has-no-spaces-at-all-so-only-the-page-can-wrap-it-' * 8)
+`
+	sourceModule = "source_loaded_jobs_with_a_long_name_from_service_sources.py"
+	sourceOK     = `from zato.server.service import Service
+
+class NightlyJob(Service):
+    def handle(self):
+        self.response.payload = {'from': 'service-sources.txt'}
+`
+	sourceBroken = `from zato.server.service import Service
+
+class NightlyJob(Service)
+    pass
+`
+)
 
 const broken = `from zato.server.service import Service
 
@@ -80,7 +108,26 @@ func TestWebAdminInChromium(t *testing.T) {
 	dir := here(t)
 	nodeModules(t, dir)
 
-	c := testenv.StartCluster(t, testenv.Options{})
+	c := testenv.StartCluster(t, testenv.Options{NoStart: true})
+	// service-sources.txt: one module in a deep directory (a long entry), good on server1, broken on server2.
+	sourceEntry := "./service-sources/with/a/rather/deep/directory/tree/for/the/layout/" + sourceModule
+	for i, s := range c.Servers {
+		src := sourceOK
+		if i > 0 {
+			src = sourceBroken
+		}
+		p := filepath.Join(s.Dir, sourceEntry)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.Dir, "config", "repo", "service-sources.txt"), []byte(sourceEntry+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Start(t, "")
 	work := t.TempDir()
 	write := func(name, src string) string {
 		p := filepath.Join(work, name)
@@ -91,6 +138,8 @@ func TestWebAdminInChromium(t *testing.T) {
 	}
 	v1 := write("browser_greet.py", strings.Replace(greet, "%s", "1", 1))
 	brokenFile := write("broken_mod.py", broken)
+	longFile := write(longModule, longSource)
+	longErrorFile := write(longErrorModule, longError)
 	names := make([]string, 0, len(c.Servers))
 	for _, s := range c.Servers {
 		names = append(names, s.Name)
@@ -117,6 +166,8 @@ func TestWebAdminInChromium(t *testing.T) {
 		"ZATO_MODULE_FILE="+v1,
 		"ZATO_MODULE_V2="+strings.Replace(greet, "%s", "2", 1),
 		"ZATO_BROKEN_FILE="+brokenFile,
+		"ZATO_LONG_FILES="+longFile+string(os.PathListSeparator)+longErrorFile,
+		"ZATO_SOURCE_ENTRY="+sourceEntry,
 		"ZATO_SERVERS="+strings.Join(names, ","),
 		"ZATO_ARTIFACTS="+artifacts,
 		"CHROMIUM="+chromium,
@@ -126,7 +177,9 @@ func TestWebAdminInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser script failed: %v (screenshots in %s)", err, artifacts)
 	}
-	for _, shot := range []string{"01-login.png", "02-upload-confirmed.png", "06-invoke.png"} {
+	for _, shot := range []string{"01-login.png", "02-upload-confirmed.png", "06-invoke.png", "07-filter-no-match.png",
+		"08-source-module.png", "09-version-source.png", "10-diff.png",
+		"800-home.png", "800-deployments.png", "800-module.png", "800-services.png", "800-source-module.png"} {
 		if _, err := os.Stat(filepath.Join(artifacts, shot)); err != nil {
 			t.Errorf("screenshot %s: %v", shot, err)
 		}

@@ -2,6 +2,7 @@ package webadmin
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"regexp"
 	"strings"
@@ -202,5 +203,16 @@ func TestModuleHistorySourcesAndDiff(t *testing.T) {
 	}
 	if resp, _ := e.get(t, c, "/admin/modules/nope.py/diff?from=1&to=2"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("diff of an unknown module: %d", resp.StatusCode)
+	}
+}
+
+// Long names may wrap at their separators, and stay escaped.
+func TestBreakableNames(t *testing.T) {
+	f := funcs["breakable"].(func(string) template.HTML)
+	if got := f("crm_channel.py"); got != "crm_<wbr>channel<wbr>.py" {
+		t.Errorf("breakable: %q", got)
+	}
+	if got := f("<b>_x"); got != "&lt;b&gt;_<wbr>x" {
+		t.Errorf("breakable escapes: %q", got)
 	}
 }

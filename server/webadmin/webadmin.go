@@ -386,6 +386,21 @@ var funcs = template.FuncMap{
 		return s
 	},
 	"join": strings.Join,
+	// breakable escapes a name and lets it wrap after each _ - / and before each . (module, service and path names
+	// are long and have no spaces): <wbr> adds no text, so copying the name still gives the name.
+	"breakable": func(s string) template.HTML {
+		var b strings.Builder
+		for i, r := range s {
+			if r == '.' && i > 0 {
+				b.WriteString("<wbr>")
+			}
+			b.WriteString(template.HTMLEscapeString(string(r)))
+			if strings.ContainsRune("_-/", r) {
+				b.WriteString("<wbr>")
+			}
+		}
+		return template.HTML(b.String()) // every rune is escaped above
+	},
 	"json": func(v any) (string, error) {
 		b, err := json.Marshal(v)
 		return string(b), err
