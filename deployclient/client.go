@@ -57,6 +57,8 @@ type Client struct {
 
 // Errors callers branch on. Use errors.Is: they wrap the detail.
 var (
+	// ErrConflict is a 409 conflict: the module changed since the version the upload named as its base.
+	ErrConflict = errors.New("conflict")
 	// ErrUnauthorized is a 401 or 403: wrong user name or password.
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrUnreachable is a network failure: connection refused or reset, DNS, TLS, a timeout before any answer.
@@ -71,6 +73,8 @@ type APIError struct {
 	Code      string // "bad_name", "not_found", ... (for invoke errors, the Python exception type)
 	Message   string
 	Traceback string // invoke errors only
+	// Conflict is the version someone else deployed since the upload's base (409 conflict only).
+	Conflict *wire.Conflict
 }
 
 func (e *APIError) Error() string {
@@ -82,6 +86,9 @@ func (e *APIError) Error() string {
 
 // Is makes errors.Is(err, ErrUnauthorized) true for 401 and 403 answers.
 func (e *APIError) Is(target error) bool {
+	if target == ErrConflict {
+		return e.Status == http.StatusConflict && e.Conflict != nil
+	}
 	return target == ErrUnauthorized && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden)
 }
 
@@ -292,11 +299,12 @@ func apiError(status int, body []byte) error {
 	var e struct {
 		Error struct {
 			Code, Type, Message, Traceback string
+			Current                        *wire.Conflict `json:"current"`
 		} `json:"error"`
 	}
 	ae := &APIError{Status: status}
 	if json.Unmarshal(body, &e) == nil && (e.Error.Message != "" || e.Error.Code != "" || e.Error.Type != "") {
-		ae.Code, ae.Message, ae.Traceback = e.Error.Code, e.Error.Message, e.Error.Traceback
+		ae.Code, ae.Message, ae.Traceback, ae.Conflict = e.Error.Code, e.Error.Message, e.Error.Traceback, e.Error.Current
 		if ae.Code == "" {
 			ae.Code = e.Error.Type
 		}

@@ -29,10 +29,34 @@ func (c *Client) Upload(ctx context.Context, name string, source []byte, origin 
 // UploadKeyed is Upload with the caller's idempotency key (NewKey): a caller that tries one save again itself passes
 // the same key each time, so that a try whose answer was lost does not make a second deployment.
 func (c *Client) UploadKeyed(ctx context.Context, name string, source []byte, origin, key string) (Deployment, error) {
+	return c.UploadWith(ctx, Upload{Name: name, Source: source, Origin: origin, Key: key})
+}
+
+// Upload is one upload: the module, where it comes from, its idempotency key (NewKey) and its base.
+type Upload struct {
+	Name   string
+	Source []byte
+	Origin string
+	Key    string
+	// Base is the sha256 of the version the uploader last deployed or fetched of this module ("mine": the newest
+	// one its user deployed; "": deploy anyway). When someone else deployed another version since, the upload is
+	// refused with an *APIError that Is ErrConflict and carries that version (Conflict).
+	Base string
+}
+
+// UploadWith sends an upload (see Upload and UploadKeyed).
+func (c *Client) UploadWith(ctx context.Context, u Upload) (Deployment, error) {
+	name, source, origin, key := u.Name, u.Source, u.Origin, u.Key
+	if key == "" {
+		key = NewKey()
+	}
 	if c.cfg.Kind == KindZato {
 		return c.zatoUpload(ctx, name, source)
 	}
 	body := map[string]string{"name": name, "source": string(source), "origin": origin}
+	if u.Base != "" {
+		body["base_sha256"] = u.Base
+	}
 	var d Deployment
 	if err := c.doKeyed(ctx, retryKeyedWrite, key, http.MethodPost, "/api/v1/deploy", body, &d); err != nil {
 		return Deployment{}, fmt.Errorf("upload %s: %w", name, err)
@@ -48,7 +72,12 @@ func (c *Client) Deploy(ctx context.Context, name string, source []byte, origin 
 
 // DeployKeyed is Deploy with the caller's idempotency key (see UploadKeyed).
 func (c *Client) DeployKeyed(ctx context.Context, name string, source []byte, origin, key string, onChange func(Deployment)) (Deployment, error) {
-	d, err := c.UploadKeyed(ctx, name, source, origin, key)
+	return c.DeployWith(ctx, Upload{Name: name, Source: source, Origin: origin, Key: key}, onChange)
+}
+
+// DeployWith is Deploy of an Upload.
+func (c *Client) DeployWith(ctx context.Context, u Upload, onChange func(Deployment)) (Deployment, error) {
+	d, err := c.UploadWith(ctx, u)
 	if err != nil {
 		return d, err
 	}

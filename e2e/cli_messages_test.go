@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zato-go/zato/internal/testenv"
 )
@@ -175,5 +176,55 @@ func TestZatoIDEUser(t *testing.T) {
 	}
 	if code, out := do(http.MethodGet, "/api/v1/status", nil); code != http.StatusUnauthorized {
 		t.Fatalf("the native API as ide_publisher: %d %s", code, out)
+	}
+}
+
+// Issue 14.2: an upload that names the version its author last saw is refused when someone else deployed another
+// version since; the command line checks against its user's last deploy and has --force.
+func TestNeverOverwriteAVersionNotSeen(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{Servers: 1})
+	p := filepath.Join(t.TempDir(), "guarded_mod.py")
+	write := func(v int) {
+		if err := os.WriteFile(p, []byte(fmt.Sprintf(greet, v)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(1)
+	if out, err := c.Zato(t, "deploy", p); err != nil {
+		t.Fatalf("first deploy: %v\n%s", err, out)
+	}
+	// A file in the pickup dir (another origin, another "who") deploys version 2 meanwhile.
+	pick := filepath.Join(c.Servers[0].Dir, "pickup", "incoming", "services", "guarded_mod.py")
+	if err := os.WriteFile(pick, []byte(fmt.Sprintf(greet, 2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cl := client(t, c, "")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		vs, err := cl.Versions(ctx(t), "guarded_mod.py")
+		if err == nil && len(vs) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pickup dir did not deploy version 2: %v %v", vs, err)
+		}
+		time.Sleep(100 * time.Millisecond) // bounded: the pickup dir deploys within milliseconds
+	}
+	write(3)
+	out, err := c.Zato(t, "deploy", p)
+	if err == nil || !strings.Contains(err.Error(), "version 2 was deployed by pickup (pickup)") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("deploy over a version not seen: %v\n%s", err, out)
+	}
+	if vs, _ := cl.Versions(ctx(t), "guarded_mod.py"); len(vs) != 2 {
+		t.Fatalf("the refused deploy stored a version: %d versions", len(vs))
+	}
+	if out, err := c.Zato(t, "deploy", "--force", p); err != nil || !strings.Contains(out, "deployed on the only server (1/1)") {
+		t.Fatalf("deploy --force: %v\n%s", err, out)
+	}
+	// The user's own deploy is what they saw: the next one goes through without --force.
+	write(4)
+	if out, err := c.Zato(t, "deploy", p); err != nil {
+		t.Fatalf("deploy after --force: %v\n%s", err, out)
 	}
 }

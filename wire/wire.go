@@ -234,6 +234,18 @@ type StatusReport struct {
 	Raw     json.RawMessage `json:"-"`
 }
 
+// Conflict is the 409 answer to an upload whose base (the version its author last saw) is not the module's current
+// version any more, because someone or something else deployed another one: {"error": {"code": "conflict",
+// "message", "current": Conflict}}.
+type Conflict struct {
+	Version   int       `json:"version"`
+	SHA256    string    `json:"sha256"`
+	Source    string    `json:"source"`
+	Who       string    `json:"who"`
+	Origin    string    `json:"origin"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 // IdempotencyHeader carries a write's idempotency key: a repeat of a write with the same key returns the deployment
 // the first one created instead of making another, so a client may retry a write whose answer it did not get.
 const IdempotencyHeader = "Idempotency-Key"

@@ -114,7 +114,7 @@ func toResult(d deployclient.Deployment) deployResult {
 }
 
 func (a *app) deployCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, force bool
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "deploy FILE...",
@@ -139,7 +139,11 @@ func (a *app) deployCmd() *cobra.Command {
 				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 				start := time.Now()
 				seen := map[string]string{}
-				d, err := cl.Deploy(ctx, filepath.Base(file), src, "cli", func(d deployclient.Deployment) {
+				base := "mine" // refused when someone else deployed another version since this user's last deploy
+				if force {
+					base = ""
+				}
+				d, err := cl.DeployWith(ctx, deployclient.Upload{Name: filepath.Base(file), Source: src, Origin: "cli", Base: base}, func(d deployclient.Deployment) {
 					if asJSON {
 						return
 					}
@@ -154,6 +158,10 @@ func (a *app) deployCmd() *cobra.Command {
 					}
 				})
 				cancel()
+				var ae *deployclient.APIError
+				if errors.As(err, &ae) && errors.Is(err, deployclient.ErrConflict) {
+					return fmt.Errorf("%s; compare with zato history %s, and deploy anyway with --force", ae.Message, filepath.Base(file))
+				}
 				if err != nil && d.ID == 0 {
 					return fmt.Errorf("deploy %s: %w", file, err)
 				}
@@ -186,6 +194,7 @@ func (a *app) deployCmd() *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
+	c.Flags().BoolVar(&force, "force", false, "deploy even when someone else has deployed another version since your last deploy")
 	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for every server to confirm")
 	return c
 }

@@ -27,6 +27,9 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 		Name   string `json:"name"`
 		Source string `json:"source"`
 		Origin string `json:"origin"`
+		// Base: the sha256 of the version the client last deployed or fetched; a 409 conflict when someone else
+		// has deployed another version since.
+		Base string `json:"base_sha256"`
 	}
 	if err := checkJSONText(body); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_payload", err.Error())
@@ -44,11 +47,24 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_origin", fmt.Sprintf("unknown origin %q", origin))
 		return
 	}
-	a.submit(w, r, req.Name, []byte(req.Source), origin)
+	a.submitBase(w, r, req.Name, []byte(req.Source), origin, req.Base)
 }
 
 func (a *API) submit(w http.ResponseWriter, r *http.Request, name string, src []byte, origin string) {
-	d, err := a.cl.Submit(r.Context(), deploySubmission(r, name, src, origin))
+	a.submitBase(w, r, name, src, origin, "")
+}
+
+func (a *API) submitBase(w http.ResponseWriter, r *http.Request, name string, src []byte, origin, base string) {
+	sub := deploySubmission(r, name, src, origin)
+	sub.Base = base
+	d, err := a.cl.Submit(r.Context(), sub)
+	var ce *odb.ConflictError
+	if errors.As(err, &ce) {
+		writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]any{"code": "conflict", "message": ce.Error(),
+			"current": wire.Conflict{Version: ce.Current.Number, SHA256: ce.Current.SHA256, Source: ce.Current.Source,
+				Who: ce.Who, Origin: ce.Origin, CreatedAt: ce.At}}})
+		return
+	}
 	if err != nil {
 		a.fail(w, err)
 		return

@@ -185,7 +185,14 @@ type Submission struct {
 	Who       string
 	Origin    string
 	Key       string // idempotency key: a repeat returns the first request's deployment
+	// Base is the sha256 of the version the requester last saw: when someone else deployed another version since,
+	// Submit returns a *odb.ConflictError and stores nothing ("" = deploy anyway). BaseMine stands for the
+	// newest version Who deployed (the command line, which keeps no record of what it saw).
+	Base string
 }
+
+// BaseMine as a Submission's Base is the newest version of the module that the submitter deployed.
+const BaseMine = "mine"
 
 // Submit stores a deployment with a pending row for every server that is live or starting (a starting one applies
 // it once it has caught up) and an offline row for the others, then wakes every server. It returns at once; servers
@@ -199,6 +206,13 @@ func (c *Cluster) Submit(ctx context.Context, s Submission) (odb.Deployment, err
 		}
 	} else if !ValidName(s.Module) {
 		return odb.Deployment{}, fmt.Errorf("%w: %q", ErrBadName, s.Module)
+	}
+	if s.Base == BaseMine {
+		base, err := c.lastDeployedBy(ctx, s.Module, s.Who)
+		if err != nil {
+			return odb.Deployment{}, err
+		}
+		s.Base = base
 	}
 	members, err := c.store.Servers(ctx)
 	if err != nil {
@@ -215,11 +229,13 @@ func (c *Cluster) Submit(ctx context.Context, s Submission) (odb.Deployment, err
 	}
 	d, err := c.store.CreateDeployment(ctx, odb.NewDeployment{
 		Module: s.Module, Action: s.Action, Source: s.Source, VersionID: s.VersionID,
-		Who: s.Who, Origin: s.Origin, ReceivedBy: c.cfg.Name, Servers: rows, Key: s.Key,
+		Who: s.Who, Origin: s.Origin, ReceivedBy: c.cfg.Name, Servers: rows, Key: s.Key, Base: s.Base,
 	})
 	switch {
 	case err != nil && s.Action == odb.ActionUndeploy && errors.Is(err, odb.ErrNotFound):
 		return odb.Deployment{}, refuse(ErrNotDeployed, "%s is not deployed", s.Module)
+	case errors.As(err, new(*odb.ConflictError)):
+		return odb.Deployment{}, err // says it all in the user's words
 	case err != nil:
 		return odb.Deployment{}, fmt.Errorf("store deployment of %s: %w", s.Module, err)
 	case d.Repeated:
@@ -231,6 +247,21 @@ func (c *Cluster) Submit(ctx context.Context, s Submission) (odb.Deployment, err
 	c.handOver(d)
 	c.hub.Notify()
 	return d, nil
+}
+
+// lastDeployedBy is the sha256 of the newest version of module that who deployed (a rollback included), or "" when
+// who never deployed it.
+func (c *Cluster) lastDeployedBy(ctx context.Context, module, who string) (string, error) {
+	ds, err := c.store.Deployments(ctx, odb.DeploymentFilter{Module: module, Limit: 1000})
+	if err != nil {
+		return "", err
+	}
+	for _, d := range ds { // newest first
+		if d.Who == who && d.Action == odb.ActionDeploy {
+			return d.Version.SHA256, nil
+		}
+	}
+	return "", nil
 }
 
 // handOver tells every live server of a new deployment: one that had nothing older pending gets the deployment

@@ -108,6 +108,12 @@ func (s *store) createDeployment(ctx context.Context, q querier, d NewDeployment
 		}
 	}
 
+	if d.Base != "" && d.Action == ActionDeploy && d.VersionID == 0 && current.Valid {
+		if err := conflict(ctx, q, d); err != nil {
+			return Deployment{}, err
+		}
+	}
+
 	switch {
 	case d.Action == ActionUndeploy:
 		if !current.Valid {
@@ -390,4 +396,27 @@ func (s *store) Deployments(ctx context.Context, f DeploymentFilter) ([]Deployme
 		return nil, fmt.Errorf("list deployments: %w", err)
 	}
 	return ds, nil
+}
+
+// conflict returns a *ConflictError when d's module moved on from d.Base through someone else's deployment; the
+// module's row is locked, so no deployment slips between this look and the insert.
+func conflict(ctx context.Context, q querier, d NewDeployment) error {
+	var c ConflictError
+	var at utcTime
+	err := q.queryRow(ctx, `SELECT v.id, v.number, v.sha256, v.source, v.who, v.origin, v.created_at, d.who, d.origin, d.created_at
+		FROM modules m JOIN versions v ON v.id = m.current_version_id JOIN deployments d ON d.id = m.last_deployment_id
+		WHERE m.name = $1`, d.Module).Scan(&c.Current.ID, &c.Current.Number, &c.Current.SHA256, &c.Current.Source,
+		&c.Current.Who, &c.Current.Origin, (*utcTime)(&c.Current.CreatedAt), &c.Who, &c.Origin, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look at the current version: %w", err)
+	}
+	sum := sha256.Sum256([]byte(d.Source))
+	if c.Current.SHA256 == d.Base || c.Current.SHA256 == hex.EncodeToString(sum[:]) || (c.Who == d.Who && c.Origin == d.Origin) {
+		return nil
+	}
+	c.Module, c.Current.Module, c.At = d.Module, d.Module, time.Time(at)
+	return &c
 }

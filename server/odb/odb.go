@@ -4,6 +4,7 @@
 package odb
 
 import (
+	"fmt"
 	"context"
 	"errors"
 	"time"
@@ -138,6 +139,10 @@ type NewDeployment struct {
 	ReceivedBy string
 	// One row per server, usually pending for live servers and offline for the others.
 	Servers []ServerStatus
+	// Base, if set, is the sha256 of the version the requester last saw (deployed or fetched). When the module's
+	// current version has another sha256 than Base and than Source, and its newest deployment was made by someone
+	// or something else (another who or origin), CreateDeployment stores nothing and returns a *ConflictError.
+	Base string
 	// Key, if set, is the request's idempotency key: when a deployment with this key exists, CreateDeployment
 	// returns it (Repeated) and stores nothing.
 	Key string
@@ -206,6 +211,20 @@ type Store interface {
 
 	// Close releases the store. Calling it again is a no-op.
 	Close() error
+}
+
+// ConflictError says that a module's current version is not the one the requester last saw, and who made it.
+type ConflictError struct {
+	Module  string
+	Current Version   // the version serving now
+	Who     string    // of its newest deployment (a rollback's author, the pickup dir...)
+	Origin  string
+	At      time.Time // when that deployment was made
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s changed since you last saw it: version %d was deployed by %s (%s) at %s", e.Module,
+		e.Current.Number, e.Who, e.Origin, e.At.UTC().Format("2006-01-02 15:04:05 MST"))
 }
 
 // ErrKeyReused is returned (wrapped) when an idempotency key comes back with another module or action.

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) (a, b odb.Store)) {
 		{"Deployments", testDeployments},
 		{"PendingFor", testPendingFor},
 		{"BehindAndLastRows", testBehindAndLastRows},
+		{"Conflict", testConflict},
 		{"SetServerStatus", testSetServerStatus},
 		{"MarkOffline", testMarkOffline},
 		{"Sources", testSources},
@@ -421,6 +422,28 @@ func testBehindAndLastRows(t *testing.T, a, b odb.Store) {
 	equal(t, "LastRows(s1) two.py", rows["two.py"].Status, odb.Status(d3.Servers[0].Status))
 	equal(t, "LastRows(s1) three.py", rows["three.py"].Status, odb.StatusFailed)
 	equal(t, "LastRows(unknown)", len(must(a.LastRows(ctx, "nope"))(t)), 0)
+}
+
+// A deploy that names the version its author last saw (Base) is refused when someone else has deployed another
+// version since, and goes through otherwise.
+func testConflict(t *testing.T, a, b odb.Store) {
+	ctx := t.Context()
+	row := []odb.ServerStatus{{Server: "s1", Status: odb.StatusPending}}
+	v1 := must(a.CreateDeployment(ctx, odb.NewDeployment{Module: "c.py", Action: odb.ActionDeploy, Source: "1", Who: "ann", Origin: "ide", Servers: row}))(t)
+	// Ann again, from v1: no conflict.
+	v2 := must(b.CreateDeployment(ctx, odb.NewDeployment{Module: "c.py", Action: odb.ActionDeploy, Source: "2", Who: "ann", Origin: "ide", Base: v1.Version.SHA256, Servers: row}))(t)
+	// Bob deploys v3 over it from the pickup dir.
+	must(a.CreateDeployment(ctx, odb.NewDeployment{Module: "c.py", Action: odb.ActionDeploy, Source: "3", Who: "bob", Origin: "pickup", Servers: row}))(t)
+	// Ann, still at v2: refused, naming bob's version; nothing stored.
+	_, err := b.CreateDeployment(ctx, odb.NewDeployment{Module: "c.py", Action: odb.ActionDeploy, Source: "4", Who: "ann", Origin: "ide", Base: v2.Version.SHA256, Servers: row})
+	var ce *odb.ConflictError
+	if !errors.As(err, &ce) || ce.Current.Number != 3 || ce.Who != "bob" || ce.Origin != "pickup" || ce.Current.Source != "3" {
+		t.Fatalf("conflict: %v %+v", err, ce)
+	}
+	equal(t, "versions after a conflict", len(must(a.Versions(ctx, "c.py"))(t)), 3)
+	// Without a base (deploy anyway), or with bob's version as the base: it goes through.
+	must(a.CreateDeployment(ctx, odb.NewDeployment{Module: "c.py", Action: odb.ActionDeploy, Source: "4", Who: "ann", Origin: "ide", Base: ce.Current.SHA256, Servers: row}))(t)
+	must(b.CreateDeployment(ctx, odb.NewDeployment{Module: "c.py", Action: odb.ActionDeploy, Source: "5", Who: "ann", Origin: "ide", Servers: row}))(t)
 }
 
 func testSetServerStatus(t *testing.T, a, b odb.Store) {
