@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zato-go/zato/server/odb"
+	"github.com/zato-go/zato/server/runtime"
 )
 
 // deployLoop applies deployments one at a time, in the order they were created: pushed ones at once, the others as
@@ -249,4 +250,36 @@ func (c *Cluster) refreshDependents(ctx context.Context, module string) {
 		}
 		c.hub.Notify()
 	}
+}
+
+// Quarantined records that the runtime quarantined module on its own (it kept killing the worker after its import,
+// or failed when replayed into a new worker): its services are gone from this server, so the module's newest
+// deployment reads failed here with the reason, and `zato status` says so. The module is loaded again only when a new
+// version is deployed. Called by the runtime (Config.OnQuarantine), never with a lock of it held.
+func (c *Cluster) Quarantined(module string, e *runtime.ModuleError) {
+	ctx := context.Background()
+	c.mu.Lock()
+	_, hot := c.loaded[module]
+	delete(c.loaded, module)
+	c.mu.Unlock()
+	c.deps.forget(module)
+	if hot {
+		// current/ holds what serves: a restart must not import it again.
+		c.beforeApply(ctx, module)
+		path := filepath.Join(c.cfg.CurrentDir, module)
+		os.Remove(twinOf(path))
+		os.Remove(path)
+	}
+	m, err := c.store.Module(ctx, module)
+	if err != nil || m.LastDeployment == 0 {
+		c.log.Error(fmt.Sprintf("Quarantined %s: %s", module, e.Message)) // a service-sources module: the log says it
+		return
+	}
+	st := odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusFailed, Services: []string{},
+		Error: &odb.ErrorDetail{Type: e.Type, Message: e.Message, Line: e.Line, Column: e.Column, Traceback: e.Traceback}}
+	c.log.Error(fmt.Sprintf("Quarantined %s: %s: %s; it stays out until a new version is deployed", module, e.Type, e.Message))
+	if err := c.store.SetServerStatus(ctx, m.LastDeployment, st); err != nil {
+		c.log.Error("record a quarantine", "module", module, "err", err)
+	}
+	c.hub.Notify()
 }

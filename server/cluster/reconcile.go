@@ -45,7 +45,9 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 			c.deps.failed(m.Name, row.Error)
 			c.log.Warn(fmt.Sprintf("Version %d of %s failed on this server (%s): not imported again until a new version is deployed",
 				m.Current.Number, m.Name, row.Error.Type))
-			c.serveLastGood(ctx, m, onDisk, isOnDisk)
+			if row.Error == nil || row.Error.Type != quarantinedType {
+				c.serveLastGood(ctx, m, onDisk, isOnDisk)
+			} // a quarantined module serves nothing, as on the servers that quarantined it while running
 			continue
 		case isOnDisk && sha(onDisk) == m.Current.SHA256:
 			st = c.loadKept(ctx, m.Name, onDisk)
@@ -67,6 +69,9 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 	}
 	return nil
 }
+
+// quarantinedType is the error type of a module the runtime quarantined (runtime.Config.OnQuarantine).
+const quarantinedType = "Quarantined"
 
 // transient reports whether a failure says nothing about the module (the runtime or the disk failed), so that the
 // version is tried again at start.

@@ -121,6 +121,7 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		InvokeThreads: cfg.InvokeThreads,
 		Logger:        log.With("component", "python"),
 		Server:        cfg.Name,
+		OnQuarantine:  cl.Quarantined,
 	})
 	if err != nil {
 		return fmt.Errorf("start python runtime: %w", err)
