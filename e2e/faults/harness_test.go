@@ -346,7 +346,9 @@ class Version(Service):
 `, serviceOf(module), module, token))
 }
 
-func serviceOf(module string) string { return "faults." + strings.TrimSuffix(module, ".py") + ".version" }
+func serviceOf(module string) string {
+	return "faults." + strings.TrimSuffix(module, ".py") + ".version"
+}
 
 func sum(b []byte) string {
 	h := sha256.Sum256(b)
