@@ -246,6 +246,9 @@ type Conflict struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// ServerHeader names the server that answered, on every answer of the HTTP API.
+const ServerHeader = "X-Zato-Server"
+
 // IdempotencyHeader carries a write's idempotency key: a repeat of a write with the same key returns the deployment
 // the first one created instead of making another, so a client may retry a write whose answer it did not get.
 const IdempotencyHeader = "Idempotency-Key"

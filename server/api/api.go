@@ -18,6 +18,7 @@ import (
 	"github.com/zato-go/zato/server/cluster"
 	"github.com/zato-go/zato/server/odb"
 	"github.com/zato-go/zato/server/runtime"
+	"github.com/zato-go/zato/wire"
 )
 
 // Runtime is what the API needs of the Python runtime.
@@ -101,7 +102,12 @@ func New(cfg Config, cl *cluster.Cluster, rt Runtime) *API {
 func (a *API) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
 
 // ServeHTTP implements http.Handler.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// Every answer names the server that gave it (ServerHeader): behind a load balancer a client still knows which
+// server answered an invocation.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(wire.ServerHeader, a.cfg.Server)
+	a.mux.ServeHTTP(w, r)
+}
 
 type ctxUser struct{}
 

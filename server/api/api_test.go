@@ -332,3 +332,13 @@ func TestAuthCache(t *testing.T) {
 		t.Fatalf("%d password checks for 21 good requests and 2 bad ones, want 3", checks)
 	}
 }
+
+// Every answer names the server that gave it.
+func TestAnswersNameTheServer(t *testing.T) {
+	s := newServer(t, api.Config{Server: "server7"})
+	for _, path := range []string{"/healthz", "/api/v1/servers", "/api/v1/nope"} {
+		if rec := s.do(t, http.MethodGet, path, nil); rec.Header().Get("X-Zato-Server") != "server7" {
+			t.Errorf("%s: X-Zato-Server %q", path, rec.Header().Get("X-Zato-Server"))
+		}
+	}
+}
