@@ -68,6 +68,9 @@ TASK_PROGRESS=${TASK_PROGRESS:-15s} go tool task quickstart BIN="$bin" QS_DIR="$
 rc=${PIPESTATUS[0]}
 set -e
 mark done
+# CPU time of everything the task ran (compilers, go, zato; not the detached servers): what the load of other work
+# on the machine cannot change, unlike the wall-clock figures.
+cpu=$(times | tail -1 | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } printf "%.0f", s }')
 at() { awk -v k="$1" '$1 == k { print $2; exit }' "$phases"; }
 span() { local a b; a=$(at "$1"); b=$(at "$2"); [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { printf "%6.1f s", b - a }' || echo "     - "; }
 mods=$(find "$GOMODCACHE/cache/download" -name '*.zip' 2>/dev/null | wc -l)
@@ -81,6 +84,7 @@ printf '  %-58s %s\n' "deploy examples/ (both confirmations)" "$(span started de
 printf '  %-58s %s\n' "first confirmed deployment, from the start" "$(span start deployed)"
 printf '  %-58s %s\n' "whole task (with invoke and status)" "$(span start done)"
 echo "  modules downloaded: $mods; module cache $(du -sh "$GOMODCACHE" | cut -f1), build cache $(du -sh "$GOCACHE" | cut -f1)"
+echo "  CPU time used: ${cpu} s (on $(nproc 2>/dev/null || echo ?) cores that is at least $(awk -v c="$cpu" -v n="$(nproc 2>/dev/null || echo 1)" 'BEGIN { printf "%.0f", c / n }') s of wall-clock time)"
 echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
 if [ "$rc" != 0 ]; then echo "bench:setup: go tool task quickstart failed (exit $rc)" >&2; exit "$rc"; fi
 first=$(at deployed)
