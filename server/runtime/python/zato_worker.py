@@ -198,6 +198,29 @@ def _channels():
 
 # Only as the script: a module that imports this file must not take the channels over again.
 REQUESTS, LOADS, REPLIES = _channels() if __name__ == '__main__' else (None, None, None)
+
+# Copies of the standard fds as the worker got them (stdin /dev/null, stdout and stderr the server's output pipe),
+# out of modules' way: a module that closes fd 0, 1 or 2 must not take print() away from the modules after it.
+STD_COPIES = tuple(_high(os.dup(fd)) for fd in (0, 1, 2)) if __name__ == '__main__' else ()
+
+
+def repair_std():
+    """ Gives fds 0, 1 and 2 back their own files when a module closed them; a few fstat calls. """
+    for fd, copy in zip((0, 1, 2), STD_COPIES):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                os.dup2(copy, fd)
+            except OSError:
+                pass
+    for name, fd in (('stdout', 1), ('stderr', 2)):
+        f = getattr(sys, name)
+        if getattr(f, 'closed', False):  # the module closed the file object itself
+            try:
+                setattr(sys, name, os.fdopen(os.dup(fd), 'w', encoding='utf-8', errors='replace', buffering=1))
+            except OSError:
+                pass
 WORKER_PID = os.getpid()
 
 import concurrent.futures  # noqa: E402
@@ -522,6 +545,8 @@ LOADER_OPS = ('load', 'import', 'unload', 'replayed')  # run one after another o
 def handle(req):
     rid = req.get('id')
     rid = rid if isinstance(rid, int) else 0
+    if STD_COPIES:
+        repair_std()
     try:
         resp = OPS[req['op']](req)
     except BaseException as e:

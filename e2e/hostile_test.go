@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zato-go/zato/deployclient"
+	"github.com/zato-go/zato/internal/testenv"
+)
+
+// hostile is issue 11's corpus: modules that attack the worker at import or when invoked. Each deploys (or fails)
+// on its own; none may stop the others from serving, on any server.
+var hostile = []struct{ name, src string }{
+	{"close_stdin.py", "import os\nos.close(0)\n"},
+	{"close_stdout.py", "import os\nos.close(1)\nos.close(2)\n"},
+	{"fork_at_import.py", "import os, time\nif os.fork() == 0:\n    time.sleep(10**6)\n"},
+	{"spawn_at_import.py", "import subprocess\nsubprocess.Popen(['sleep', '100000'])\n"},
+	{"thread_at_import.py", "import threading, time\nthreading.Thread(target=lambda: time.sleep(10**6)).start()\n"},
+	{"setsid_daemon.py", "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(10**6)\n    os._exit(0)\n"},
+	{"print_flood.py", "import sys\nfor _ in range(50):\n    print('x' * (1 << 20))\n"},
+	{"long_line.py", "print('y' * (5 << 20))\n"},
+	{"huge_reply.py", `from zato.server.service import Service
+
+class Huge(Service):
+    name = 'huge-reply.get'
+    def handle(self):
+        self.response.payload = {'blob': 'z' * (70 << 20)}
+`},
+}
+
+// TestHostileModulesDoNotHarmTheCluster deploys the corpus to a cluster while a canary service is invoked on every
+// server, then checks that the canary never failed, that a huge reply fails only its own invocation, that the log
+// did not grow with the flood, and that no process of the cluster outlives its server (clean stop and kill -9).
+func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{ServerConf: map[string]string{"hot_deploy.import_timeout": "5s"}})
+	cl := client(t, c, "")
+	mustStatus(t, deploy(t, cl, "canary_svc.py", fmt.Sprintf(greet, 1)), "deployed")
+
+	// The canary: every server, all along.
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	var lat []time.Duration
+	var canaryErrs []string
+	var wg sync.WaitGroup
+	for _, s := range c.Servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc := client(t, c, s.URL)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				start := time.Now()
+				ictx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := sc.Invoke(ictx, "canary-svc.greet", []byte(`{"name": "c"}`))
+				cancel()
+				mu.Lock()
+				if err != nil {
+					canaryErrs = append(canaryErrs, s.Name+": "+err.Error())
+				} else {
+					lat = append(lat, time.Since(start))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+
+	for _, h := range hostile {
+		d, err := cl.Deploy(ctx(t), h.name, []byte(h.src), "api", nil)
+		if err != nil {
+			t.Fatalf("deploy %s: %v", h.name, err)
+		}
+		t.Logf("%s: %s", h.name, d.Status)
+		if d.Status != "deployed" { // each imports cleanly: what it does to the process must not fail it, or others
+			t.Errorf("%s: %s, want deployed", h.name, d.Status)
+		}
+		for _, s := range d.Servers {
+			if s.Error != nil {
+				t.Logf("  %s: %s: %.200s", s.Name, s.Error.Type, s.Error.Message)
+			}
+		}
+	}
+	// A huge reply fails its own invocation, clearly.
+	_, err := cl.Invoke(ctx(t), "huge-reply.get", nil)
+	var ae *deployclient.APIError
+	if !errors.As(err, &ae) || !strings.Contains(ae.Code+ae.Message, "ResponseTooLarge") {
+		t.Errorf("a 70 MiB reply: %v", err)
+	}
+	// A module deployed after the corpus deploys and serves everywhere.
+	mustStatus(t, deploy(t, cl, "after_corpus.py", fmt.Sprintf(greet, 2)), "deployed")
+	for _, s := range c.Servers {
+		if out := invoke(t, client(t, c, s.URL), "after-corpus.greet", `{"name": "x"}`); out["version"] != float64(2) {
+			t.Fatalf("%s after the corpus answered %v", s.Name, out)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if len(canaryErrs) > 0 {
+		t.Errorf("the canary failed %d times while the corpus deployed, first: %s", len(canaryErrs), canaryErrs[0])
+	}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		t.Logf("FIGURE canary-p50 %.2f ms, p99 %.2f ms over %d invocations", ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), len(lat))
+	}
+	// 50 MB printed at import did not reach the log.
+	for _, s := range c.Servers {
+		if fi, err := os.Stat(filepath.Join(s.Dir, "logs", "server.log")); err == nil && fi.Size() > 8<<20 {
+			t.Errorf("%s's log grew to %d bytes", s.Name, fi.Size())
+		}
+	}
+
+	// No process outlives its server: kill -9 of one, a clean stop of the other.
+	c.Kill(t, "server1")
+	c.Stop(t, "server2")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		left := processesUnder(c.Dir)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes outlived their servers: %v", left)
+		}
+		time.Sleep(100 * time.Millisecond) // bounded: the guard takes the tree down once the server is gone
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// processesUnder lists the live processes (pid: command line) whose command line or working directory names dir,
+// or that a module of it started (sleep 100000): what a cluster in dir left behind.
+func processesUnder(dir string) []string {
+	ents, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		cmd := strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
+		cwd, _ := os.Readlink("/proc/" + e.Name() + "/cwd")
+		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			continue // exited, waiting for its parent
+		}
+		if strings.Contains(cmd, dir) || strings.HasPrefix(cwd, dir) {
+			out = append(out, fmt.Sprintf("%d: %s", pid, cmd))
+		}
+	}
+	return out
+}
