@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/zato-go/zato/deployclient"
+	"github.com/zato-go/zato/internal/pgtest"
 	"github.com/zato-go/zato/internal/testenv"
 	"github.com/zato-go/zato/server/config"
 	"github.com/zato-go/zato/server/procs"
@@ -330,6 +331,21 @@ func timeout(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// launchPG starts a PostgreSQL of the test's own, stopped when it ends. Without PostgreSQL binaries the test is
+// skipped, except under CI=true, where it fails.
+func launchPG(t *testing.T, o pgtest.Options) *pgtest.Server {
+	t.Helper()
+	pg, err := pgtest.LaunchWith(o)
+	if err != nil {
+		if errors.Is(err, pgtest.ErrUnavailable) && os.Getenv("CI") != "true" {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Stop)
+	return pg
 }
 
 // ---- modules ----
