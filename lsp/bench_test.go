@@ -307,3 +307,49 @@ func BenchmarkCompletion1000Services(b *testing.B) {
 		b.Errorf("completion with 1000 services: p99 %.2f ms, target <= 20 ms", p99)
 	}
 }
+
+// BenchmarkConflictCheckCost: what naming a base costs a save (issue 14: <= 1 ms on top of a save). Saves with a base
+// (the cluster checks it in the deployment's transaction) and without one (s.noBase) alternate over the same modules,
+// from didSave to both servers confirmed; the difference of their medians is the check's cost.
+func BenchmarkConflictCheckCost(b *testing.B) {
+	c := testenv.StartCluster(b, testenv.Options{})
+	dir := workspace(b, c, "")
+	e := newSession(b, fixture{})
+	e.initialize(dir, nil)
+	const modules = 64
+	for i := range modules {
+		from := e.mark()
+		e.save(filepath.Join(dir, fmt.Sprintf("bench_base_%02d.py", i)), fmt.Sprintf(versionSvc, 0))
+		e.awaitStatus(from, fmt.Sprintf("bench_base_%02d.py", i), stateDeployed)
+	}
+	var with, without []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		noBase := i%2 == 0
+		e.srv.mu.Lock()
+		e.srv.noBase = noBase
+		e.srv.mu.Unlock()
+		module := fmt.Sprintf("bench_base_%02d.py", i%modules)
+		from := e.mark()
+		start := time.Now()
+		e.save(filepath.Join(dir, module), fmt.Sprintf(versionSvc, i))
+		st := e.awaitStatus(from, module, stateDeployed, stateFailed, statePartial, stateConflict)
+		if st.State != stateDeployed {
+			b.Fatalf("%+v", st)
+		}
+		if noBase {
+			without = append(without, time.Since(start))
+		} else {
+			with = append(with, time.Since(start))
+		}
+	}
+	cost := percentile(with, 0.5) - percentile(without, 0.5)
+	b.ReportMetric(percentile(with, 0.5), "with-base-p50-ms")
+	b.ReportMetric(percentile(without, 0.5), "no-base-p50-ms")
+	b.ReportMetric(cost, "check-cost-ms")
+	if len(with) >= 50 && cost > 1 {
+		b.Errorf("the conflict check costs %.2f ms a save (p50 %.2f with a base, %.2f without), target <= 1 ms", cost,
+			percentile(with, 0.5), percentile(without, 0.5))
+	}
+}

@@ -76,7 +76,11 @@ func (s *server) ExecuteCommand(ctx context.Context, p *protocol.ExecuteCommandP
 	}
 	switch p.Command {
 	case cmdDeploy:
-		return s.cmdDeploy(a)
+		return s.deployFile(a, false)
+	case cmdDeployAnyway:
+		return s.deployAnyway(a)
+	case cmdShowClusterVersion:
+		return s.showClusterVersion(a)
 	case cmdTestConnection:
 		return lspAny(s.testConnection(ctx, a))
 	case cmdToggle:
@@ -100,8 +104,8 @@ func (s *server) ExecuteCommand(ctx context.Context, p *protocol.ExecuteCommandP
 	return nil, fmt.Errorf("%w: unknown command %q", jsonrpc2.ErrInvalidParams, p.Command)
 }
 
-// cmdDeploy queues a deployment of a file now, whatever the deploy-on-save rules say.
-func (s *server) cmdDeploy(a commandArg) (protocol.LSPAny, error) {
+// deployFile queues a deployment of a file now, whatever the deploy-on-save rules say; force sends no base.
+func (s *server) deployFile(a commandArg, force bool) (protocol.LSPAny, error) {
 	if a.URI == "" {
 		return nil, fmt.Errorf("%w: zato.deploy needs the file's URI", jsonrpc2.ErrInvalidParams)
 	}
@@ -122,7 +126,7 @@ func (s *server) cmdDeploy(a commandArg) (protocol.LSPAny, error) {
 		s.showMessage(protocol.MessageTypeError, "Zato: "+err.Error())
 		return nil, err
 	}
-	s.enqueue(deployRequest{uri: u, path: path, module: module, text: text, target: a.Target, savedAt: time.Now(), manual: true})
+	s.enqueue(deployRequest{uri: u, path: path, module: module, text: text, target: a.Target, savedAt: time.Now(), manual: true, force: force})
 	return lspAny(map[string]string{"module": module, "target": s.targetName(a.Target), "state": stateQueued})
 }
 

@@ -36,6 +36,7 @@ type deployRequest struct {
 	target  string // "" for the default target
 	savedAt time.Time
 	manual  bool // zato.deploy: not subject to the burst rule
+	force   bool // zato.deployAnyway: no base, whatever the cluster has
 }
 
 // moduleState is one module on one target: its scheduling and its last result. Guarded by server.mu.
@@ -56,6 +57,9 @@ type moduleState struct {
 	lastFinal *deployStatus // the latest finished deployment
 	finalAt   time.Time
 	shown     string // the last failure shown with showMessage, not repeated while it stays the same
+
+	base     string         // sha256 of the version this editor last deployed here ("" before the first)
+	conflict *wire.Conflict // the version the last refused save met (zato.showClusterVersion)
 }
 
 // busy reports whether a deployment of the module runs or waits; s.mu is held.
@@ -257,7 +261,8 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 		ctx, cancel := context.WithTimeout(s.ctx, deployTimeout)
 		if d.ID == 0 {
 			s.uploads.Add(1)
-			d, err = cl.DeployKeyed(ctx, req.module, []byte(req.text), "ide", key, onChange)
+			d, err = cl.DeployWith(ctx, deployclient.Upload{Name: req.module, Source: []byte(req.text), Origin: "ide", Key: key,
+				Base: s.baseFor(m, req)}, onChange)
 		} else {
 			// The upload went through and the connection broke while waiting: follow the same deployment.
 			d, err = cl.Watch(ctx, d.ID, onChange)
@@ -301,6 +306,9 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 		}
 		st.Message = fmt.Sprintf("%s: %d/%d servers confirmed; no answer from %s within %s", req.module, d.Confirmed, d.Expected,
 			strings.Join(serversIn(d, deployclient.StatusPending), ", "), deployTimeout)
+	case errors.Is(err, deployclient.ErrConflict) && errors.As(err, &ae):
+		st.State = stateConflict
+		st.Message = s.onConflict(m, req, target, ae.Conflict)
 	case errors.As(err, &ae):
 		st.State = stateFailed
 		st.Message = fmt.Sprintf("%s rejected by %s: %s", req.module, cc.URL, ae.Message)
@@ -312,6 +320,7 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 	}
 	prog.end(st.Message)
 	if err == nil {
+		s.deployed(m, req, d)
 		s.finish(m, &st, &d, req)
 	} else {
 		s.finish(m, &st, nil, req)
@@ -357,6 +366,14 @@ func (s *server) finish(m *moduleState, st *deployStatus, d *deployclient.Deploy
 	case statePartial:
 		s.logf(protocol.MessageTypeWarning, "Zato: %s", st.Message)
 		s.failureMessage(m, protocol.MessageTypeWarning, st.Message)
+	case stateConflict:
+		s.logf(protocol.MessageTypeWarning, "Zato: %s", st.Message)
+		s.mu.Lock()
+		own := s.caps.conflictUI
+		s.mu.Unlock()
+		if !own { // an editor with its own conflict prompt (VS Code's Show Diff / Deploy Anyway) shows none twice
+			s.failureMessage(m, protocol.MessageTypeWarning, st.Message)
+		}
 	default:
 		s.logf(protocol.MessageTypeError, "Zato: %s", st.Message)
 		s.failureMessage(m, protocol.MessageTypeError, st.Message)

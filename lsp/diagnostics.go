@@ -66,15 +66,32 @@ func (s *server) publishDiagnostics(u uri.URI, source string, d deployclient.Dep
 	s.setDiagnostics(u, diagnosticsFor(source, d), nil, true)
 }
 
-// docDiags are a file's two sets of diagnostics and what was last sent for it.
+// docDiags are a file's sets of diagnostics and what was last sent for it: its last deployment's errors, its lint,
+// and what it has to do with the cluster's version (a conflict, or an information that the cluster's differs).
 type docDiags struct {
-	deploy, lint []protocol.Diagnostic
-	sent         string
+	deploy, lint, cluster []protocol.Diagnostic
+	sent                  string
+}
+
+// setClusterDiagnostics replaces a file's line-1 diagnostics about the cluster's version (empty clears them).
+func (s *server) setClusterDiagnostics(u uri.URI, cluster []protocol.Diagnostic) {
+	s.updateDiagnostics(u, func(dd *docDiags) { dd.cluster = cluster }, false)
 }
 
 // setDiagnostics replaces a file's deployment diagnostics and/or its lint (nil keeps a set) and sends their union
 // when it changed (or always, with force). One at a time, so the editor gets them in the order they were made.
 func (s *server) setDiagnostics(u uri.URI, deploy, lint []protocol.Diagnostic, force bool) {
+	s.updateDiagnostics(u, func(dd *docDiags) {
+		if deploy != nil {
+			dd.deploy = deploy
+		}
+		if lint != nil {
+			dd.lint = lint
+		}
+	}, force)
+}
+
+func (s *server) updateDiagnostics(u uri.URI, change func(*docDiags), force bool) {
 	s.diagMu.Lock()
 	defer s.diagMu.Unlock()
 	dd := s.diags[u]
@@ -82,14 +99,9 @@ func (s *server) setDiagnostics(u uri.URI, deploy, lint []protocol.Diagnostic, f
 		dd = &docDiags{sent: "[]"}
 		s.diags[u] = dd
 	}
-	if deploy != nil {
-		dd.deploy = deploy
-	}
-	if lint != nil {
-		dd.lint = lint
-	}
-	all := make([]protocol.Diagnostic, 0, len(dd.deploy)+len(dd.lint))
-	all = append(append(all, dd.deploy...), dd.lint...)
+	change(dd)
+	all := make([]protocol.Diagnostic, 0, len(dd.cluster)+len(dd.deploy)+len(dd.lint))
+	all = append(append(append(all, dd.cluster...), dd.deploy...), dd.lint...)
 	b, err := protocol.Marshal(all)
 	if err != nil {
 		s.log.Error("encode diagnostics", "err", err)

@@ -26,6 +26,8 @@ type clientCaps struct {
 	dynamicWatch      bool // may register file watchers (workspace/didChangeWatchedFiles)
 	// completionEditRange: the completion list may give the range its items replace once (itemDefaults.editRange)
 	completionEditRange bool
+	// conflictUI: the editor prompts on a conflict itself (experimental.zato.conflictUI), so no showMessage for it
+	conflictUI bool
 }
 
 func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*protocol.InitializeResult, error) {
@@ -44,6 +46,16 @@ func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*p
 	}
 	if t := c.TextDocument; t != nil && t.Completion != nil && t.Completion.CompletionList != nil {
 		caps.completionEditRange = slices.Contains(t.Completion.CompletionList.ItemDefaults, "editRange")
+	}
+	if len(c.Experimental) > 0 {
+		var x struct {
+			Zato struct {
+				ConflictUI bool `json:"conflictUI"`
+			} `json:"zato"`
+		}
+		if json.Unmarshal(c.Experimental, &x) == nil {
+			caps.conflictUI = x.Zato.ConflictUI
+		}
 	}
 	var folders []string
 	if fs, ok := p.WorkspaceFolders.Get(); ok {
@@ -84,9 +96,10 @@ func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*p
 			// Service names inside self.invoke('...'): the quotes open the list, dots and dashes keep it open.
 			CompletionProvider: &protocol.CompletionOptions{TriggerCharacters: []string{"'", "\"", ".", "-"}, ResolveProvider: &yes},
 			ExecuteCommandProvider: protocol.ExecuteCommandOptions{Commands: []string{cmdDeploy, cmdTestConnection, cmdToggle, cmdShowStatus,
-				cmdInvoke, cmdInvokeEverywhere}},
+				cmdInvoke, cmdInvokeEverywhere, cmdShowClusterVersion, cmdDeployAnyway}},
+			CodeActionProvider: &protocol.CodeActionOptions{CodeActionKinds: []protocol.CodeActionKind{protocol.CodeActionKindQuickFix}},
 		},
-		ServerInfo: protocol.ServerInfo{Name: "zato-lsp"},
+		ServerInfo: protocol.ServerInfo{Name: "zato-lsp", Version: protocol.NewOptional(Version)},
 	}, nil
 }
 

@@ -24,6 +24,10 @@ import (
 	"go.lsp.dev/protocol"
 )
 
+// Version is the language server's version, answered in initialize's serverInfo.version: the editor extensions
+// (extensions/vscode/package.json's version) check it against their own and warn when they differ.
+const Version = "0.1.0"
+
 // Run serves one editor over in/out with LSP's Content-Length framing until the editor exits, the stream ends or
 // ctx is cancelled.
 func Run(ctx context.Context, in io.Reader, out io.Writer, logger *slog.Logger) error {

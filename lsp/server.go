@@ -45,6 +45,8 @@ type server struct {
 	svcCache map[string]*servicesCache // the cluster's live services, by target name
 	wsIndex  map[string]*indexedFile   // workspace .py files' Service classes, by path (go to definition)
 	shutdown bool
+	seen     map[string]string // file path -> sha256 of its text when the editor first opened it (the first base)
+	noBase   bool              // benchmarks: send no base, to measure the conflict check's cost
 
 	// diagMu orders diagnostics: a file's are the union of its last deployment's and its lint's.
 	diagMu sync.Mutex
@@ -69,7 +71,7 @@ func newServer(ctx context.Context, conn jsonrpc2.Conn, o options) *server {
 		ctx: ctx, cancel: cancel, conn: conn, editor: protocol.ClientDispatcher(conn), log: log, getenv: getenv,
 		exited: make(chan struct{}), docs: map[uri.URI]*document{}, modules: map[string]*moduleState{}, targetOf: map[string]string{},
 		clients: map[string]*clientEntry{}, svcCache: map[string]*servicesCache{}, wsIndex: map[string]*indexedFile{},
-		diags: map[uri.URI]*docDiags{},
+		diags: map[uri.URI]*docDiags{}, seen: map[string]string{},
 	}
 	s.cfg, s.cfgErr = s.layers.merge()
 	return s

@@ -27,6 +27,8 @@ const (
 	stateUnreachable  = "unreachable"
 	stateUnauthorized = "unauthorized"
 	stateAccepted     = "accepted"
+	// stateConflict: refused, someone or something else deployed another version since this editor's last.
+	stateConflict = "conflict"
 )
 
 // deployStatus is the zato/deployStatus payload.

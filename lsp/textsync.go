@@ -26,8 +26,14 @@ func (s *server) DidOpen(_ context.Context, p *protocol.DidOpenTextDocumentParam
 	d := p.TextDocument
 	s.mu.Lock()
 	s.docs[d.URI] = &document{uri: d.URI, path: d.URI.FsPath(), version: d.Version, text: d.Text}
+	if _, ok := s.seen[d.URI.FsPath()]; !ok && filepath.Ext(d.URI.FsPath()) == ".py" {
+		s.seen[d.URI.FsPath()] = sourceSHA(d.Text) // the file as this editor first had it: the first save's base
+	}
 	s.mu.Unlock()
 	s.goFn(func() { s.lintDoc(d.URI) })
+	if filepath.Ext(d.URI.FsPath()) == ".py" {
+		s.goFn(func() { s.checkOpened(d.URI, d.Text) })
+	}
 	return nil
 }
 
