@@ -58,7 +58,7 @@ type API struct {
 	mux      *http.ServeMux
 	nudges   *cluster.NudgeVerifier
 	warned   atomic.Bool // a refused nudge was logged: once per process, a stray sender must not flood the log
-	throttle *authThrottle
+	throttle *Throttle
 	creds    *authCache
 }
 
@@ -74,7 +74,7 @@ func New(cfg Config, cl *cluster.Cluster, rt Runtime) *API {
 		cfg.IDEWait = 10 * time.Second
 	}
 	a := &API{cfg: cfg, cl: cl, rt: rt, log: cfg.Logger, mux: http.NewServeMux(), nudges: cluster.NewNudgeVerifier(cfg.Secret),
-		throttle: newAuthThrottle(), creds: newAuthCache()}
+		throttle: NewThrottle(), creds: newAuthCache()}
 	m := a.mux
 	m.HandleFunc("GET /healthz", a.health)
 	m.HandleFunc("POST "+cluster.NudgePath, a.nudge)

@@ -6,77 +6,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
-
-// Failed basic-auth attempts are limited per client address: a burst of authBurst, then one more every authEvery
-// (10 a minute). Requests with the right credentials are never counted, so a client that mistypes a few times is
-// not locked out while guessing slows to a crawl; requests without credentials guess nothing and are not counted.
-const (
-	authBurst    = 10
-	authEvery    = 6 * time.Second
-	maxThrottled = 4096 // addresses remembered; those back to a full burst are forgotten first
-	sweepEvery   = time.Minute
-)
-
-type authThrottle struct {
-	mu    sync.Mutex
-	hosts map[string]*rate.Limiter
-	swept time.Time
-}
-
-func newAuthThrottle() *authThrottle { return &authThrottle{hosts: map[string]*rate.Limiter{}} }
-
-func hostOf(r *http.Request) string {
-	h, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return h
-}
-
-// wait is how long host must wait before its next try; zero when it may try now.
-func (t *authThrottle) wait(host string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	l := t.hosts[host]
-	if l == nil || l.TokensAt(now) >= 1 {
-		return 0
-	}
-	r := l.ReserveN(now, 1)
-	d := r.DelayFrom(now)
-	r.CancelAt(now)
-	return d
-}
-
-// failed counts a failed attempt of host.
-func (t *authThrottle) failed(host string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if now.Sub(t.swept) > sweepEvery || len(t.hosts) >= maxThrottled {
-		t.swept = now
-		for h, l := range t.hosts {
-			if l.TokensAt(now) >= authBurst {
-				delete(t.hosts, h)
-			}
-		}
-	}
-	l := t.hosts[host]
-	if l == nil {
-		if len(t.hosts) >= maxThrottled {
-			return // every remembered address is mid-burst: memory stays bounded, this one goes uncounted once
-		}
-		l = rate.NewLimiter(rate.Every(authEvery), authBurst)
-		t.hosts[host] = l
-	}
-	l.AllowN(now, 1)
-}
 
 // retryAfter is a Retry-After value: whole seconds, rounded up.
 func retryAfter(d time.Duration) string {
@@ -166,8 +100,8 @@ func (a *API) authedIDE(h http.HandlerFunc) http.Handler { return a.authedAs(h, 
 
 func (a *API) authedAs(h http.HandlerFunc, ide bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := hostOf(r)
-		if d := a.throttle.wait(host, time.Now()); d > 0 {
+		host := HostOf(r)
+		if d := a.throttle.Wait(host, time.Now()); d > 0 {
 			w.Header().Set("Retry-After", retryAfter(d))
 			writeError(w, http.StatusTooManyRequests, "too_many_requests",
 				"too many failed logins from this address; try again in "+retryAfter(d)+" s")
@@ -176,7 +110,7 @@ func (a *API) authedAs(h http.HandlerFunc, ide bool) http.Handler {
 		user, pass, ok := r.BasicAuth()
 		if !ok || !a.CheckCredentials(user, pass) && !(ide && a.checkIDE(user, pass)) {
 			if ok {
-				a.throttle.failed(host, time.Now())
+				a.throttle.Failed(host, time.Now())
 			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="Zato", charset="UTF-8"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "valid credentials are required")

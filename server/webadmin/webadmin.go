@@ -78,7 +78,7 @@ type handler struct {
 	sessions   *sessions
 	cookieName string
 	loginName  string
-	throttle   *loginThrottle
+	throttle   *api.Throttle
 }
 
 // New returns the handler of /admin/ and below.
@@ -96,7 +96,7 @@ func New(cfg Config, a *api.API, cl *cluster.Cluster, rt Runtime) http.Handler {
 		cfg: cfg, api: a, cl: cl, rt: rt, log: cfg.Logger, mux: http.NewServeMux(),
 		pages: parsePages(), sessions: &sessions{m: map[string]*session{}},
 		cookieName: "zato_admin_" + suffix, loginName: "zato_admin_login_" + suffix,
-		throttle: newLoginThrottle(),
+		throttle: api.NewThrottle(),
 	}
 	static, _ := fs.Sub(staticFS, "static")
 	m := h.mux
@@ -329,8 +329,8 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.PostFormValue("username")
-	host := hostOf(r)
-	if d := h.throttle.wait(host, time.Now()); d > 0 {
+	host := api.HostOf(r)
+	if d := h.throttle.Wait(host, time.Now()); d > 0 {
 		secs := int(d.Round(time.Second) / time.Second)
 		h.log.Warn("admin login refused: too many failed logins", "user", user, "remote", r.RemoteAddr)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
@@ -339,7 +339,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.cfg.CheckCredentials == nil || !h.cfg.CheckCredentials(user, r.PostFormValue("password")) {
-		h.throttle.failed(host, time.Now())
+		h.throttle.Failed(host, time.Now())
 		h.log.Warn("admin login failed", "user", user, "remote", r.RemoteAddr)
 		h.renderLogin(w, r, http.StatusUnauthorized, loginData{Next: next, User: user, Error: "Invalid username or password."})
 		return

@@ -586,7 +586,7 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 		resp, _ := e.postForm(t, c, "/admin/login", url.Values{"csrf": {token}, "username": {user}, "password": {password}}, nil)
 		return resp
 	}
-	for i := range loginBurst {
+	for i := range api.ThrottleBurst {
 		if resp := try("wrong"); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("failed login %d: %d", i+1, resp.StatusCode)
 		}
@@ -594,20 +594,20 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 	// Past the burst even the right password waits, and the page says for how long.
 	resp, page := e.postForm(t, c, "/admin/login", url.Values{"csrf": {token}, "username": {user}, "password": {pass}}, nil)
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "Too many failed logins") {
-		t.Fatalf("after %d failures: %d %q", loginBurst, resp.StatusCode, resp.Header.Get("Retry-After"))
+		t.Fatalf("after %d failures: %d %q", api.ThrottleBurst, resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
 
 func TestLoginThrottleRefills(t *testing.T) {
-	th := newLoginThrottle()
+	th := api.NewThrottle()
 	now := time.Now()
-	for range loginBurst {
-		th.failed("h", now)
+	for range api.ThrottleBurst {
+		th.Failed("h", now)
 	}
-	if th.wait("h", now) <= 0 || th.wait("other", now) != 0 {
+	if th.Wait("h", now) <= 0 || th.Wait("other", now) != 0 {
 		t.Fatal("the burst is not limited per host")
 	}
-	if d := th.wait("h", now.Add(loginEvery)); d != 0 {
-		t.Fatalf("one more try after %s: wait %s", loginEvery, d)
+	if d := th.Wait("h", now.Add(6*time.Second)); d != 0 {
+		t.Fatalf("one more try after 6 s: wait %s", d)
 	}
 }
