@@ -34,6 +34,7 @@ import (
 	"github.com/zato-go/zato/server/config"
 	"github.com/zato-go/zato/server/procs"
 	"github.com/zato-go/zato/wire"
+	"go.yaml.in/yaml/v3"
 )
 
 // full reports whether the issue's full sizes were asked for (ZATO_FAULTS_SCALE=full).
@@ -108,10 +109,7 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 	if out, err := c.zato(nil, args...); err != nil {
 		t.Fatalf("quickstart create: %v\n%s", err, out)
 	}
-	cf, err := config.ReadClientFile(c.ClientFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cf := readClientFile(t, c.ClientFile)
 	if o.PerServer != nil {
 		for i := range cf.Servers {
 			s := &cf.Servers[i]
@@ -126,7 +124,11 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 			s.URL = sc.PublicURL
 		}
 		cf.URL = cf.Servers[0].URL
-		if err := config.WriteClientFile(c.ClientFile, cf); err != nil {
+		b, err := yaml.Marshal(cf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.ClientFile, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -159,6 +161,33 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 		}
 	}
 	return c
+}
+
+// clientFile is what this package needs of zato-client.yaml (read here, so that the suites do not depend on
+// which package owns the file's reader).
+type clientFile struct {
+	URL      string `yaml:"url"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	Servers  []struct {
+		Name string `yaml:"name"`
+		URL  string `yaml:"url"`
+		Dir  string `yaml:"dir,omitempty"`
+	} `yaml:"servers"`
+	IDE any `yaml:"ide,omitempty"`
+}
+
+func readClientFile(t *testing.T, path string) clientFile {
+	t.Helper()
+	var cf clientFile
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = yaml.Unmarshal(b, &cf)
+	}
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return cf
 }
 
 // setConf sets key=value in [section] of an INI file (adding the key when missing).

@@ -125,6 +125,12 @@ func LaunchWith(o Options) (*Server, error) {
 		os.RemoveAll(s.Dir)
 		return nil, fmt.Errorf("initdb: %w: %s", err, out)
 	}
+	if o.Host != "127.0.0.1" { // initdb trusts only loopback: let the (test's own) other hosts in too
+		if err := appendFile(filepath.Join(data, "pg_hba.conf"), "host all all 0.0.0.0/0 trust\n"); err != nil {
+			os.RemoveAll(s.Dir)
+			return nil, err
+		}
+	}
 	// A free port may be taken by someone else before postgres binds it: try again then.
 	for attempt := 1; ; attempt++ {
 		retry, err := s.start(data, 0)
@@ -137,6 +143,18 @@ func LaunchWith(o Options) (*Server, error) {
 		}
 		s.exited = make(chan struct{})
 	}
+}
+
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // makeDir creates the server's directory, one that postgres (cred) can enter, and sweeps those of dead test processes.
