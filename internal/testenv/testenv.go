@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zato-go/zato/deployclient"
 	"github.com/zato-go/zato/internal/pgtest"
 	"github.com/zato-go/zato/server/config"
 	"github.com/zato-go/zato/server/procs"
@@ -98,7 +99,7 @@ func StartCluster(t testing.TB, o Options) *Cluster {
 	if out, err := c.run(args...); err != nil {
 		t.Fatalf("quickstart create: %v\n%s", err, out)
 	}
-	cf, err := config.ReadClientFile(c.ClientConfig)
+	cf, err := deployclient.LoadConfig(c.ClientConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

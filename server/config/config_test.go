@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zato-go/zato/deployclient"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -28,8 +29,9 @@ func TestCreateEnvAndLoad(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("client file mode %v %v", fi.Mode(), err)
 	}
-	back, err := ReadClientFile(filepath.Join(dir, ClientFileName))
-	if err != nil || back.Password != cf.Password {
+	// What is written here, the client reads (strictly: a key it does not know would fail).
+	back, err := deployclient.LoadConfig(filepath.Join(dir, ClientFileName))
+	if err != nil || back.Password != cf.Password || len(back.Servers) != 3 {
 		t.Fatalf("%+v %v", back, err)
 	}
 	s, err := Load(filepath.Join(dir, "server2"))

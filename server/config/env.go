@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,11 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -37,7 +34,8 @@ type EnvOptions struct {
 	Overrides map[string]string
 }
 
-// ClientFile is zato-client.yaml: what the CLI, the LSP and tests need to reach the environment.
+// ClientFile is zato-client.yaml as CreateEnv writes it: what the CLI, the LSP and tests need to reach the
+// environment. Its one reader is deployclient.LoadConfig (strict: a typo names the file and line).
 type ClientFile struct {
 	URL      string         `yaml:"url"`
 	Username string         `yaml:"username"`
@@ -187,53 +185,6 @@ func WriteClientFile(path string, cf ClientFile) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return os.Chmod(path, 0o600)
-}
-
-// ReadClientFile reads zato-client.yaml.
-func ReadClientFile(path string) (ClientFile, error) {
-	var cf ClientFile
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return cf, fmt.Errorf("read %s: %w", path, err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true) // a typo in a key is an error, not a setting silently left out
-	if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) {
-		return ClientFile{}, yamlError(path, err)
-	}
-	return cf, nil
-}
-
-var (
-	yamlLineRe    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	yamlUnknownRe = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
-)
-
-// yamlError words a YAML decoding error as "FILE line N: problem", one line per problem.
-func yamlError(path string, err error) error {
-	msgs := []string{err.Error()}
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	}
-	var errs []error
-	for _, m := range msgs {
-		sm := yamlLineRe.FindStringSubmatch(m)
-		if sm == nil {
-			errs = append(errs, fmt.Errorf("%s: %s", path, strings.TrimPrefix(m, "yaml: ")))
-			continue
-		}
-		problem := sm[2]
-		if u := yamlUnknownRe.FindStringSubmatch(problem); u != nil {
-			known := "url, username, password, servers"
-			if u[2] == "config.ClientServer" {
-				known = "name, url, dir"
-			}
-			problem = fmt.Sprintf("unknown key %s (known: %s)", u[1], known)
-		}
-		errs = append(errs, fmt.Errorf("%s line %s: %s", path, sm[1], problem))
-	}
-	return errors.Join(errs...)
 }
 
 type confValues struct {

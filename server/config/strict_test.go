@@ -190,33 +190,3 @@ func TestCreateEnvRefusesUnknownOverrides(t *testing.T) {
 		t.Fatalf("a refused environment left %s behind (%v)", dir, err)
 	}
 }
-
-// TestReadClientFileStrict: zato-client.yaml is decoded with known keys only; a typo names the file and line.
-func TestReadClientFileStrict(t *testing.T) {
-	p := filepath.Join(t.TempDir(), ClientFileName)
-	write := func(s string) {
-		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("url: http://a:1\nusername: admin\npasword: x\n")
-	if _, err := ReadClientFile(p); err == nil || !strings.Contains(err.Error(), p+" line 3: unknown key pasword (known: url, username, password, servers)") {
-		t.Fatalf("typo: %v", err)
-	}
-	write("url: http://a:1\nservers:\n  - name: server1\n    urll: http://a:1\n")
-	if _, err := ReadClientFile(p); err == nil || !strings.Contains(err.Error(), p+" line 4: unknown key urll (known: name, url, dir)") {
-		t.Fatalf("typo in servers: %v", err)
-	}
-	write("url: [\n")
-	if _, err := ReadClientFile(p); err == nil || !strings.Contains(err.Error(), p+" line ") {
-		t.Fatalf("syntax: %v", err)
-	}
-	write("url: http://a:1\npassword: 0123\nservers:\n  - {name: Server1, url: http://a:1}\n")
-	if cf, err := ReadClientFile(p); err != nil || cf.Password != "0123" || cf.Servers[0].Name != "Server1" {
-		t.Fatalf("good file: %+v %v", cf, err)
-	}
-	write("")
-	if _, err := ReadClientFile(p); err != nil {
-		t.Fatalf("empty file: %v", err)
-	}
-}
