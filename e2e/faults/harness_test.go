@@ -1,9 +1,15 @@
+//go:build faults
+
 // Package faults holds the fault, partition, concurrency and load suites of issue 15: real server processes (the
 // real zato binary), real python3, real SQLite and PostgreSQL, killed, partitioned and loaded from outside.
 //
 // Sizes: ZATO_FAULTS_SCALE=ci (the default, what CI runs: a few minutes on 2 cores) or full (the issue's sizes: 50
 // kills per engine, 2 x 100 concurrent deployments, 60 s of load per engine). Each suite says its numbers at both.
 // Every measured figure goes to the test log as "FIGURE name value unit", for grep.
+//
+// The files carry the build tag faults, so that `go test ./...` and test:e2e do not run these minutes-long suites a
+// second time: `go tool task test:faults` and `go tool task test:load` run them (and .ci/run runs those), or
+// `go test -tags faults ./e2e/faults/`.
 package faults
 
 import (
