@@ -70,7 +70,8 @@ set -e
 mark done
 # CPU time of everything the task ran (compilers, go, zato; not the detached servers): what the load of other work
 # on the machine cannot change, unlike the wall-clock figures.
-cpu=$(times | tail -1 | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } printf "%.0f", s }')
+times >"$work/times" # in this shell: a subshell's times has no children
+cpu=$(tail -1 "$work/times" | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } printf "%.0f", s }')
 at() { awk -v k="$1" '$1 == k { print $2; exit }' "$phases"; }
 span() { local a b; a=$(at "$1"); b=$(at "$2"); [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { printf "%6.1f s", b - a }' || echo "     - "; }
 mods=$(find "$GOMODCACHE/cache/download" -name '*.zip' 2>/dev/null | wc -l)
