@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/spf13/viper"
 	"go.lsp.dev/protocol"
+	"go.lsp.dev/uri"
 
 	"github.com/zato-go/zato/deployclient"
 )
@@ -92,11 +94,18 @@ func (l configLayers) merge() (config, error) {
 			file = p
 		}
 	}
+	var fromFile deployclient.ConfigFile
 	if file != "" {
-		v.SetConfigFile(file)
-		v.SetConfigType("yaml")
-		if err := v.ReadInConfig(); err != nil {
-			return c, fmt.Errorf("read %s: %w", file, err)
+		// Strictly, as the CLI reads it: a typo in a key is an error naming the file and the line, not a setting
+		// silently left out.
+		cf, err := deployclient.ReadConfigFile(file)
+		if err != nil {
+			c.file.Targets = nil
+			return c, err
+		}
+		fromFile = cf
+		if err := v.MergeConfigMap(fileLayer(cf)); err != nil {
+			return c, fmt.Errorf("%s: %w", file, err)
 		}
 		c.sources = append(c.sources, file)
 	}
@@ -120,12 +129,95 @@ func (l configLayers) merge() (config, error) {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	c.file, c.deployOnSave, c.include, c.exclude, c.requireMarker = st.FileConfig, st.DeployOnSave, st.Include, st.Exclude, st.RequireMarker
+	c.file.Targets = keepCase(st.Targets, fromFile.Targets)
+	if fromFile.DefaultTarget != "" && strings.EqualFold(fromFile.DefaultTarget, c.file.DefaultTarget) {
+		c.file.DefaultTarget = fromFile.DefaultTarget
+	}
 	for _, p := range append(append([]string{}, c.include...), c.exclude...) {
 		if !doublestar.ValidatePattern(p) {
 			return c, fmt.Errorf("configuration: bad glob %q", p)
 		}
 	}
 	return c, nil
+}
+
+// fileLayer is the config file as viper's lowest layer: the keys it sets, with the names viper knows them by.
+func fileLayer(cf deployclient.ConfigFile) map[string]any {
+	m := map[string]any{}
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	f := cf.FileConfig
+	set("url", f.URL)
+	set("username", f.Username)
+	set("password", f.Password)
+	set("passwordEnv", f.PasswordEnv)
+	set("caFile", f.CAFile)
+	set("kind", f.Kind)
+	set("defaultTarget", f.DefaultTarget)
+	if f.InsecureSkipVerify {
+		m["insecureSkipVerify"] = true
+	}
+	if f.Timeout != 0 {
+		m["timeout"] = f.Timeout.String()
+	}
+	if len(f.Servers) > 0 {
+		var servers []any
+		for _, sr := range f.Servers {
+			servers = append(servers, map[string]any{"name": sr.Name, "url": sr.URL, "dir": sr.Dir})
+		}
+		m["servers"] = servers
+	}
+	if len(f.Targets) > 0 {
+		targets := map[string]any{}
+		for name, t := range f.Targets {
+			tm := map[string]any{}
+			for k, v := range map[string]string{"url": t.URL, "username": t.Username, "password": t.Password, "passwordEnv": t.PasswordEnv,
+				"caFile": t.CAFile, "kind": t.Kind} {
+				if v != "" {
+					tm[k] = v
+				}
+			}
+			if t.InsecureSkipVerify {
+				tm["insecureSkipVerify"] = true
+			}
+			targets[name] = tm
+		}
+		m["targets"] = targets
+	}
+	if cf.DeployOnSave != nil {
+		m["deployOnSave"] = *cf.DeployOnSave
+	}
+	if cf.RequireMarker != nil {
+		m["requireMarker"] = *cf.RequireMarker
+	}
+	if len(cf.Include) > 0 {
+		m["include"] = cf.Include
+	}
+	if len(cf.Exclude) > 0 {
+		m["exclude"] = cf.Exclude
+	}
+	return m
+}
+
+// keepCase gives the merged targets (viper lower-cases map keys) the names the config file wrote them with.
+func keepCase(merged, written map[string]deployclient.Target) map[string]deployclient.Target {
+	if len(merged) == 0 {
+		return merged
+	}
+	out := make(map[string]deployclient.Target, len(merged))
+	for name, t := range merged {
+		for w := range written {
+			if strings.EqualFold(w, name) {
+				name = w
+				break
+			}
+		}
+		out[name] = t
+	}
+	return out
 }
 
 func (l configLayers) env() map[string]any {
@@ -225,6 +317,9 @@ func (s *server) reloadConfig(reason string) {
 		delete(s.clients, name)
 	}
 	s.mu.Unlock()
+	if reason != "initialize" { // nothing but messages before initialize is answered; logStartup publishes them
+		s.configDiagnostics(err)
+	}
 	if err != nil {
 		s.logf(protocol.MessageTypeError, "Zato configuration (%s): %v", reason, err)
 		if prevErr == nil || prevErr.Error() != err.Error() {
@@ -348,6 +443,44 @@ func hasMarker(source string) bool {
 		}
 	}
 	return false
+}
+
+// configLineRe is one problem of a config file as deployclient words it: "FILE line N: problem".
+var configLineRe = regexp.MustCompile(`^(.+) line (\d+): (.+)$`)
+
+// configDiagnostics puts a config file's problems at their lines (and clears the ones of a file fixed since).
+func (s *server) configDiagnostics(err error) {
+	byFile := map[uri.URI][]protocol.Diagnostic{}
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			m := configLineRe.FindStringSubmatch(line)
+			if m == nil || !filepath.IsAbs(m[1]) {
+				continue
+			}
+			n, _ := strconv.Atoi(m[2])
+			u := uri.File(m[1])
+			byFile[u] = append(byFile[u], protocol.Diagnostic{
+				Range:    protocol.Range{Start: protocol.Position{Line: uint32(max(n-1, 0))}, End: protocol.Position{Line: uint32(max(n-1, 0)), Character: 1000}},
+				Severity: protocol.DiagnosticSeverityError, Code: protocol.String("zato-config"), Source: protocol.NewOptional("zato"),
+				Message: protocol.String(m[3]),
+			})
+		}
+	}
+	s.mu.Lock()
+	prev := s.cfgDiagFiles
+	s.cfgDiagFiles = map[uri.URI]bool{}
+	for u := range byFile {
+		s.cfgDiagFiles[u] = true
+	}
+	s.mu.Unlock()
+	for u := range prev {
+		if _, ok := byFile[u]; !ok {
+			s.setDiagnostics(u, []protocol.Diagnostic{}, nil, false)
+		}
+	}
+	for u, ds := range byFile {
+		s.setDiagnostics(u, ds, nil, false)
+	}
 }
 
 var errNoConfig = errors.New("no Zato server configured: add a .zato.yaml (url, username, password) to the workspace or set it in the editor's settings")

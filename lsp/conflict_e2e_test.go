@@ -84,8 +84,11 @@ func TestE2EConflict(t *testing.T) {
 		if d.Source != "zato" || !strings.Contains(d.Message, "deployed by") || !strings.Contains(d.Message, "(pickup)") {
 			t.Fatalf("diagnostic %+v", d)
 		}
-		// The editor without a conflict prompt of its own (Neovim) is told with a message.
-		e.awaitFrom(from, "window/showMessage", func(m message) bool { return strings.Contains(string(m.Params), "version 2 on the cluster") })
+		// This editor prompts itself (experimental.zato.statusUI): no message on top.
+		e.sync()
+		if n := len(e.all(from, "window/showMessage")); n != 0 {
+			t.Fatalf("%d messages for a conflict to an editor with its own prompt:\n%s", n, e.dump(from))
+		}
 		// Every server still serves version 2.
 		for _, s := range c.Servers {
 			if v := versionOn(t, c, s, "lsp-conflict.get-version"); v != 2 {
@@ -172,6 +175,29 @@ func TestE2EConflict(t *testing.T) {
 		if st.State != stateConflict || !strings.Contains(st.Message, c.Username+" (cli)") {
 			t.Fatalf("%+v", st)
 		}
+	})
+
+	t.Run("EditorWithoutStatusUI", func(t *testing.T) {
+		// Neovim as configured in the README: no zato/deployStatus handler, no $/progress display. A finished
+		// deployment and a conflict come as window/showMessage.
+		n := newSession(t, fixture{})
+		n.plain = true
+		n.initialize(dir, nil)
+		const module = "lsp_conflict_nvim.py"
+		path := filepath.Join(dir, module)
+		n.open(path, fmt.Sprintf(versionSvc, 1))
+		from := n.mark()
+		n.save(path, fmt.Sprintf(versionSvc, 1))
+		n.awaitFrom(from, "window/showMessage", func(m message) bool {
+			return strings.Contains(string(m.Params), `"type":3`) && strings.Contains(string(m.Params), module+" deployed to 2/2 servers in ")
+		})
+		n.awaitIdle(module)
+		deployAs(t, c, module, fmt.Sprintf(versionSvc, 2), "cli")
+		from = n.mark()
+		n.save(path, fmt.Sprintf(versionSvc, 3))
+		n.awaitFrom(from, "window/showMessage", func(m message) bool {
+			return strings.Contains(string(m.Params), `"type":2`) && strings.Contains(string(m.Params), "version 2 on the cluster was deployed by "+c.Username+" (cli)")
+		})
 	})
 
 	t.Run("OpenAModuleTheClusterHasOtherwise", func(t *testing.T) {

@@ -361,17 +361,23 @@ func (s *server) finish(m *moduleState, st *deployStatus, d *deployclient.Deploy
 	case stateDeployed, stateAccepted:
 		s.mu.Lock()
 		m.shown = ""
+		own := s.caps.statusUI
 		s.mu.Unlock()
 		s.logf(protocol.MessageTypeInfo, "Zato: %s", st.Message)
+		if !own {
+			// An editor with nothing of its own for zato/deployStatus (Neovim, Helix...) shows the outcome of a save
+			// as a message at info level.
+			s.showMessage(protocol.MessageTypeInfo, "Zato: "+st.Message)
+		}
 	case statePartial:
 		s.logf(protocol.MessageTypeWarning, "Zato: %s", st.Message)
 		s.failureMessage(m, protocol.MessageTypeWarning, st.Message)
 	case stateConflict:
 		s.logf(protocol.MessageTypeWarning, "Zato: %s", st.Message)
 		s.mu.Lock()
-		own := s.caps.conflictUI
+		own := s.caps.statusUI
 		s.mu.Unlock()
-		if !own { // an editor with its own conflict prompt (VS Code's Show Diff / Deploy Anyway) shows none twice
+		if !own { // an editor with its own conflict prompt (VS Code's Show Diff / Deploy Anyway) is not told twice
 			s.failureMessage(m, protocol.MessageTypeWarning, st.Message)
 		}
 	default:

@@ -40,6 +40,8 @@ type editor struct {
 	changed  chan struct{} // closed and replaced at each new message
 	settings json.RawMessage
 	refuse   map[string]bool // methods answered with an error
+	plain    bool            // initialize without experimental.zato.statusUI (an editor such as Neovim)
+	initRes  json.RawMessage // initialize's answer
 	idle     chan string     // modules that went idle
 }
 
@@ -177,10 +179,15 @@ func (e *editor) initialize(folder string, initOptions any) {
 	if initOptions != nil {
 		params["initializationOptions"] = initOptions
 	}
-	var res map[string]any
+	if !e.plain {
+		// As VS Code's extension does: it shows zato/deployStatus itself.
+		params["capabilities"].(map[string]any)["experimental"] = map[string]any{"zato": map[string]any{"statusUI": true}}
+	}
+	var res json.RawMessage
 	if err := e.call("initialize", params, &res); err != nil {
 		e.t.Fatalf("initialize: %v", err)
 	}
+	e.initRes = res
 	e.notify("initialized", map[string]any{})
 	// The server pulls the configuration after initialized; wait for it so tests start from a settled state.
 	e.await("workspace/configuration", func(message) bool { return true })

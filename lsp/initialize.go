@@ -3,6 +3,7 @@ package lsp
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 
 	"go.lsp.dev/protocol"
@@ -26,8 +27,9 @@ type clientCaps struct {
 	dynamicWatch      bool // may register file watchers (workspace/didChangeWatchedFiles)
 	// completionEditRange: the completion list may give the range its items replace once (itemDefaults.editRange)
 	completionEditRange bool
-	// conflictUI: the editor prompts on a conflict itself (experimental.zato.conflictUI), so no showMessage for it
-	conflictUI bool
+	// statusUI: the editor shows zato/deployStatus itself (experimental.zato.statusUI: VS Code's status bar and
+	// conflict prompt, PyCharm's widget), so a finished deployment and a conflict need no window/showMessage
+	statusUI bool
 }
 
 func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*protocol.InitializeResult, error) {
@@ -50,11 +52,11 @@ func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*p
 	if len(c.Experimental) > 0 {
 		var x struct {
 			Zato struct {
-				ConflictUI bool `json:"conflictUI"`
+				StatusUI bool `json:"statusUI"`
 			} `json:"zato"`
 		}
 		if json.Unmarshal(c.Experimental, &x) == nil {
-			caps.conflictUI = x.Zato.ConflictUI
+			caps.statusUI = x.Zato.StatusUI
 		}
 	}
 	var folders []string
@@ -151,13 +153,21 @@ func (s *server) logStartup() {
 	s.mu.Lock()
 	cfg, cfgErr := s.cfg, s.cfgErr
 	s.mu.Unlock()
+	s.configDiagnostics(cfgErr)
 	if cfgErr != nil {
 		s.logf(protocol.MessageTypeWarning, "Zato: %v", cfgErr)
 		return
 	}
-	name, cc, err := cfg.file.Target("")
-	if err != nil {
+	name, cc, err := cfg.file.ResolveTarget("", s.getenv)
+	if err != nil && len(cfg.file.Targets) == 0 && cfg.file.URL == "" {
 		s.logf(protocol.MessageTypeInfo, "Zato: no target configured yet (%v); set url/username/password in .zato.yaml or the editor's settings", err)
+		return
+	}
+	if err != nil {
+		// A target that is there but cannot be used (passwordEnv naming an unset variable): say so now, not at
+		// the first save.
+		s.logf(protocol.MessageTypeWarning, "Zato: target %s: %v", name, err)
+		s.showMessage(protocol.MessageTypeWarning, fmt.Sprintf("Zato: target %s: %v", name, err))
 		return
 	}
 	s.logf(protocol.MessageTypeInfo, "Zato: target %s at %s, deploy on save %s", name, cc.URL, onOff(s.deployOnSave()))

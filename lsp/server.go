@@ -31,22 +31,23 @@ type server struct {
 	// idleHook, when set (tests), is called when a module has nothing running or pending any more.
 	idleHook func(module string)
 
-	mu       sync.Mutex
-	caps     clientCaps
-	folders  []string // workspace folders, file system paths
-	layers   configLayers
-	cfg      config // the merged configuration
-	cfgErr   error  // why cfg is unusable, if it is
-	toggled  *bool  // zato.toggleDeployOnSave's override
-	docs     map[uri.URI]*document
-	modules  map[string]*moduleState   // by target + "/" + module
-	targetOf map[string]string         // module -> the target it was last deployed to, for hover and code lens
-	clients  map[string]*clientEntry   // deploy clients by target name
-	svcCache map[string]*servicesCache // the cluster's live services, by target name
-	wsIndex  map[string]*indexedFile   // workspace .py files' Service classes, by path (go to definition)
-	shutdown bool
-	seen     map[string]string // file path -> sha256 of its text when the editor first opened it (the first base)
-	noBase   bool              // benchmarks: send no base, to measure the conflict check's cost
+	mu           sync.Mutex
+	caps         clientCaps
+	folders      []string // workspace folders, file system paths
+	layers       configLayers
+	cfg          config // the merged configuration
+	cfgErr       error  // why cfg is unusable, if it is
+	toggled      *bool  // zato.toggleDeployOnSave's override
+	docs         map[uri.URI]*document
+	modules      map[string]*moduleState   // by target + "/" + module
+	targetOf     map[string]string         // module -> the target it was last deployed to, for hover and code lens
+	clients      map[string]*clientEntry   // deploy clients by target name
+	svcCache     map[string]*servicesCache // the cluster's live services, by target name
+	wsIndex      map[string]*indexedFile   // workspace .py files' Service classes, by path (go to definition)
+	shutdown     bool
+	cfgDiagFiles map[uri.URI]bool  // config files with diagnostics of their problems
+	seen         map[string]string // file path -> sha256 of its text when the editor first opened it (the first base)
+	noBase       bool              // benchmarks: send no base, to measure the conflict check's cost
 
 	// diagMu orders diagnostics: a file's are the union of its last deployment's and its lint's.
 	diagMu sync.Mutex
@@ -139,7 +140,7 @@ func (s *server) logf(t protocol.MessageType, format string, args ...any) {
 	s.log.Log(s.ctx, level, msg)
 }
 
-// showMessage pops a message up in the editor; used for failures only, so success never steals focus.
+// showMessage pops a message up in the editor: failures, and a finished deployment in editors without a status UI.
 func (s *server) showMessage(t protocol.MessageType, msg string) {
 	if err := s.editor.ShowMessage(s.ctx, &protocol.ShowMessageParams{Type: t, Message: msg}); err != nil && s.ctx.Err() == nil {
 		s.log.Debug("showMessage", "err", err)

@@ -308,6 +308,18 @@ func TestPluginXMLLanguageServer(t *testing.T) {
 		}
 		if m.attr("language") == "Python" && m.attr("languageId") == "python" {
 			python = true
+			// Issue 13: not for every Python project; the matcher looks for .zato.yaml, targets or ZATO_URL.
+			matcher := m.attr("documentMatcher")
+			src, err := os.ReadFile(filepath.Join(kotlinRoot, strings.ReplaceAll(matcher, ".", "/")+".kt"))
+			switch {
+			case matcher == "":
+				t.Errorf(`plugin.xml: the Python <languageMapping> has no documentMatcher: zato lsp would start for every Python project`)
+			case err != nil:
+				t.Errorf("documentMatcher %s: %v", matcher, err)
+			case !strings.Contains(string(src), ": DocumentMatcher") || !strings.Contains(string(src), ".zato.yaml") ||
+				!strings.Contains(string(src), "ZATO_URL"):
+				t.Errorf("documentMatcher %s does not look for .zato.yaml, configured targets and ZATO_URL", matcher)
+			}
 		}
 	}
 	if !python {

@@ -6,6 +6,8 @@ import com.intellij.openapi.diagnostic.Logger
 import com.intellij.openapi.project.Project
 import com.redhat.devtools.lsp4ij.ServerStatus
 import com.redhat.devtools.lsp4ij.client.LanguageClientImpl
+import org.eclipse.lsp4j.MessageParams
+import org.eclipse.lsp4j.MessageType
 import org.eclipse.lsp4j.jsonrpc.services.JsonNotification
 import org.zatogo.pycharm.Zato
 import org.zatogo.pycharm.settings.ZatoConfig
@@ -49,6 +51,19 @@ class ZatoLanguageClient(project: Project) : LanguageClientImpl(project) {
     }
 
     override fun createSettings(): Any = ZatoConfig.settings(project)
+
+    /**
+     * `zato lsp` tells editors with nothing of their own for `zato/deployStatus` (Neovim) of each finished
+     * deployment with a `window/showMessage` at info level. Here the status bar widget and the deployment log show
+     * it already, so those do not become balloons; warnings and errors (a conflict, a failure) are shown as usual.
+     */
+    override fun showMessage(messageParams: MessageParams) {
+        if (messageParams.type == MessageType.Info) {
+            LOG.info(messageParams.message)
+            return
+        }
+        super.showMessage(messageParams)
+    }
 
     override fun handleServerStatusChanged(serverStatus: ServerStatus) {
         super.handleServerStatusChanged(serverStatus)
