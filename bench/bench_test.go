@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zato-go/zato/deployclient"
+	"github.com/zato-go/zato/internal/benchout"
 	"github.com/zato-go/zato/internal/testenv"
 )
 
@@ -32,9 +33,11 @@ func newClient(b *testing.B, c *testenv.Cluster) *deployclient.Client {
 }
 
 // report records p50, p95 and p99 (their units end in suffix) and fails the benchmark when p50 is over target (0:
-// no target). It returns p50.
-func report(b *testing.B, lat []time.Duration, target time.Duration, suffix string) time.Duration {
+// no target); it also writes them to $ZATO_BENCH_OUT (benchout), under the benchmark's name and the labels given as
+// key, value pairs. It returns p50.
+func report(b *testing.B, lat []time.Duration, target time.Duration, suffix string, labels ...string) time.Duration {
 	slices.Sort(lat)
+	emit(b, b.Name(), len(lat), benchout.Latencies(lat), labels...)
 	at := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(ms(at(0.50)), "p50-ms"+suffix)
@@ -66,18 +69,23 @@ func BenchmarkDeployConfirmed(b *testing.B) {
 		var p50of2 time.Duration
 		for _, n := range []int{2, 6} {
 			b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
-				cl := newClient(b, testenv.StartCluster(b, testenv.Options{Servers: n}))
+				c := testenv.StartCluster(b, testenv.Options{Servers: n})
+				cl := newClient(b, c)
 				lat := make([]time.Duration, 0, b.N)
 				cpu := machineCPU()
+				procs := startCPU(b, c)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					lat = append(lat, deployTo(b, cl, n, i))
 				}
 				b.StopTimer()
+				machine := -1.0
 				if used := machineCPU() - cpu; cpu >= 0 && used >= 0 {
-					b.ReportMetric(float64(used.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+					machine = float64(used.Microseconds()) / 1000 / float64(b.N)
+					b.ReportMetric(machine, "cpu-ms/op")
 				}
-				p50 := report(b, lat, target(n), "")
+				procs.report(b, b.N, machine, "servers", strconv.Itoa(n), "odb", "sqlite")
+				p50 := report(b, lat, target(n), "", "servers", strconv.Itoa(n), "odb", "sqlite")
 				if n == 2 {
 					p50of2 = p50
 				} else if p50of2 > 0 && b.N >= 20 {
@@ -113,7 +121,7 @@ func paced(b *testing.B, odbEngine string, enforce bool) {
 	for _, n := range sizes {
 		// No CPU figure here: /proc/stat counts in 10 ms ticks, too coarse for windows of a few ms that start in
 		// step with the pause; back-to-back reports CPU per deploy over the whole run.
-		p50[n] = report(b, lat[n], target(n), fmt.Sprintf("-%d", n))
+		p50[n] = report(b, lat[n], target(n), fmt.Sprintf("-%d", n), "servers", strconv.Itoa(n), "odb", odbEngine)
 	}
 	if b.N >= 20 {
 		ratio := float64(p50[6]) / float64(p50[2])
@@ -230,7 +238,11 @@ func benchRestart(b *testing.B, broken bool) {
 	if broken {
 		target = 2 * time.Second
 	}
-	report(b, lat, target, "")
+	labels := []string{"modules", "500"}
+	if broken {
+		labels = append(labels, "broken", "3")
+	}
+	report(b, lat, target, "", labels...)
 }
 
 // BenchmarkPickupConfirmed is a file closed in the pickup dir to every server confirming it. The deployment id is
