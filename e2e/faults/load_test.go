@@ -21,8 +21,8 @@ import (
 // confirmed), to 4 servers. CI: 20 s on SQLite; full (ZATO_FAULTS_SCALE=full): 60 s on SQLite and 60 s on
 // PostgreSQL, the sizes. It reports deployments/s, p50/p99 from upload to all confirmed, errors (must be 0),
 // and the RSS and open fds of each server and each python worker before, during and after the load; it fails when,
-// after the warm-up (the first quarter, at least 5 s), a server grows by more than serverRSSBound or any process
-// by more than fdBound fds, or a worker by more than workerRSSBoundPerMin per minute of load.
+// after the warm-up (the first quarter, at least 5 s), a server grows by more than serverRSSBound (24 MB), any
+// process by more than fdBound (16) fds, or a worker by more than 6 MB per minute of load (at least 2 MB allowed).
 //
 // A probe service (faults.probe) reports from inside each worker the sizes of sys.modules, linecache.cache and the
 // counts of live objects by type, before and after the load, so that growth is found where it is, not guessed.
@@ -38,7 +38,8 @@ func TestLoad(t *testing.T) {
 
 const (
 	serverRSSBound       = 24 << 10 // kB: a server's growth after the warm-up
-	workerRSSBoundPerMin = 6 << 10  // kB per minute of load: a worker's growth after the warm-up
+	workerRSSBoundPerMin = 6 << 10  // kB per minute of load: a worker's growth after the warm-up...
+	workerRSSFloor       = 2 << 10  // kB: ...or this, whichever is larger
 	fdBound              = 16       // fds: any process's growth after the warm-up
 )
 
@@ -244,8 +245,11 @@ func load(t *testing.T, engine string, d time.Duration) {
 		if strings.HasSuffix(k, ".worker") {
 			perMin := float64(growth) / loadMinutes
 			figure(t, p+"."+k+".rss_growth_per_min_after_warmup", perMin, "kB/min")
-			if perMin > workerRSSBoundPerMin {
-				t.Errorf("%s grew %d kB in %.2f min after the warm-up (%.0f kB/min, bound %d kB/min)", k, growth, loadMinutes, perMin, workerRSSBoundPerMin)
+			// A worker's RSS rises by about 1 MB over its first half minute of load and then stays flat (measured:
+			// 15.3 -> 16.5 MB in 32 s, then +16 kB in the next 28 s), so a short run's slope overstates it: the
+			// bound is the larger of a per-minute rate and a fixed allowance for that rise.
+			if bound := max(float64(workerRSSFloor), workerRSSBoundPerMin*loadMinutes); float64(growth) > bound {
+				t.Errorf("%s grew %d kB in %.2f min after the warm-up (%.0f kB/min; bound %.0f kB)", k, growth, loadMinutes, perMin, bound)
 			}
 		} else if strings.HasSuffix(k, ".server") && growth > serverRSSBound {
 			t.Errorf("%s grew %d kB after the warm-up (bound %d kB)", k, growth, serverRSSBound)
