@@ -254,7 +254,10 @@ try {
   const label = item.locator('a').first();
   step('wait for the extension and its language server');
   await item.waitFor();
+  const shownAt = Date.now();
   await waitLabel(page, 'Zato', 60000);
+  // The server no longer waits for secret storage (code-server took ~3 s to answer it).
+  step(`language server running ${Date.now() - shownAt} ms after the status bar item appeared`);
   assert.equal((await label.innerText()).trim(), 'Zato');
   assert.equal(await item.locator('.codicon-zap').count(), 1, 'idle item shows $(zap)');
 
@@ -418,6 +421,75 @@ try {
     copyFileSync(invokeShot, join(extDir, 'images', 'invoke.png'));
     step('updated images/invoke.png');
   }
+
+  // ---- 7. a conflict: a colleague deploys between two saves; Show Diff, then Deploy Anyway ----
+  step('a colleague deploys another version with the CLI, then the module is saved: conflict');
+  const theirs = join(tmp, 'colleague', moduleName);
+  mkdirSync(dirname(theirs), { recursive: true });
+  writeFileSync(theirs, source('hello from a colleague'));
+  await zato('deploy', theirs, '--force');
+  await page.keyboard.press('Control+P');
+  await quickInput.waitFor();
+  await quickInput.fill(moduleName);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: moduleName }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await quickInput.waitFor({ state: 'hidden' });
+  await replaceLine(page, PAYLOAD_LINE, "self.response.payload = {'greeting': 'hello v4'}");
+  await waitLine(page, "self.response.payload = {'greeting': 'hello v4'}");
+  await page.keyboard.press('Control+S');
+  await waitLabel(page, `Zato: ${moduleName} conflict`, timeout);
+  for (const s of servers) assert.match(await zato('invoke', service, '--server', s), /hello from a colleague/, `${s} keeps the colleague's version`);
+  const showDiff = page.locator('.notification-toast').getByRole('button', { name: 'Show Diff' });
+  await showDiff.waitFor();
+  const toast = (await page.locator('.notification-toast', { hasText: 'not deployed' }).first().innerText()).replace(/\s+/g, ' ');
+  step(`prompt: ${toast}`);
+  assert.match(toast, /deployed by \S+ \(cli\) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, 'the prompt names who deployed which version when');
+  await showDiff.click();
+  const diff = page.locator('.monaco-diff-editor').first();
+  await diff.waitFor();
+  const sideHas = (side, text) =>
+    page.waitForFunction(
+      ([sel, t]) => [...document.querySelectorAll(`.monaco-diff-editor ${sel} .view-line`)].some((el) => el.textContent.replace(/\u00a0/g, ' ').includes(t)),
+      [side, text],
+      { timeout, polling: 'raf' },
+    );
+  await sideHas('.editor.original', "'hello from a colleague'");
+  await sideHas('.editor.modified', "'hello v4'");
+  const diffTab = (await page.locator('.tab.active').first().innerText()).replace(/\s+/g, ' ');
+  step(`diff: ${diffTab}`);
+  assert.match(diffTab, /cluster version \d+/, 'the diff is titled with the cluster version');
+  const conflictShot = await shot('09-conflict-diff.png');
+  if (process.env.ZATO_UPDATE_IMAGES === '1') {
+    copyFileSync(conflictShot, join(extDir, 'images', 'conflict-diff.png'));
+    step('updated images/conflict-diff.png');
+  }
+
+  step('Deploy Current File again: conflict again; Deploy Anyway');
+  await page.keyboard.press('Control+P');
+  await quickInput.waitFor();
+  await quickInput.fill(moduleName);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: moduleName }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await quickInput.waitFor({ state: 'hidden' });
+  await page.keyboard.press('Control+Shift+L');
+  const anyway = page.locator('.notification-toast').getByRole('button', { name: 'Deploy Anyway' });
+  await anyway.waitFor();
+  await anyway.click();
+  await waitLabel(page, `Zato: ${moduleName} ${all}`, timeout);
+  for (const s of servers) assert.match(await zato('invoke', service, '--server', s), /hello v4/, `${s} runs the version deployed anyway`);
+
+  // ---- 8. Zato: Restart Language Server, and a save made while it starts is deployed once it runs ----
+  step('Zato: Restart Language Server, then save while it starts');
+  await editor.click({ position: { x: 300, y: 5 } });
+  await replaceLine(page, PAYLOAD_LINE, "self.response.payload = {'greeting': 'hello v5'}");
+  await waitLine(page, "self.response.payload = {'greeting': 'hello v5'}");
+  await runCommand(page, 'Zato: Restart Language Server');
+  await waitLabel(page, 'Zato: starting', timeout);
+  await page.keyboard.press('Control+S');
+  const atSave = await label.getAttribute('aria-label');
+  step(`saved while the status bar read "${atSave}"`);
+  await waitLabel(page, `Zato: ${moduleName} ${all}`, timeout);
+  for (const s of servers) assert.match(await zato('invoke', service, '--server', s), /hello v5/, `${s} runs the save made during the restart`);
 
   // The deployment log was never forced open: no Output view is showing.
   assert.equal(await page.locator('.part.panel .output-view').isVisible(), false, 'the deployment log stays closed');

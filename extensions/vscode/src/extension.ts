@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import {
   CloseAction,
   DidChangeConfigurationNotification,
+  DidSaveTextDocumentNotification,
   ErrorAction,
   ExecuteCommandRequest,
   LanguageClient,
@@ -34,6 +35,8 @@ import {
   targetsFromYaml,
 } from './settings';
 import { InvokeDocuments, isInvokeAnswer } from './invoke';
+import { ClusterDocuments, isClusterVersion } from './cluster';
+import { EarlySaves, shouldStart, versionWarning } from './lifecycle';
 import {
   type DeployStatus,
   type Presentation,
@@ -55,6 +58,8 @@ const LSP_TEST_CONNECTION = 'zato.testConnection';
 const LSP_TOGGLE = 'zato.toggleDeployOnSave';
 const LSP_INVOKE = 'zato.invoke';
 const LSP_INVOKE_EVERYWHERE = 'zato.invokeEverywhere';
+const LSP_SHOW_CLUSTER_VERSION = 'zato.showClusterVersion';
+const LSP_DEPLOY_ANYWAY = 'zato.deployAnyway';
 
 let ext: ZatoExtension | undefined;
 
@@ -73,6 +78,8 @@ export async function deactivate(): Promise<void> {
 export interface ZatoApi {
   /** The status bar item's current text. */
   statusText(): string;
+  /** Whether the language server runs (false in a workspace with nothing to deploy to). */
+  serverRunning(): boolean;
 }
 
 class ZatoExtension {
@@ -90,6 +97,12 @@ class ZatoExtension {
   private crashes: number[] = [];
   private readonly pulled: (() => void)[] = [];
   private readonly invokeDocs = new InvokeDocuments();
+  private readonly clusterDocs = new ClusterDocuments();
+  private readonly earlySaves = new EarlySaves<vscode.TextDocument>();
+  /** Settles when the passwords were read from secret storage (the server starts without waiting for them). */
+  private passwordsReady: Promise<void> = Promise.resolve();
+  private started = false;
+  private dormantWatch: vscode.Disposable | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('Zato', { log: true });
@@ -97,9 +110,8 @@ class ZatoExtension {
     this.item.name = 'Zato';
     this.item.command = 'zato.cmd.showLog';
     this.configuredPath = serverPathSetting(this.config().inspect<string>('serverPath'), vscode.workspace.isTrusted);
-    context.subscriptions.push(this.log, this.item, this.invokeDocs.register());
+    context.subscriptions.push(this.log, this.item, this.invokeDocs.register(), this.clusterDocs.register());
     this.render(presentStarting());
-    this.item.show();
 
     const reg = (id: string, fn: (...args: unknown[]) => unknown) =>
       context.subscriptions.push(vscode.commands.registerCommand(id, fn));
@@ -112,12 +124,21 @@ class ZatoExtension {
     reg('zato.cmd.invoke', () => this.invokeFromEditor(LSP_INVOKE, false));
     reg('zato.cmd.invokeWithPayload', () => this.invokeFromEditor(LSP_INVOKE, true));
     reg('zato.cmd.invokeEverywhere', () => this.invokeFromEditor(LSP_INVOKE_EVERYWHERE, false));
+    reg('zato.cmd.restartServer', () => this.restartCommand());
 
     context.subscriptions.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(SECTION)) void this.onSettingsChanged(e.affectsConfiguration(`${SECTION}.serverPath`));
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.onSettingsChanged(true)),
+      // A save made while the language server starts gets no didSave from vscode-languageclient: kept, sent once
+      // it runs.
+      vscode.workspace.onDidSaveTextDocument((doc) => {
+        if (this.started && doc.uri.scheme === 'file' && doc.languageId === 'python' && !this.client?.isRunning()) {
+          this.earlySaves.record(doc.uri.toString(), doc);
+          this.log.info(`${doc.uri.fsPath} saved while the language server starts: it is deployed once the server runs`);
+        }
+      }),
       // A password set in another window: setPassword below handles this window's own changes.
       context.secrets.onDidChange(async (e) => {
         if (e.key.startsWith('zato.password.') && (await this.loadPasswords())) await this.onSettingsChanged(false);
@@ -126,14 +147,92 @@ class ZatoExtension {
   }
 
   api(): ZatoApi {
-    return { statusText: () => this.item.text };
+    return { statusText: () => this.item.text, serverRunning: () => !!this.client?.isRunning() };
   }
 
   // ---- the language server ----
 
+  /**
+   * Starts the language server at once when the workspace has something to deploy to: the passwords are read from
+   * secret storage meanwhile and handed over when they are there (workspace/didChangeConfiguration, then the server
+   * pulls them). Elsewhere it waits for a .zato.yaml or a zato.url / zato.targets setting.
+   */
   async start(): Promise<void> {
-    await this.loadPasswords();
+    if (!(await this.wanted())) {
+      this.log.info('No .zato.yaml and no zato.url or zato.targets: the Zato language server starts when one is added.');
+      const watcher = vscode.workspace.createFileSystemWatcher('**/.zato.{yaml,yml}', false, true, true);
+      this.dormantWatch = vscode.Disposable.from(
+        watcher,
+        watcher.onDidCreate(() => void this.wakeUp()),
+        vscode.workspace.onDidChangeConfiguration((e) => {
+          if (e.affectsConfiguration(`${SECTION}.url`) || e.affectsConfiguration(`${SECTION}.targets`)) void this.wakeUp();
+        }),
+      );
+      this.context.subscriptions.push(this.dormantWatch);
+      return;
+    }
+    await this.begin();
+  }
+
+  private async wakeUp(): Promise<void> {
+    if (this.started || !(await this.wanted())) return;
+    this.dormantWatch?.dispose();
+    this.dormantWatch = undefined;
+    await this.begin();
+  }
+
+  private async begin(): Promise<void> {
+    this.started = true;
+    this.item.show();
+    this.passwordsReady = this.loadPasswords().then(
+      async (changed) => {
+        if (changed && this.client?.isRunning()) await this.pushSettings();
+      },
+      (err: unknown) => this.log.error(`Reading the passwords from secret storage: ${String(err)}`),
+    );
     await this.startClient();
+  }
+
+  private async wanted(): Promise<boolean> {
+    const cfg = this.config();
+    const files = await vscode.workspace.findFiles('**/.zato.{yaml,yml}', '**/node_modules/**', 1);
+    return shouldStart({ hasConfigFile: files.length > 0, url: cfg.get('url'), targets: cfg.get('targets'), env: process.env });
+  }
+
+  /** Sends the saves made while the server started, once it runs and has the passwords. */
+  private async replayEarlySaves(client: LanguageClient): Promise<void> {
+    if (this.earlySaves.size === 0) return;
+    await this.passwordsReady;
+    if (client !== this.client || !client.isRunning()) return;
+    for (const [, doc] of this.earlySaves.take()) {
+      this.log.info(`Deploying ${doc.uri.fsPath}, saved while the language server started`);
+      await client.sendNotification(DidSaveTextDocumentNotification.type, {
+        textDocument: { uri: client.code2ProtocolConverter.asUri(doc.uri) },
+        text: doc.getText(),
+      });
+    }
+  }
+
+  private checkVersion(client: LanguageClient, command: string): void {
+    const ours = String((this.context.extension.packageJSON as { version?: string }).version ?? '');
+    const warning = versionWarning(ours, client.initializeResult?.serverInfo?.version, command);
+    if (!warning) return;
+    this.log.warn(warning);
+    void vscode.window.showWarningMessage(warning, 'Open Settings').then((a) => {
+      if (a) void vscode.commands.executeCommand('workbench.action.openSettings', 'zato.serverPath');
+    });
+  }
+
+  private async restartCommand(): Promise<void> {
+    if (!this.started) {
+      await this.begin();
+      return;
+    }
+    this.log.info('Zato: Restart Language Server');
+    this.crashes = [];
+    this.stoppedReason = undefined;
+    await this.restart();
+    this.context.subscriptions.push(vscode.window.setStatusBarMessage('Zato: language server restarted', 4000));
   }
 
   private async startClient(): Promise<void> {
@@ -172,6 +271,8 @@ class ZatoExtension {
         executeCommand: async (command, args, next) => {
           const res: unknown = await next(command, args);
           if ((command === LSP_INVOKE || command === LSP_INVOKE_EVERYWHERE) && isInvokeAnswer(res)) await this.invokeDocs.show(res);
+          // The conflict's code action: the cluster's version against the buffer.
+          if (command === LSP_SHOW_CLUSTER_VERSION && isClusterVersion(res)) await this.showClusterDiff(res, args[0]);
           return res;
         },
         workspace: {
@@ -207,12 +308,23 @@ class ZatoExtension {
       },
     };
     const client = new LanguageClient('zato', 'Zato', serverOptions, clientOptions);
+    // This extension shows zato/deployStatus itself (status bar, conflict prompt): the server need not show
+    // window/showMessage for a finished deployment or a conflict.
+    client.registerFeature({
+      fillClientCapabilities: (caps) => {
+        caps.experimental = { ...(caps.experimental as object | undefined), zato: { statusUI: true } };
+      },
+      initialize: () => {},
+      getState: () => ({ kind: 'static' }),
+      clear: () => {},
+    });
     this.client = client;
     client.onDidChangeState((e) => {
       if (client !== this.client) return;
       if (e.newState === State.Running) {
         this.stoppedReason = undefined;
         this.refresh();
+        void this.replayEarlySaves(client);
       } else if (e.newState === State.Stopped) {
         this.stopped(this.stoppedReason ?? 'The language server exited; see the deployment log.');
       } else {
@@ -222,6 +334,10 @@ class ZatoExtension {
     client.onNotification(STATUS_METHOD, (st: DeployStatus) => this.onStatus(st));
     try {
       await client.start();
+      this.log.info(`Zato language server ${client.initializeResult?.serverInfo?.version ?? '(no version)'} running`);
+      this.checkVersion(client, resolved.command);
+      void this.passwordsReady.then(() => (this.passwords.size > 0 && client === this.client ? this.pushSettings() : undefined));
+      void this.replayEarlySaves(client);
     } catch (err) {
       const msg = `Cannot start ${resolved.command} lsp: ${err instanceof Error ? err.message : String(err)}`;
       this.stoppedReason = msg;
@@ -335,6 +451,7 @@ class ZatoExtension {
   private onStatus(st: DeployStatus): void {
     if (!st || typeof st !== 'object' || typeof st.state !== 'string') return;
     if (!this.book.update(st)) return;
+    if (st.state === 'conflict') void this.onConflict(st);
     if (st.state === 'failed' || st.state === 'partial') {
       for (const s of st.servers ?? []) {
         if (s.error?.traceback) this.log.warn(`${st.module} on ${s.name}:\n${s.error.traceback}`);
@@ -370,6 +487,32 @@ class ZatoExtension {
         : p.background === 'warning'
           ? new vscode.ThemeColor('statusBarItem.warningBackground')
           : undefined;
+  }
+
+  // ---- conflicts ----
+
+  /** Someone else deployed another version since: offer the diff and Deploy Anyway. */
+  private async onConflict(st: DeployStatus): Promise<void> {
+    this.log.warn(st.message ?? `${st.module}: conflict`);
+    const a = await vscode.window.showWarningMessage(`Zato: ${st.message ?? `${st.module}: conflict`}`, 'Show Diff', 'Deploy Anyway');
+    if (a === 'Show Diff') {
+      const res = await this.execute<unknown>(LSP_SHOW_CLUSTER_VERSION, [{ uri: st.uri, target: st.target }]).catch((err: unknown) => {
+        this.log.error(`Show the cluster's version: ${String(err)}`);
+        return undefined;
+      });
+      if (isClusterVersion(res)) await this.showClusterDiff(res, { uri: st.uri });
+    } else if (a === 'Deploy Anyway') {
+      await this.execute(LSP_DEPLOY_ANYWAY, [{ uri: st.uri, target: st.target }]).catch((err: unknown) =>
+        this.log.error(`Deploy anyway: ${String(err)}`),
+      );
+    }
+  }
+
+  private async showClusterDiff(v: import('./cluster').ClusterVersion, arg: unknown): Promise<void> {
+    const raw = arg && typeof arg === 'object' ? (arg as { uri?: unknown }).uri : arg;
+    if (typeof raw !== 'string') return;
+    const file = this.client ? this.client.protocol2CodeConverter.asUri(raw) : vscode.Uri.parse(raw);
+    await this.clusterDocs.showDiff(v, file);
   }
 
   // ---- commands ----

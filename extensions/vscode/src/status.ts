@@ -27,7 +27,8 @@ export type DeployState =
   | 'failed'
   | 'unreachable'
   | 'unauthorized'
-  | 'accepted';
+  | 'accepted'
+  | 'conflict';
 
 /** The zato/deployStatus payload. */
 export interface DeployStatus {
@@ -145,6 +146,12 @@ export function present(st: DeployStatus, ctx: Context = {}): Presentation {
       icon = 'error';
       tail = ' unauthorized';
       background = 'error';
+      break;
+    case 'conflict':
+      // not deployed: someone else's version is on the cluster (Show Diff / Deploy Anyway)
+      icon = 'git-merge';
+      tail = ' conflict';
+      background = 'warning';
       break;
     default:
       icon = 'question';

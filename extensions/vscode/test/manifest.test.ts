@@ -59,6 +59,7 @@ const COMMAND_TITLES = [
   'Zato: Invoke Service',
   'Zato: Invoke Service with Payload…',
   'Zato: Invoke Service on Every Server',
+  'Zato: Restart Language Server',
 ];
 const REQUIRED_SETTINGS = [
   'zato.url',
@@ -116,6 +117,18 @@ describe('package.json manifest', () => {
   it('activates on Python files and in workspaces with a .zato.yaml', () => {
     expect(pkg.activationEvents).toContain('onLanguage:python');
     expect(pkg.activationEvents.some((e) => /^workspaceContains:(\*\*\/)?\.zato\.yaml$/.test(e))).toBe(true);
+  });
+
+  it('starts the language server only where there is something to deploy to (shouldStart)', () => {
+    // onLanguage:python activates the extension in any Python project; start() asks shouldStart first.
+    expect(extensionSource).toMatch(/if \(!\(await this\.wanted\(\)\)\)/);
+    expect(extensionSource).toMatch(/shouldStart\(\{ hasConfigFile:/);
+  });
+
+  it('does not wait for secret storage before starting the language server', () => {
+    const begin = /private async begin\(\): Promise<void> \{([\s\S]*?)\n  \}/.exec(extensionSource)?.[1] ?? '';
+    expect(begin).toContain('await this.startClient()');
+    expect(begin).not.toMatch(/await this\.loadPasswords\(\)/);
   });
 
   describe('settings', () => {

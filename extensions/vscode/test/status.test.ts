@@ -135,6 +135,15 @@ describe('present', () => {
     expect(a.background).toBe('error');
   });
 
+  it('shows a conflict as a warning: not deployed, someone else deployed another version', () => {
+    const p = present(st({ state: 'conflict', confirmed: 0, expected: 0, servers: [],
+      message: 'x.py not deployed: version 2 on the cluster was deployed by admin (pickup) at 2026-11-30 08:31:02 UTC' }));
+    expect(p.text).toBe('$(git-merge) Zato: x.py conflict');
+    expect(p.background).toBe('warning');
+    expect(p.tooltip).toContain('version 2 on the cluster was deployed by admin');
+    expect(isFinal('conflict')).toBe(true);
+  });
+
   it('says accepted for stock Zato, which sends no confirmations', () => {
     const p = present(st({ state: 'accepted', confirmed: 0, expected: 0, servers: [] }));
     expect(p.text).toBe('$(check) Zato: x.py accepted');
