@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -205,6 +206,15 @@ func (c *Client) withTimeout(ctx context.Context, extra time.Duration) (context.
 	return context.WithTimeout(ctx, c.cfg.Timeout+extra)
 }
 
+// retryAfterOf is how long a 503 asks to wait (its Retry-After seconds, within 100 ms and 5 s).
+func retryAfterOf(resp *resty.Response) time.Duration {
+	d := 500 * time.Millisecond
+	if n, err := strconv.Atoi(resp.Header().Get("Retry-After")); err == nil {
+		d = time.Duration(n) * time.Second
+	}
+	return min(max(d, 100*time.Millisecond), 5*time.Second)
+}
+
 // sleepCtx waits d; false if ctx ended first.
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -252,6 +262,15 @@ func (c *Client) doKeyed(parent context.Context, p retryPolicy, key, method, pat
 			r.SetHeader("Content-Type", "application/json").SetBody(body)
 		}
 		resp, err = r.Execute(method, path)
+		// A server whose ODB is away for a moment (PostgreSQL restarting) says so with 503 and Retry-After: wait as
+		// told and ask again within the deadline (reads, and writes with their key), rather than give up after
+		// the HTTP client's few retries.
+		if err == nil && p != retryNotSent && resp.StatusCode() == http.StatusServiceUnavailable {
+			if sleepCtx(ctx, retryAfterOf(resp)) {
+				continue
+			}
+			break
+		}
 		// A server that is not listening yet (it is starting: `zato start ENV & zato deploy x.py`) never saw the
 		// request: wait for it within the deadline rather than give up after the HTTP client's few retries.
 		if err == nil || !notSent(err) || time.Now().After(waitUntil) || !sleepCtx(ctx, 200*time.Millisecond) {

@@ -105,6 +105,9 @@ func (c *Client) Deployment(parent context.Context, id int64, wait time.Duration
 	}
 	var d Deployment
 	resp, err := r.SetResult(&d).Get(path)
+	for err == nil && resp.StatusCode() == http.StatusServiceUnavailable && sleepCtx(ctx, retryAfterOf(resp)) {
+		resp, err = c.req(ctx, retrySafe).SetQueryParamsFromValues(r.QueryParam).SetResult(&d).Get(path) // the ODB is back soon
+	}
 	if err != nil {
 		return Deployment{}, fmt.Errorf("deployment %d: %w", id, c.netErr(parent, http.MethodGet, path, err))
 	}

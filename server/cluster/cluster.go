@@ -218,12 +218,15 @@ func (c *Cluster) Submit(ctx context.Context, s Submission) (odb.Deployment, err
 	if err != nil {
 		return odb.Deployment{}, fmt.Errorf("list servers: %w", err)
 	}
-	now := time.Now()
 	rows := make([]odb.ServerStatus, 0, len(members))
 	for _, m := range members {
-		st := odb.StatusOffline
-		if m.Name == c.cfg.Name || takesDeployments(MemberState(m, now)) {
-			st = odb.StatusPending
+		// Pending for every member that has not said it stops, whatever its heartbeat's age: a live server whose
+		// heartbeats could not be written for a while (the ODB restarting, a stalled machine) applies it once it
+		// looks, and views read a silent server's row as offline meanwhile. A member that died without saying so
+		// turns its pending rows offline when it starts again, and catches up with each module's newest version.
+		st := odb.StatusPending
+		if m.Name != c.cfg.Name && (m.State == odb.ServerStopped || m.State == odb.ServerStopping) {
+			st = odb.StatusOffline
 		}
 		rows = append(rows, odb.ServerStatus{Server: m.Name, Status: st})
 	}
