@@ -120,10 +120,10 @@ func (a *API) Members(ctx context.Context) ([]MemberJSON, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	clock := cluster.Clock(ms, time.Now())
 	out := make([]MemberJSON, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, memberJSON(m, now))
+		out = append(out, memberJSON(m, clock))
 	}
 	return out, nil
 }

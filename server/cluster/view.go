@@ -28,7 +28,24 @@ type View struct {
 	States map[string]string
 }
 
-// MemberState is a member's lifecycle state at now: the one rule every way out reports.
+// Clock is the time members' heartbeats are judged against: now, or, when no member has heartbeated for a while
+// (the ODB itself was away: PostgreSQL restarting, and nobody could write a heartbeat), the freshest heartbeat plus
+// one beat. A server is offline when it falls behind the others, not when the ODB did: a live server is never shown
+// offline because of an outage it had no part in.
+func Clock(members []odb.Server, now time.Time) time.Time {
+	var freshest time.Time
+	for _, m := range members {
+		if (m.State == odb.ServerLive || m.State == odb.ServerStarting) && m.HeartbeatAt.After(freshest) {
+			freshest = m.HeartbeatAt
+		}
+	}
+	if ref := freshest.Add(HeartbeatEvery); !freshest.IsZero() && ref.Before(now) {
+		return ref
+	}
+	return now
+}
+
+// MemberState is a member's lifecycle state at now (Clock's): the one rule every way out reports.
 func MemberState(m odb.Server, now time.Time) string {
 	if m.State == odb.ServerStopped || now.Sub(m.HeartbeatAt) > MaxAge {
 		return wire.StateOffline
@@ -51,8 +68,9 @@ func takesDeployments(state string) bool {
 // MakeView derives a deployment's overall status at now from its rows and the members' states.
 func MakeView(d odb.Deployment, members []odb.Server, now time.Time) View {
 	states := make(map[string]string, len(members))
+	clock := Clock(members, now)
 	for _, m := range members {
-		states[m.Name] = MemberState(m, now)
+		states[m.Name] = MemberState(m, clock)
 	}
 	v := View{Deployment: d, States: states}
 	v.Servers = make([]odb.ServerStatus, len(d.Servers))

@@ -43,3 +43,25 @@ func TestMakeView(t *testing.T) {
 		t.Errorf("a dead server's pending row should read offline: %+v", v.Servers[1])
 	}
 }
+
+// A live server is not shown offline because the ODB was away and nobody could heartbeat: liveness is judged
+// against the freshest heartbeat, and a server is offline when it falls behind the others.
+func TestClockJudgesAgainstTheFreshestHeartbeat(t *testing.T) {
+	now := time.Now()
+	outage := []odb.Server{
+		{Name: "s1", State: odb.ServerLive, HeartbeatAt: now.Add(-5 * time.Second)},
+		{Name: "s2", State: odb.ServerLive, HeartbeatAt: now.Add(-6 * time.Second)},
+	}
+	d := odb.Deployment{Servers: []odb.ServerStatus{{Server: "s1", Status: odb.StatusDeployed}, {Server: "s2", Status: odb.StatusPending}}}
+	if v := MakeView(d, outage, now); v.Done || v.Servers[1].Status != odb.StatusPending || v.States["s2"] != "live" {
+		t.Fatalf("after an ODB outage a live server reads %s (%s)", v.Servers[1].Status, v.States["s2"])
+	}
+	// s2 killed: s1 heartbeats on, s2 falls behind.
+	killed := []odb.Server{
+		{Name: "s1", State: odb.ServerLive, HeartbeatAt: now},
+		{Name: "s2", State: odb.ServerLive, HeartbeatAt: now.Add(-6 * time.Second)},
+	}
+	if v := MakeView(d, killed, now); !v.Done || v.Servers[1].Status != odb.StatusOffline {
+		t.Fatalf("a server that fell behind reads %s", v.Servers[1].Status)
+	}
+}
