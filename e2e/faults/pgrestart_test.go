@@ -142,9 +142,8 @@ func TestPostgreSQLRestartMidStream(t *testing.T) {
 	if n := without503RetryAfter.Load(); n > 0 {
 		t.Errorf("%d answers 503 had no Retry-After", n)
 	}
-	// DEFECT (deployclient, reported): its writes and watches give up on 503 after 3 retries with 100 ms-2 s of
-	// backoff, about a second in all, and it ignores Retry-After; a PostgreSQL restart of a couple of seconds makes
-	// `zato deploy` and the language server report failures for writes a retry would have made.
+	// The deploy client waits out a 503 as its Retry-After says (it gave up after about a second before, and a
+	// PostgreSQL restart of a couple of seconds made `zato deploy` and the language server report failures).
 	if n := clientErrors.Load(); n > 0 {
 		t.Errorf("DEFECT deployclient: %d writes or watches gave up during %d PostgreSQL restarts of %s down (503 with Retry-After not retried long enough)", n, restarts, down)
 	}
@@ -173,10 +172,9 @@ func TestPostgreSQLRestartMidStream(t *testing.T) {
 		}
 	}
 	figure(t, "pg_restart.rows_not_deployed", len(notEverywhere), "rows")
-	// DEFECT (server/cluster, reported): a live server whose heartbeat could not be written during the outage counts
-	// as offline for up to 3 s after PostgreSQL is back; deployments made then get an offline row for it, which stays
-	// offline once a newer deployment of the module is caught up: clients are told "server3 offline" of a server
-	// that was up and serving all along.
+	// A live server whose heartbeat could not be written during the outage was counted offline for up to 3 s after
+	// PostgreSQL was back, and deployments made then got offline rows for it: rows are now pending for every member
+	// that has not said it stops, and liveness is judged against the freshest heartbeat (cluster.Clock).
 	if len(notEverywhere) > 0 {
 		t.Errorf("DEFECT server/cluster: %d rows of acknowledged deployments never read deployed (servers were live throughout): %v",
 			len(notEverywhere), notEverywhere[:min(len(notEverywhere), 8)])
