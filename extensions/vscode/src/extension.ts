@@ -366,6 +366,10 @@ class ZatoExtension {
       await this.stopClient();
       this.book.clear();
       this.deployOnSave = undefined;
+      this.render(presentStarting());
+      // The end-to-end test holds a restart for a moment to save a file while no server runs.
+      const hold = Number(process.env.ZATO_VSCODE_TEST_RESTART_HOLD_MS ?? 0);
+      if (hold > 0) await new Promise((r) => setTimeout(r, Math.min(hold, 10_000)));
       await this.startClient();
     })().finally(() => (this.restarting = undefined));
     return this.restarting;
