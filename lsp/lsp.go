@@ -9,7 +9,9 @@
 // defaultTarget, deployOnSave (on when .zato.yaml exists), include/exclude globs, requireMarker.
 //
 // Feedback: zato/deployStatus at every change (docs/architecture.md), $/progress or log lines, diagnostics from the
-// servers' errors, window/showMessage for failures only, code lenses and hover over Service classes.
+// servers' errors, window/showMessage for failures (and, for editors without a status UI of their own, each finished
+// deployment), code lenses and hover over Service classes. Each upload names its base, the version this editor last
+// deployed (conflict.go): a version someone else deployed since is never overwritten without zato.deployAnyway.
 package lsp
 
 import (

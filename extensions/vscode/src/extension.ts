@@ -195,8 +195,16 @@ class ZatoExtension {
 
   private async wanted(): Promise<boolean> {
     const cfg = this.config();
+    const settings = { url: cfg.get('url'), targets: cfg.get('targets'), env: process.env };
+    // The workspace folders' own .zato.yaml first (a stat each), the settings next; a search of the tree last.
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      for (const name of ['.zato.yaml', '.zato.yml']) {
+        if (fs.existsSync(path.join(folder.uri.fsPath, name))) return true;
+      }
+    }
+    if (shouldStart({ hasConfigFile: false, ...settings })) return true;
     const files = await vscode.workspace.findFiles('**/.zato.{yaml,yml}', '**/node_modules/**', 1);
-    return shouldStart({ hasConfigFile: files.length > 0, url: cfg.get('url'), targets: cfg.get('targets'), env: process.env });
+    return shouldStart({ hasConfigFile: files.length > 0, ...settings });
   }
 
   /** Sends the saves made while the server started, once it runs and has the passwords. */
