@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -276,5 +277,29 @@ func TestRetriedWritesAreIdempotent(t *testing.T) {
 	first, second := do(), do()
 	if first.ID != second.ID || !second.Repeated {
 		t.Fatalf("a repeat with the same key made deployment %d after %d (repeated=%v)", second.ID, first.ID, second.Repeated)
+	}
+}
+
+// Issue 13: tracebacks start at the module's own code; the runtime's frames that lead to it are left out.
+func TestTracebacksLeaveOutTheRuntime(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{Servers: 1})
+	cl := client(t, c, "")
+	d := deploy(t, cl, "raises_mod.py", "x = 1\nraise ValueError('at import')\n")
+	mustStatus(t, d, "failed")
+	tb := d.Servers[0].Error.Traceback
+	if strings.Contains(tb, "zato_worker") || !strings.Contains(tb, "raises_mod.py") || !strings.Contains(tb, "ValueError: at import") {
+		t.Errorf("import traceback:\n%s", tb)
+	}
+	mustStatus(t, deploy(t, cl, "raises_svc.py", "from zato.server.service import Service\n\nclass R(Service):\n    name = 'raises.svc'\n    def handle(self):\n        1 / 0\n"), "deployed")
+	_, err := cl.Invoke(ctx(t), "raises.svc", nil)
+	var ae *deployclient.APIError
+	if !errors.As(err, &ae) || strings.Contains(ae.Traceback, "zato_worker") || !strings.Contains(ae.Traceback, "raises_svc.py") || !strings.Contains(ae.Traceback, "ZeroDivisionError") {
+		t.Errorf("invoke traceback: %v\n%s", err, func() string {
+			if ae != nil {
+				return ae.Traceback
+			}
+			return ""
+		}())
 	}
 }

@@ -30,6 +30,9 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 		return err
 	}
 	for _, m := range modules {
+		if err := ctx.Err(); err != nil {
+			return err // the server is stopping: a start cut short records nothing it did not do
+		}
 		row, hasRow := rows[m.Name]
 		onDisk, isOnDisk := work[m.Name]
 		var st odb.ServerStatus

@@ -331,6 +331,18 @@ class InvokeFailure(Exception):
         self.status, self.type, self.message, self.tb = status, type_, message, tb
 
 
+_RUNTIME_FILE = os.path.abspath(__file__)
+
+
+def user_traceback(exc):
+    """ A traceback that starts at the module's own code: the runtime's frames that lead to it (the load, the
+    invocation) say nothing to the module's author. """
+    tb = exc.__traceback__
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) == _RUNTIME_FILE:
+        tb = tb.tb_next
+    return ''.join(traceback.format_exception(type(exc), exc, tb))
+
+
 def error_of(exc, filename, source=None):
     """ Type, message, line and column of an import failure, located in the module's own file when possible. """
     if isinstance(exc, SyntaxError) and source is not None and exc.filename == filename and exc.lineno:
@@ -340,7 +352,7 @@ def error_of(exc, filename, source=None):
         if 0 < exc.lineno <= len(lines):
             exc.text = lines[exc.lineno - 1]
     info = {'type': type(exc).__name__, 'message': clip(str(exc)), 'line': 0, 'column': 0,
-            'traceback': clip(''.join(traceback.format_exception(type(exc), exc, exc.__traceback__)))}
+            'traceback': clip(user_traceback(exc))}
     if isinstance(exc, SyntaxError):
         info['message'] = clip(exc.msg or str(exc))
         info['line'] = exc.lineno or 0
@@ -522,7 +534,7 @@ def op_invoke(req):
         return {'ok': False, 'status': e.status or 500, 'error': {'type': e.type, 'message': clip(e.message), 'traceback': clip(e.tb)}}
     except BaseException as e:
         return {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': clip(str(e)),
-                'traceback': clip(''.join(traceback.format_exception(type(e), e, e.__traceback__)))}}
+                'traceback': clip(user_traceback(e))}}
     if len(body) > MAX_REPLY:
         return too_large(req['service'], len(body))
     return Encoded(body)
