@@ -2,6 +2,7 @@ package deployclient
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -18,5 +19,18 @@ func FuzzReadEvents(f *testing.F) {
 			}
 			return nil
 		})
+	})
+}
+
+// FuzzParseConfigFile: a client file (.zato.yaml, zato-client.yaml) never panics the reader, and a refusal names the
+// file.
+func FuzzParseConfigFile(f *testing.F) {
+	f.Add([]byte("url: http://127.0.0.1:17010\nusername: admin\npasswordEnv: ZATO_PASSWORD\n"))
+	f.Add([]byte("targets:\n  Staging: {url: https://s:1, username: a}\npasword: x\n"))
+	f.Add([]byte("url: [\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := ParseConfigFile(".zato.yaml", b); err != nil && !strings.Contains(err.Error(), ".zato.yaml") {
+			t.Fatalf("a refusal without the file's name: %v", err)
+		}
 	})
 }
