@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/zato-go/zato/wire"
 )
 
 // serviceClass is a top-level class whose bases name a Service, found by a line scan: the server needs the class
@@ -21,7 +23,6 @@ type serviceClass struct {
 var (
 	classRe    = regexp.MustCompile(`^class\s+([\p{L}_][\p{L}\p{N}_]*)\s*(\(|:)`)
 	nameAttrRe = regexp.MustCompile(`^name\s*(?::\s*[A-Za-z_][\w.\[\]]*\s*)?=\s*(?:[rRuU]?)(['"])([^'"]+)['"]`)
-	moduleRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\.py$`)
 )
 
 // findServices lists the Service classes of a module's source.
@@ -124,7 +125,7 @@ func derivedName(module, class string) string {
 // moduleName is the module a file deploys as, or "" when its name is not one Zato accepts.
 func moduleName(path string) string {
 	base := filepath.Base(path)
-	if !moduleRe.MatchString(base) {
+	if !wire.ValidModuleName(base) {
 		return ""
 	}
 	return base

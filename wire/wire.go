@@ -7,6 +7,7 @@ package wire
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -37,6 +38,13 @@ const (
 	ActionDeploy   = "deploy"
 	ActionUndeploy = "undeploy"
 )
+
+// moduleName is the rule for a hot-deployed module's name: a flat Python module file (no package, no path).
+var moduleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\.py$`)
+
+// ValidModuleName reports whether name is a flat module file name, such as crm_channel.py: the one rule the server,
+// the command line and the editors apply (the server adds what it alone can judge: length, shadowed names).
+func ValidModuleName(name string) bool { return moduleName.MatchString(name) }
 
 // Applied reports whether a row's status means the deployment took effect on that server.
 func Applied(status string) bool { return status == StatusDeployed || status == StatusUndeployed }

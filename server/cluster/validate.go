@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
-)
 
-var moduleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\.py$`)
+	"github.com/zato-go/zato/wire"
+)
 
 // MaxNameBytes bounds a module's file name, ".py" included. File systems allow 255 bytes, but the deployer writes a
 // twin and temporary files named after the module, with suffixes; 200 leaves room for them on every system.
@@ -59,7 +58,7 @@ func ValidateModule(name string, src []byte, max int64) error {
 
 // ValidateName checks the name of a module about to be deployed, as ValidateModule does (a rollback deploys too).
 func ValidateName(name string) error {
-	if !moduleName.MatchString(name) {
+	if !wire.ValidModuleName(name) {
 		return fmt.Errorf("%w: %q must be a flat module file name like my_services.py (letters, digits and _ only, no paths)", ErrBadName, name)
 	}
 	if len(name) > MaxNameBytes {
@@ -78,7 +77,7 @@ func ValidateName(name string) error {
 
 // ValidName reports whether name is a flat module file name. It is only the syntax: a module stored before the
 // rules of ValidateModule grew must stay reachable (history, undeploy).
-func ValidName(name string) bool { return moduleName.MatchString(name) }
+func ValidName(name string) bool { return wire.ValidModuleName(name) }
 
 // NormalizeSource removes a UTF-8 BOM from the start of a module, as python3 does when it reads a file: the worker
 // compiles a str, where a BOM is a syntax error.

@@ -4,9 +4,9 @@
 package odb
 
 import (
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -216,8 +216,8 @@ type Store interface {
 // ConflictError says that a module's current version is not the one the requester last saw, and who made it.
 type ConflictError struct {
 	Module  string
-	Current Version   // the version serving now
-	Who     string    // of its newest deployment (a rollback's author, the pickup dir...)
+	Current Version // the version serving now
+	Who     string  // of its newest deployment (a rollback's author, the pickup dir...)
 	Origin  string
 	At      time.Time // when that deployment was made
 }
