@@ -210,6 +210,18 @@ type Runner struct {
 	runs   map[string]*run
 }
 
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 type run struct {
 	done chan struct{}
 	err  error
@@ -283,6 +295,9 @@ func (r *Runner) init() error {
 	if r.Stderr == nil {
 		r.Stderr = os.Stderr
 	}
+	// Deps run at once: their lines and their commands' output go through one lock per stream, so that neither a
+	// buffer nor a line is written by two at a time.
+	r.Stdout, r.Stderr = &lockedWriter{w: r.Stdout}, &lockedWriter{w: r.Stderr}
 	g, err := r.evalVars("vars", r.TF.Vars, r.base())
 	if err != nil {
 		return err
