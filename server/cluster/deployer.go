@@ -131,6 +131,11 @@ func (c *Cluster) catchUp(ctx context.Context) error {
 // dependents up to date.
 func (c *Cluster) applyOne(ctx context.Context, id int64, module string, action odb.Action, src, receivedBy string) error {
 	st := c.apply(ctx, module, action, src, false)
+	if ctx.Err() != nil {
+		// The server is stopping and cut the apply short: nothing failed. The row stays pending; at the next start
+		// it turns offline and the module's newest version is caught up.
+		return ctx.Err()
+	}
 	if st.Status == odb.StatusDeployed && action == odb.ActionDeploy {
 		// Before the row: a deployment is confirmed once what it changes on this server is in place.
 		c.refreshDependents(ctx, module)
@@ -245,6 +250,9 @@ func (c *Cluster) refreshDependents(ctx context.Context, module string) {
 		}
 		c.log.Info(fmt.Sprintf("Importing %s again: it depends on %s, which has just deployed", dep, module))
 		st := c.apply(ctx, dep, odb.ActionDeploy, m.Current.Source, true)
+		if ctx.Err() != nil {
+			return // stopping: not a failure of the dependent
+		}
 		if err := c.store.SetServerStatus(ctx, m.LastDeployment, st); err != nil && ctx.Err() == nil {
 			c.log.Error("record a dependent's status", "module", dep, "err", err)
 		}

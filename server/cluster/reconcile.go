@@ -60,6 +60,9 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 				c.serveLastGood(ctx, m, onDisk, isOnDisk)
 			}
 		}
+		if err := ctx.Err(); err != nil {
+			return err // stopping cut the import short: not a failure to record
+		}
 		if m.LastDeployment == 0 || (hasRow && sameRow(row, st)) {
 			continue // nothing new to record: a start writes only what changed
 		}
