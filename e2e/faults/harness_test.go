@@ -20,8 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,7 +102,7 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 	t.Helper()
 	bin := testenv.ZatoBinary(t)
 	dir := filepath.Join(t.TempDir(), "env")
-	args := []string{"quickstart", "create", dir, "--servers", strconv.Itoa(o.Servers), "--base-port", strconv.Itoa(freePorts(t, o.Servers))}
+	args := []string{"quickstart", "create", dir, "--servers", strconv.Itoa(o.Servers), "--base-port", strconv.Itoa(testenv.FreePorts(t, o.Servers))}
 	if o.DSN != "" {
 		args = append(args, "--odb", "postgresql", "--odb-dsn", o.DSN)
 	}
@@ -150,7 +148,7 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 		if t.Failed() {
 			for _, s := range c.Servers {
 				b, _ := os.ReadFile(filepath.Join(s.Dir, config.LogRel))
-				t.Logf("--- %s log (tail) ---\n%s", s.Name, lastLines(string(b), 40))
+				t.Logf("--- %s log (tail) ---\n%s", s.Name, testenv.LastLines(string(b), 40))
 			}
 		}
 		// Whatever is left of ours (a worker that outlived its server) is ended here, by pid, and reported.
@@ -330,36 +328,6 @@ func (c *cluster) Client(url string, retries int) *deployclient.Client {
 		c.t.Fatal(err)
 	}
 	return cl
-}
-
-// freePorts finds n consecutive free ports on 127.0.0.1 and returns the first.
-func freePorts(t *testing.T, n int) int {
-	t.Helper()
-	for range 200 {
-		base := 20000 + rand.IntN(30000)
-		ok := true
-		for i := range n {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
-			if err != nil {
-				ok = false
-				break
-			}
-			l.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free ports")
-	return 0
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func timeout(t *testing.T, d time.Duration) context.Context {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/zato-go/zato/internal/pgtest"
+	"github.com/zato-go/zato/internal/testenv"
 	"github.com/zato-go/zato/wire"
 )
 
@@ -88,7 +89,7 @@ func TestPartitionedHosts(t *testing.T) {
 	}
 	for _, s := range c.Servers {
 		if log := readFile(filepath.Join(s.Dir, "logs", "server.log")); strings.Contains(log, "nudge failed") || strings.Contains(log, "certificate") {
-			t.Errorf("%s: TLS trouble between servers:\n%s", s.Name, lastLines(log, 20))
+			t.Errorf("%s: TLS trouble between servers:\n%s", s.Name, testenv.LastLines(log, 20))
 		}
 	}
 

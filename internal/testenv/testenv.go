@@ -85,7 +85,7 @@ func StartCluster(t testing.TB, o Options) *Cluster {
 	}
 	bin := ZatoBinary(t)
 	dir := filepath.Join(t.TempDir(), "env")
-	args := []string{"quickstart", "create", dir, "--servers", strconv.Itoa(o.Servers), "--base-port", strconv.Itoa(freePorts(t, o.Servers))}
+	args := []string{"quickstart", "create", dir, "--servers", strconv.Itoa(o.Servers), "--base-port", strconv.Itoa(FreePorts(t, o.Servers))}
 	if o.ODB == "postgresql" {
 		args = append(args, "--odb", "postgresql", "--odb-dsn", pgtest.Start(t))
 	}
@@ -117,7 +117,7 @@ func StartCluster(t testing.TB, o Options) *Cluster {
 		if t.Failed() {
 			for _, s := range c.Servers {
 				b, _ := os.ReadFile(filepath.Join(s.Dir, config.LogRel))
-				t.Logf("--- %s log ---\n%s", s.Name, lastLines(string(b), 60))
+				t.Logf("--- %s log ---\n%s", s.Name, LastLines(string(b), 60))
 			}
 		}
 	})
@@ -202,8 +202,8 @@ func (c *Cluster) run(args ...string) (string, error) {
 	return stdout.String(), err
 }
 
-// freePorts finds n consecutive free ports on 127.0.0.1 and returns the first.
-func freePorts(t testing.TB, n int) int {
+// FreePorts finds n consecutive free ports on 127.0.0.1 and returns the first.
+func FreePorts(t testing.TB, n int) int {
 	t.Helper()
 	for range 200 {
 		base := 20000 + rand.IntN(30000)
@@ -224,7 +224,8 @@ func freePorts(t testing.TB, n int) int {
 	return 0
 }
 
-func lastLines(s string, n int) string {
+// LastLines is the last n lines of s (a log's tail for a failing test).
+func LastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
