@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/zato-go/zato/server/loadorder"
 	"github.com/zato-go/zato/server/odb"
 )
 
@@ -27,7 +28,7 @@ func newDeps() deps {
 func (d *deps) loaded(module, src string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.imports[module] = importsOf(src)
+	d.imports[module] = loadorder.Imports(src)
 	delete(d.missing, module)
 }
 
@@ -81,29 +82,7 @@ func (d *deps) dependents(module string) []string {
 	return out
 }
 
-var (
-	importLine = regexp.MustCompile(`(?m)^[ \t]*import[ \t]+([A-Za-z_][\w. \t,]*)`)
-	fromLine   = regexp.MustCompile(`(?m)^[ \t]*from[ \t]+([A-Za-z_][\w.]*)[ \t]+import\b`)
-	noModule   = regexp.MustCompile(`No module named '([^']+)'`)
-)
-
-// importsOf lists the top-level modules a source imports (`import a.b as c, d`, `from a.b import c`), wherever the
-// statement is (imports inside functions count: they run later, against whatever is loaded then).
-func importsOf(src string) map[string]bool {
-	out := map[string]bool{}
-	for _, m := range importLine.FindAllStringSubmatch(src, -1) {
-		for _, part := range strings.Split(m[1], ",") {
-			f := strings.Fields(part)
-			if len(f) > 0 {
-				out[strings.SplitN(f[0], ".", 2)[0]] = true
-			}
-		}
-	}
-	for _, m := range fromLine.FindAllStringSubmatch(src, -1) {
-		out[strings.SplitN(m[1], ".", 2)[0]] = true
-	}
-	return out
-}
+var noModule = regexp.MustCompile(`No module named '([^']+)'`)
 
 // missingModule is the top-level module an import failure could not find, or "".
 func missingModule(e *odb.ErrorDetail) string {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/zato-go/zato/server/loadorder"
 	"github.com/zato-go/zato/server/odb"
 )
 
@@ -29,7 +30,7 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, m := range modules {
+	for _, m := range inLoadOrder(modules) {
 		if err := ctx.Err(); err != nil {
 			return err // the server is stopping: a start cut short records nothing it did not do
 		}
@@ -74,6 +75,27 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 		c.log.Info(fmt.Sprintf("Reconciled %d modules with the ODB", len(modules)))
 	}
 	return nil
+}
+
+// inLoadOrder sorts modules in the one order a start loads them (loadorder.Sort, on their current sources), which is
+// also the order a restarted Python worker gets them in.
+func inLoadOrder(modules []odb.Module) []odb.Module {
+	byName := make(map[string]odb.Module, len(modules))
+	names := make([]string, 0, len(modules))
+	for _, m := range modules {
+		byName[m.Name] = m
+		names = append(names, m.Name)
+	}
+	out := make([]odb.Module, 0, len(modules))
+	for _, name := range loadorder.Sort(names, func(name string) string {
+		if cur := byName[name].Current; cur != nil {
+			return cur.Source
+		}
+		return ""
+	}) {
+		out = append(out, byName[name])
+	}
+	return out
 }
 
 // quarantinedType is the error type of a module the runtime quarantined (runtime.Config.OnQuarantine).

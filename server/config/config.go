@@ -51,7 +51,13 @@ type Server struct {
 	MaxProcs int
 
 	Python        string
-	InvokeThreads int // invocations a server's Python worker runs at once; 0: its default
+	InvokeThreads int // invocations each of a server's Python workers runs at once; 0: its default
+	// PythonWorkers is how many python3 interpreters a server runs, each holding every module (default 2): a load
+	// is tried in the first before the others, and invocations go to the least busy one.
+	PythonWorkers int
+	// MemoryMaxMB and PidsMax limit each worker's process tree (its cgroup), where the system lets the server make
+	// cgroups; 0: no limit.
+	MemoryMaxMB, PidsMax int
 	ImportTimeout time.Duration
 	InvokeTimeout time.Duration
 
@@ -129,6 +135,9 @@ func Load(serverDir string) (Server, error) {
 		ImportTimeout:     c.duration("hot_deploy.import_timeout", 10*time.Second),
 		InvokeTimeout:     c.duration("main.invoke_timeout", 60*time.Second),
 		Python:            c.str("python.executable"),
+		PythonWorkers:     int(c.int("python.workers", 2, 1)),
+		MemoryMaxMB:       int(c.int("python.memory_max_mb", 0, 0)),
+		PidsMax:           int(c.int("python.pids_max", 0, 0)),
 		LogPath:           filepath.Join(dir, LogRel),
 		PIDPath:           filepath.Join(dir, PIDRel),
 	}

@@ -237,6 +237,14 @@ import_timeout=10s
 
 [python]
 executable=python3
+# python3 interpreters serving this server's services, each holding every module: a module is imported in the first
+# before the others (one that crashes it never reaches them), and each invocation goes to the least busy one.
+workers=2
+# Limits on each interpreter's process tree (memory in MiB, processes), enforced with a cgroup where the system lets
+# the server make one (Linux, cgroup v1 or v2, as root or with a delegated cgroup); 0: none. A module that goes over
+# fails, or its interpreter is restarted, and the others go on.
+memory_max_mb=1024
+pids_max=4096
 `))
 
 const sourcesTemplate = `# Service sources imported when the server starts, one per line: a directory (its *.py files),

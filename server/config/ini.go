@@ -43,7 +43,7 @@ var schema = []struct {
 		{"backup_format", kString}, {"delete_after_pick_up", kBool}, {"current_work_dir", kString},
 		{"backup_work_dir", kString}, {"last_backup_work_dir", kString}, {"import_timeout", kDuration},
 	}},
-	{"python", []schemaKey{{"executable", kString}}},
+	{"python", []schemaKey{{"executable", kString}, {"workers", kInt}, {"memory_max_mb", kInt}, {"pids_max", kInt}}},
 }
 
 type schemaKey struct {

@@ -160,7 +160,7 @@ func gone(t testing.TB, guard, worker int, pids ...int) {
 func guardPID(r *Runtime) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.w.cmd.Process.Pid
+	return r.ws[0].cmd.Process.Pid
 }
 
 // A module may close or write to stdin, stdout and stderr at import, or close every low fd: the protocol is not on

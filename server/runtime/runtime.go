@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -44,9 +45,20 @@ type Config struct {
 	ImportTimeout time.Duration // default 10s
 	StartTimeout  time.Duration // how long python3 may take to start the worker, before any import; default 30s
 	InvokeTimeout time.Duration // default 60s
-	InvokeThreads int           // how many invocations run at once (the others wait); 0: the worker's default, 256
-	Logger        *slog.Logger  // self.logger output and what the worker prints
-	Server        string
+	InvokeThreads int           // how many invocations run at once in each worker (the others wait); 0: the worker's default, 256
+	// Workers is how many python3 interpreters serve (default 1), each holding every good module. With more than
+	// one, a module is loaded into the first before the others, so one that fails or kills the interpreter never
+	// reaches them, and each invocation goes to the least busy one: a service or an import holding one interpreter
+	// does not delay the services the others run.
+	Workers int
+	// MemoryMax (bytes) and PidsMax cap each worker's process tree with a cgroup of its own, where the system lets
+	// the server make one (Linux, cgroup v2 with memory and pids delegated, or v1's hierarchies); 0: no limit. A
+	// worker killed for memory fails the load in progress with a message that says so. Where cgroups cannot be made,
+	// the workers run without limits and the log says why, once.
+	MemoryMax int64
+	PidsMax   int
+	Logger    *slog.Logger // self.logger output and what the worker prints
+	Server    string
 
 	// MaxResponse caps one invocation's JSON response, in bytes (default 32 MiB); a bigger one fails that invocation
 	// with ResponseTooLarge (HTTP 502), decided in the worker before anything is sent.
@@ -144,8 +156,10 @@ type Runtime struct {
 	quarantine map[string]quarantined
 	notes      chan Quarantine // to OnQuarantine, in order
 
-	mu     sync.Mutex // guards w and closed; held only briefly
-	w      *worker    // the current worker, possibly dead; never nil after Start
+	noCgroup sync.Once // the log says once that the limits are not applied
+
+	mu     sync.Mutex // guards ws and closed; held only briefly
+	ws     []*worker  // the current worker of each slot, possibly dead; never nil after Start
 	closed bool
 }
 
@@ -184,28 +198,44 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.CrashWindow <= 0 {
 		cfg.CrashWindow = time.Minute
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	if cfg.MemoryMax > 0 || cfg.PidsMax > 0 {
+		removeStale(cfg.Server)
+	}
 	if err := extract(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("extract python runtime: %w", err)
 	}
 	r := &Runtime{cfg: cfg, log: cfg.Logger, script: filepath.Join(cfg.Dir, "zato_worker.py"),
 		quarantine: map[string]quarantined{}, gate: newOutputGate(cfg.Logger, cfg.OutputRate, cfg.OutputBurst),
-		logGate: newOutputGate(cfg.Logger, 8*cfg.OutputRate, 8*cfg.OutputBurst)}
+		logGate: newOutputGate(cfg.Logger, 8*cfg.OutputRate, 8*cfg.OutputBurst), ws: make([]*worker, cfg.Workers)}
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if cfg.OnQuarantine != nil {
 		r.notes = make(chan Quarantine, 256)
 		go r.notify()
 	}
 	r.mu.Lock()
-	w, err := r.spawnLocked(false)
-	r.mu.Unlock()
-	if err != nil {
-		r.cancel()
-		return nil, err
+	for slot := range r.ws {
+		w, err := r.spawnLocked(slot, false)
+		if err != nil {
+			r.mu.Unlock()
+			r.Close()
+			return nil, err
+		}
+		close(w.ready) // nothing to replay
 	}
-	close(w.ready) // nothing to replay
-	// Wait until the interpreter is up (a few tens of ms): a server counts itself live after this, and its first
+	ws := slices.Clone(r.ws)
+	r.mu.Unlock()
+	// Wait until the interpreters are up (a few tens of ms): a server counts itself live after this, and its first
 	// deployment must not pay for python3's start.
-	if _, err := r.query(ctx, newPing(), cfg.StartTimeout, "starting the worker"); err != nil {
+	errs := make([]error, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Go(func() { _, errs[i] = r.roundTrip(ctx, w, newPing(), cfg.StartTimeout) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("python worker did not start: %w", err)
 	}
@@ -269,8 +299,13 @@ func (r *Runtime) ImportDotted(ctx context.Context, dotted string) (LoadResult, 
 // load runs a load or an import; r.loadMu is held. An import that hangs or kills the worker puts the module in
 // quarantine: the same version is not tried again.
 func (r *Runtime) load(ctx context.Context, req request, module string, sum [32]byte) (LoadResult, error) {
-	rep, err := r.deploy(ctx, req, "importing "+module)
+	rep, err := r.deployAll(ctx, req, "importing "+module)
+	var exit *workerExit
 	switch {
+	case errors.As(err, &exit) && exit.oom:
+		me := &ModuleError{Type: "MemoryLimit", Message: fmt.Sprintf("the Python interpreter went over its memory limit (%d MiB) while importing the module and was killed; it was restarted with the previous modules", r.cfg.MemoryMax>>20)}
+		r.putInQuarantine(module, sum, me, false)
+		return LoadResult{Error: me}, nil
 	case errors.Is(err, errTimeout):
 		me := &ModuleError{Type: "ImportTimeout", Message: fmt.Sprintf("the module was still importing after %s; the worker was restarted with the previous modules", r.cfg.ImportTimeout)}
 		r.putInQuarantine(module, sum, me, false)
@@ -303,7 +338,7 @@ func (r *Runtime) Unload(ctx context.Context, module string) ([]string, error) {
 	r.qmu.Lock()
 	delete(r.quarantine, module)
 	r.qmu.Unlock()
-	rep, err := r.deploy(ctx, newUnload(module), "unloading "+module)
+	rep, err := r.deployAll(ctx, newUnload(module), "unloading "+module)
 	if err != nil {
 		return nil, err
 	}
@@ -326,6 +361,8 @@ func (r *Runtime) Invoke(ctx context.Context, service string, payload []byte, op
 	switch {
 	case errors.Is(err, errTimeout):
 		return nil, &InvokeError{Status: 504, Type: "InvokeTimeout", Message: fmt.Sprintf("%s did not answer within %s; the worker was restarted", service, r.cfg.InvokeTimeout)}
+	case errors.As(err, &exit) && exit.oom:
+		return nil, &InvokeError{Status: 500, Type: "MemoryLimit", Message: fmt.Sprintf("%s was interrupted: the Python worker went over its memory limit (%d MiB) and was killed, then restarted", service, r.cfg.MemoryMax>>20)}
 	case errors.As(err, &exit) && exit.killedBecause != "":
 		return nil, &InvokeError{Status: 500, Type: "WorkerExited", Message: fmt.Sprintf("%s was interrupted: the Python worker was restarted because %s", service, exit.killedBecause)}
 	case errors.Is(err, errWorkerExited):
@@ -382,14 +419,23 @@ func (r *Runtime) Close() error {
 		return nil
 	}
 	r.closed = true
-	w := r.w
+	ws := slices.Clone(r.ws)
 	r.mu.Unlock()
 	r.cancel()
-	if w != nil {
-		w.pl.closeRequests() // the worker's loops end at EOF
+	for _, w := range ws {
+		if w != nil {
+			w.pl.closeRequests() // the worker's loops end at EOF
+		}
+	}
+	grace, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, w := range ws {
+		if w == nil {
+			continue
+		}
 		select {
 		case <-w.exited:
-		case <-time.After(2 * time.Second):
+		case <-grace.Done():
 			w.kill("the runtime was closed")
 		}
 	}

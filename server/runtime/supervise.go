@@ -38,12 +38,12 @@ type crashes struct {
 	count  int         // deaths in the streak, for the back-off
 }
 
-// acquire returns the current worker once it is ready, replacing it first if it has exited. holdsLoadMu tells
+// acquire returns slot's current worker once it is ready, replacing it first if it has exited. holdsLoadMu tells
 // whether the caller holds r.loadMu.
-func (r *Runtime) acquire(ctx context.Context, holdsLoadMu bool) (*worker, error) {
+func (r *Runtime) acquire(ctx context.Context, slot int, holdsLoadMu bool) (*worker, error) {
 	for {
 		r.mu.Lock()
-		w, closed := r.w, r.closed
+		w, closed := r.ws[slot], r.closed
 		r.mu.Unlock()
 		if closed {
 			return nil, ErrClosed
@@ -69,7 +69,7 @@ func (r *Runtime) acquire(ctx context.Context, holdsLoadMu bool) (*worker, error
 // counted, may quarantine a module, and delays the restart while the crashes go on.
 func (r *Runtime) replace(ctx context.Context, dead *worker, holdsLoadMu bool) error {
 	r.mu.Lock()
-	current, closed := r.w, r.closed
+	current, closed := r.ws[dead.slot], r.closed
 	r.mu.Unlock()
 	if closed {
 		return ErrClosed
@@ -81,7 +81,7 @@ func (r *Runtime) replace(ctx context.Context, dead *worker, holdsLoadMu bool) e
 		r.loadMu.Lock()
 		defer r.loadMu.Unlock()
 		r.mu.Lock()
-		current = r.w
+		current = r.ws[dead.slot]
 		r.mu.Unlock()
 		if current != dead {
 			return nil // replaced while we waited for loadMu
@@ -92,8 +92,12 @@ func (r *Runtime) replace(ctx context.Context, dead *worker, holdsLoadMu bool) e
 	explained := dead.explained || dead.noStart
 	dead.pmu.Unlock()
 	if !explained {
-		r.log.Warn("the python worker exited", "status", fmt.Sprint(dead.exitErr))
-		if wait := r.crashedLocked(time.Now(), dead.exitErr); wait > 0 {
+		r.log.Warn("the python worker exited", "worker", dead.slot, "status", fmt.Sprint(dead.exitErr))
+		wait, blamed := r.crashedLocked(time.Now(), dead.exitErr)
+		if blamed != "" {
+			r.unloadElsewhere(ctx, dead.slot, blamed) // the other workers still hold it
+		}
+		if wait > 0 {
 			r.log.Warn("the python worker keeps exiting: its restart waits", "for", wait)
 			select {
 			case <-time.After(wait):
@@ -103,14 +107,14 @@ func (r *Runtime) replace(ctx context.Context, dead *worker, holdsLoadMu bool) e
 		}
 	}
 	// The replay is for everybody's sake: the caller giving up must not leave a half-replayed worker.
-	return r.restartLocked(context.WithoutCancel(ctx))
+	return r.restartLocked(context.WithoutCancel(ctx), dead.slot)
 }
 
 // crashedLocked counts an unexplained death at now; at CrashLimit deaths within CrashWindow it quarantines the good
 // module deployed most recently before the streak began (then, as the crashes go on, the one before it). It returns
-// how long the restart waits: nothing for the first death of a streak, then 50 ms doubling up to 5 s. r.loadMu is
-// held.
-func (r *Runtime) crashedLocked(now time.Time, exit error) time.Duration {
+// how long the restart waits: nothing for the first death of a streak, then 50 ms doubling up to 5 s, and the module
+// it quarantined, if any. r.loadMu is held.
+func (r *Runtime) crashedLocked(now time.Time, exit error) (wait time.Duration, blamed string) {
 	c := &r.crashes
 	if n := len(c.recent); n > 0 && now.Sub(c.recent[n-1]) > r.cfg.CrashWindow {
 		*c = crashes{} // the last streak is over
@@ -138,13 +142,14 @@ func (r *Runtime) crashedLocked(now time.Time, exit error) time.Duration {
 					"until a new version is deployed", len(c.recent), r.cfg.CrashWindow, exit)}
 			r.forget(g.name())
 			r.putInQuarantine(g.name(), g.sum, me, true)
+			blamed = g.name()
 			c.recent = nil // the next crashes, if any, blame the module before it
 		}
 	}
 	if c.count < 2 {
-		return 0
+		return 0, blamed
 	}
-	return min(50*time.Millisecond<<min(c.count-2, 10), 5*time.Second)
+	return min(50*time.Millisecond<<min(c.count-2, 10), 5*time.Second), blamed
 }
 
 // putInQuarantine records that module's version sum must not be loaded again; tell says whether OnQuarantine hears of
@@ -193,14 +198,15 @@ func (r *Runtime) notify() {
 	}
 }
 
-// restartLocked starts a new worker and replays the good modules into it; r.loadMu is held. A good module that now
-// fails, hangs or kills the interpreter is quarantined (and reported) and the others are replayed, into yet another
-// worker where it took the last one down.
-func (r *Runtime) restartLocked(ctx context.Context) error {
-	goods := r.goods
+// restartLocked starts a new worker in slot and replays the good modules into it, in the one order every start and
+// restart uses (replayOrder); r.loadMu is held. A good module that now fails, hangs or kills the interpreter is
+// quarantined (and reported), unloaded from the other workers, and the others are replayed, into yet another worker
+// where it took the last one down.
+func (r *Runtime) restartLocked(ctx context.Context, slot int) error {
+	goods := replayOrder(r.goods)
 	for {
 		r.mu.Lock()
-		w, err := r.spawnLocked(true)
+		w, err := r.spawnLocked(slot, true)
 		r.mu.Unlock()
 		if err != nil {
 			return err
@@ -223,7 +229,8 @@ func (r *Runtime) restartLocked(ctx context.Context) error {
 			return fmt.Errorf("python worker did not start: %w", err)
 		}
 		close(w.ready) // it serves while the replay goes on, holding what it does not have yet
-		r.log.Warn("python worker restarted", "replaying", len(goods))
+		r.log.Warn("python worker restarted", "worker", slot, "replaying", len(goods))
+		began := time.Now()
 		var kept []good
 		failed := -1
 		for i, g := range goods {
@@ -248,19 +255,21 @@ func (r *Runtime) restartLocked(ctx context.Context) error {
 				continue
 			}
 			r.putInQuarantine(g.name(), g.sum, me, true)
+			r.forget(g.name())
+			r.unloadElsewhere(ctx, slot, g.name())
 			if err != nil {
 				failed = i
 				break
 			}
 		}
 		if failed < 0 {
-			r.goods = kept
 			// Should the worker die now, its watcher replaces it; nothing more to do here.
 			_, _ = r.roundTrip(ctx, w, newReplayed(), r.cfg.ImportTimeout)
+			w.replaying.Store(false)
+			r.log.Info("python worker replayed", "worker", slot, "modules", len(kept), "took", time.Since(began))
 			return nil
 		}
 		goods = append(kept, goods[failed+1:]...)
-		r.goods = goods
 		select {
 		case <-r.ctx.Done():
 			return ErrClosed
@@ -283,12 +292,12 @@ func (r *Runtime) forget(name string) {
 	}
 }
 
-// deploy runs a load, import or unload; r.loadMu is held. On timeout the worker is killed; after the worker dies it
-// is replaced, with the good modules replayed, before deploy returns. A request cut short because the worker was
-// killed for another request's sake (an invocation that timed out) is sent again, once.
-func (r *Runtime) deploy(ctx context.Context, req request, what string) (reply, error) {
+// deploy runs a load, import or unload on slot's worker; r.loadMu is held. On timeout the worker is killed; after the
+// worker dies it is replaced, with the good modules replayed, before deploy returns. A request cut short because the
+// worker was killed for another request's sake (an invocation that timed out) is sent again, once.
+func (r *Runtime) deploy(ctx context.Context, slot int, req request, what string) (reply, error) {
 	for attempt := 0; ; attempt++ {
-		w, err := r.acquire(ctx, true)
+		w, err := r.acquire(ctx, slot, true)
 		if err != nil {
 			return reply{}, err
 		}
@@ -307,10 +316,11 @@ func (r *Runtime) deploy(ctx context.Context, req request, what string) (reply, 
 	}
 }
 
-// query runs an invocation or another request that may run concurrently with everything else. On timeout the worker
-// is killed; after the worker dies it is replaced, with the good modules replayed, before query returns.
+// query runs an invocation or another request that may run concurrently with everything else, on the worker least
+// busy (pick). On timeout the worker is killed; after the worker dies it is replaced, with the good modules replayed,
+// before query returns.
 func (r *Runtime) query(ctx context.Context, req request, timeout time.Duration, what string) (reply, error) {
-	w, err := r.acquire(ctx, false)
+	w, err := r.acquire(ctx, r.pick(), false)
 	if err != nil {
 		return reply{}, err
 	}

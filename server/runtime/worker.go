@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,14 +18,18 @@ import (
 const killGrace = 2 * time.Second
 
 type worker struct {
-	cmd      *exec.Cmd // the guard where there is one (every Unix), else the worker
-	requests *pipeWriter
-	loads    *pipeWriter // loads, imports and unloads, read by the worker's main thread; == requests on Windows
-	pl       *plumbing
-	gate     *outputGate
-	exited   chan struct{} // closed once the process (and its tree) is gone and every reply it wrote was dispatched
-	ready    chan struct{} // closed once it may serve (it holds what it has not replayed yet), or it was given up
-	exitErr  error         // how the process ended; set before exited is closed
+	slot      int         // which of the runtime's workers it is
+	replaying atomic.Bool // it holds the invocations of services it has not replayed yet
+	cmd       *exec.Cmd   // the guard where there is one (every Unix), else the worker
+	requests  *pipeWriter
+	loads     *pipeWriter // loads, imports and unloads, read by the worker's main thread; == requests on Windows
+	pl        *plumbing
+	gate      *outputGate
+	exited    chan struct{} // closed once the process (and its tree) is gone and every reply it wrote was dispatched
+	ready     chan struct{} // closed once it may serve (it holds what it has not replayed yet), or it was given up
+	exitErr   error         // how the process ended; set before exited is closed
+	cg        *cgroup       // its limits, if the system allows them
+	oom       bool          // the kernel killed a process of its tree for memory; set before exited is closed
 
 	pmu       sync.Mutex
 	pending   map[int64]chan reply // requests waiting for their reply, by id
@@ -56,9 +62,9 @@ func (p *pipeWriter) write(b []byte, deadline time.Time) error {
 	return err
 }
 
-// spawnLocked starts a worker and makes it the current one, not ready yet; r.mu is held. A worker replaying holds
+// spawnLocked starts a worker and makes it slot's current one, not ready yet; r.mu is held. A worker replaying holds
 // the invocations of services it does not have until it is told the replay is over.
-func (r *Runtime) spawnLocked(replaying bool) (*worker, error) {
+func (r *Runtime) spawnLocked(slot int, replaying bool) (*worker, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
@@ -76,18 +82,29 @@ func (r *Runtime) spawnLocked(replaying bool) (*worker, error) {
 	if r.cfg.InvokeThreads > 0 {
 		cmd.Env = append(cmd.Env, "ZATO_INVOKE_THREADS="+strconv.Itoa(r.cfg.InvokeThreads))
 	}
+	cg, err := cgroupLimits(r.cfg.Server, r.cfg.MemoryMax, r.cfg.PidsMax)
+	if err != nil {
+		r.noCgroup.Do(func() {
+			r.log.Warn("the python workers run without their memory and process limits: this system does not let the server make cgroups", "why", err.Error())
+		})
+	}
+	if procs := cg.procs(); len(procs) > 0 {
+		cmd.Env = append(cmd.Env, "ZATO_CGROUP_PROCS="+strings.Join(procs, string(os.PathListSeparator)))
+	}
 	cmd.Dir = r.cfg.Dir
 	pl, err := plumb(cmd)
 	if err != nil {
+		cg.remove()
 		return nil, fmt.Errorf("pipes for the python worker: %w", err)
 	}
 	err = cmd.Start()
 	pl.closeChildEnds()
 	if err != nil {
+		cg.remove()
 		pl.closeOurEnds()
 		return nil, fmt.Errorf("start %s: %w", r.cfg.Python, err)
 	}
-	w := &worker{cmd: cmd, requests: &pipeWriter{f: pl.requests}, loads: &pipeWriter{f: pl.loads}, pl: pl,
+	w := &worker{slot: slot, cmd: cmd, cg: cg, requests: &pipeWriter{f: pl.requests}, loads: &pipeWriter{f: pl.loads}, pl: pl,
 		gate:   r.gate,
 		exited: make(chan struct{}), ready: make(chan struct{}), pending: map[int64]chan reply{}}
 	if pl.loads == pl.requests {
@@ -105,7 +122,8 @@ func (r *Runtime) spawnLocked(replaying bool) (*worker, error) {
 		}
 	}
 	go r.watch(w, repliesDone, &outputs)
-	r.w = w
+	w.replaying.Store(replaying)
+	r.ws[slot] = w
 	return w, nil
 }
 
@@ -126,6 +144,8 @@ func (r *Runtime) watch(w *worker, repliesDone <-chan struct{}, outputs *sync.Wa
 	w.explained = w.killed != "" || w.loadingID != 0
 	w.pmu.Unlock()
 	w.exitErr = err
+	w.oom = w.cg.oomKilled()
+	w.cg.remove()
 	close(w.exited)
 	go func() {
 		done := make(chan struct{})
@@ -221,7 +241,10 @@ var (
 )
 
 // workerExit is errWorkerExited, with why the runtime killed the worker if it did (another request's timeout).
-type workerExit struct{ killedBecause string }
+type workerExit struct {
+	killedBecause string
+	oom           bool // the kernel killed it for going over its memory limit
+}
 
 func (e *workerExit) Error() string {
 	if e.killedBecause != "" {
@@ -232,7 +255,7 @@ func (e *workerExit) Error() string {
 
 func (e *workerExit) Is(target error) bool { return target == errWorkerExited }
 
-func exitOf(w *worker) error { return &workerExit{killedBecause: w.killedBecause()} }
+func exitOf(w *worker) error { return &workerExit{killedBecause: w.killedBecause(), oom: w.oom} }
 
 // roundTrip sends one request to w and waits for its reply, all within timeout. It neither kills nor replaces w: on
 // errTimeout (the worker did not read the request in time, or did not answer it) the caller decides.

@@ -136,6 +136,13 @@ def guard(lifeline, worker_fds):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.set_wakeup_fd(wake_w)
     me = os.getpid()
+    # The worker's cgroups (its memory and process limits), joined before the fork so that its whole tree is in them.
+    for procs in filter(None, os.environ.pop('ZATO_CGROUP_PROCS', '').split(os.pathsep)):
+        try:
+            with open(procs, 'w') as f:
+                f.write(str(me))
+        except OSError as e:
+            sys.stderr.write('zato: the worker runs outside %s: %s\n' % (procs, e))
     worker = os.fork()
     if worker == 0:
         signal.set_wakeup_fd(-1)

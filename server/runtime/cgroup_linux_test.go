@@ -1,0 +1,68 @@
+package runtime
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// cgroupsOrSkip checks that this system lets the test make the cgroups; in CI it must.
+func cgroupsOrSkip(t *testing.T) {
+	t.Helper()
+	cg, err := cgroupLimits("probe", 1<<30, 100)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI runs as root with cgroups, yet: %v", err)
+		}
+		t.Skipf("this system does not let the test make cgroups: %v", err)
+	}
+	cg.remove()
+}
+
+// A worker's memory and process limits hold: a module that allocates past memory_max fails with a message that says
+// so, one that starts processes past pids_max fails its import, and the services go on answering.
+func TestWorkerLimits(t *testing.T) {
+	cgroupsOrSkip(t)
+	r, _ := start(t, Config{Workers: 2, MemoryMax: 200 << 20, PidsMax: 64, Server: "limits"})
+	if res := load(t, r, "pinger.py", pinger); res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	r.mu.Lock()
+	dirs := r.ws[0].cg.dirs
+	r.mu.Unlock()
+	if len(dirs) == 0 {
+		t.Fatal("the worker has no cgroup")
+	}
+	for _, d := range dirs {
+		if b, err := os.ReadFile(d + "/cgroup.procs"); err != nil || len(strings.Fields(string(b))) < 2 {
+			t.Fatalf("%s holds %q (%v), want the guard and the worker", d, b, err)
+		}
+	}
+
+	res := load(t, r, "hog.py", "data = b'x' * (600 << 20)\n")
+	if res.Error == nil || res.Error.Type != "MemoryLimit" || !strings.Contains(res.Error.Message, "200 MiB") {
+		t.Fatalf("600 MiB at import with a 200 MiB limit: %+v", res.Error)
+	}
+	if out, err := call(t, r, "pinger.ping", ""); err != nil || out["ok"] != true {
+		t.Fatalf("after the memory hog: %v %v", out, err)
+	}
+
+	res = load(t, r, "spawner.py", "import subprocess\nps = [subprocess.Popen(['sleep', '1000']) for _ in range(100)]\n")
+	if res.Error == nil || !strings.Contains(res.Error.Type+res.Error.Message, "BlockingIOError") && !strings.Contains(res.Error.Message, "Resource temporarily unavailable") {
+		t.Fatalf("100 processes at import with a limit of 64: %+v", res.Error)
+	}
+	// What the failed import started stays in the first worker until it restarts; the second never saw it.
+	r.mu.Lock()
+	first := r.ws[0]
+	r.mu.Unlock()
+	first.kill("the test clears what spawner.py left")
+	if out, err := call(t, r, "pinger.ping", ""); err != nil || out["ok"] != true {
+		t.Fatalf("after the spawner: %v %v", out, err)
+	}
+	r.Close()
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s is left after the worker: %v", d, err)
+		}
+	}
+}
