@@ -58,8 +58,8 @@ type Server struct {
 	// MemoryMaxMB and PidsMax limit each worker's process tree (its cgroup), where the system lets the server make
 	// cgroups; 0: no limit.
 	MemoryMaxMB, PidsMax int
-	ImportTimeout time.Duration
-	InvokeTimeout time.Duration
+	ImportTimeout        time.Duration
+	InvokeTimeout        time.Duration
 
 	LogPath string
 	PIDPath string
