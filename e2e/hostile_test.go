@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,13 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	var canaryErrs []string
+	var current atomic.Value // the module deploying, to tell what the slowest answers coincided with
+	current.Store("")
+	type sample struct {
+		took           time.Duration
+		server, during string
+	}
+	var slow []sample
 	var wg sync.WaitGroup
 	for _, s := range c.Servers {
 		wg.Add(1)
@@ -72,6 +80,7 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 					canaryErrs = append(canaryErrs, s.Name+": "+err.Error())
 				} else {
 					lat = append(lat, time.Since(start))
+					slow = append(slow, sample{time.Since(start), s.Name, current.Load().(string)})
 				}
 				mu.Unlock()
 			}
@@ -79,6 +88,7 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 	}
 
 	for _, h := range hostile {
+		current.Store(h.name)
 		d, err := cl.Deploy(ctx(t), h.name, []byte(h.src), "api", nil)
 		if err != nil {
 			t.Fatalf("deploy %s: %v", h.name, err)
@@ -93,6 +103,7 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 			}
 		}
 	}
+	current.Store("huge")
 	// A huge reply fails its own invocation, clearly.
 	_, err := cl.Invoke(ctx(t), "huge-reply.get", nil)
 	var ae *deployclient.APIError
@@ -114,6 +125,10 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		t.Logf("FIGURE canary-p50 %.2f ms, p99 %.2f ms over %d invocations", ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), len(lat))
+		slices.SortFunc(slow, func(a, b sample) int { return int(b.took - a.took) })
+		for _, x := range slow[:min(5, len(slow))] {
+			t.Logf("  slow: %.2f ms on %s while %s deployed", ms(x.took), x.server, x.during)
+		}
 	}
 	// 20 MB printed at import did not reach the log.
 	for _, s := range c.Servers {
