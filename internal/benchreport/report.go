@@ -232,6 +232,8 @@ func write(recs []benchout.Record, mdPath, docs string) error {
 	row("restart of a server holding 500 modules", r, ok, 500*fl.py, "", "< 5 s")
 	r, ok = f.get("BenchmarkRestart500Broken", "modules", "500")
 	row("the same, with 3 broken modules (hang, exit, syntax error)", r, ok, 500*fl.py, "", "< 2 s")
+	r, ok = f.get("BenchmarkWorkerRestart", "modules", "508")
+	row("python worker restart, 500 modules and the hostile corpus held (invoke timeout to serving again)", r, ok, 508*fl.py, "", "")
 	for _, r := range f.all("BenchmarkStartToLive") {
 		n := r.Label("modules")
 		row(fmt.Sprintf("start to live, %d modules held (fastest / mean / slowest)", n), r, true, float64(n)*fl.py, "", "",
@@ -363,7 +365,10 @@ const method = `## Method
 - **Start to live** (` + "`BenchmarkStartToLive`" + `): one server, filled through the API to 100, 500, 2000 and
   5000 modules; at each step it is stopped and ` + "`zato start`" + ` is timed until the server is live, 2 starts per
   step (the table gives the fastest, the mean and the slowest).
-- **Restart** with 500 modules (and with 3 broken ones besides): 3 restarts each.
+- **Restart** with 500 modules (and with 3 broken ones besides): 3 restarts each. **Worker restart**
+  (` + "`BenchmarkWorkerRestart`" + `): one server with one python worker holding 500 modules and issue 11's hostile corpus
+  (fork, spawn, threads, closed fds, 25 MB printed at import); a service that never answers has the worker killed at
+  the invoke timeout (1 s), and the figure is the time from then until the replay is over, 3 times.
 - **Language server** benchmarks (lsp/) run for Go's default benchtime (1 s each) against a 2-server cluster.
 - **Floor**: 200 samples each, at the start and at the end of the run, in the same temp dir filesystem as the
   clusters: an SQLite WAL commit with synchronous=FULL of a row holding the module, an atomic write (temp file,

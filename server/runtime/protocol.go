@@ -81,7 +81,10 @@ type reply struct {
 	Response json.RawMessage `json:"response"` // invoke
 	Status   int             `json:"status"`   // invoke: the HTTP status of a failure
 	PID      int             `json:"pid"`      // ping
-	Error    *replyError     `json:"error"`
+	// Executable is the interpreter's own path (sys.executable), from ping: restarts run it directly rather than
+	// through a launcher such as pyenv's shim, a shell script that costs a few hundred ms at every start.
+	Executable string      `json:"executable"`
+	Error      *replyError `json:"error"`
 }
 
 type replyError struct {

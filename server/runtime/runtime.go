@@ -156,7 +156,8 @@ type Runtime struct {
 	quarantine map[string]quarantined
 	notes      chan Quarantine // to OnQuarantine, in order
 
-	noCgroup sync.Once // the log says once that the limits are not applied
+	noCgroup sync.Once              // the log says once that the limits are not applied
+	exe      atomic.Pointer[string] // the interpreter's own path, once known: restarts start it directly
 
 	mu     sync.Mutex // guards ws and closed; held only briefly
 	ws     []*worker  // the current worker of each slot, possibly dead; never nil after Start
@@ -230,14 +231,20 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	// Wait until the interpreters are up (a few tens of ms): a server counts itself live after this, and its first
 	// deployment must not pay for python3's start.
 	errs := make([]error, len(ws))
+	reps := make([]reply, len(ws))
 	var wg sync.WaitGroup
 	for i, w := range ws {
-		wg.Go(func() { _, errs[i] = r.roundTrip(ctx, w, newPing(), cfg.StartTimeout) })
+		wg.Go(func() { reps[i], errs[i] = r.roundTrip(ctx, w, newPing(), cfg.StartTimeout) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("python worker did not start: %w", err)
+	}
+	if exe := reps[0].Executable; exe != "" && filepath.IsAbs(exe) {
+		if fi, err := os.Stat(exe); err == nil && fi.Mode().IsRegular() {
+			r.exe.Store(&exe)
+		}
 	}
 	return r, nil
 }

@@ -303,7 +303,7 @@ func (r *Runtime) deploy(ctx context.Context, slot int, req request, what string
 		}
 		rep, err := r.roundTrip(ctx, w, req, r.cfg.ImportTimeout)
 		var exit *workerExit
-		retry := errors.As(err, &exit) && exit.killedBecause != "" && attempt == 0
+		retry := errors.As(err, &exit) && (exit.killedBecause != "" || exit.unsent) && attempt == 0
 		handled, rerr := r.afterFailure(ctx, w, err, what, r.cfg.ImportTimeout, true)
 		switch {
 		case !handled:
@@ -318,21 +318,26 @@ func (r *Runtime) deploy(ctx context.Context, slot int, req request, what string
 
 // query runs an invocation or another request that may run concurrently with everything else, on the worker least
 // busy (pick). On timeout the worker is killed; after the worker dies it is replaced, with the good modules replayed,
-// before query returns.
+// before query returns. A request that never reached a worker because it had just died is sent again, once.
 func (r *Runtime) query(ctx context.Context, req request, timeout time.Duration, what string) (reply, error) {
-	w, err := r.acquire(ctx, r.pick(), false)
-	if err != nil {
-		return reply{}, err
+	for attempt := 0; ; attempt++ {
+		w, err := r.acquire(ctx, r.pick(), false)
+		if err != nil {
+			return reply{}, err
+		}
+		rep, err := r.roundTrip(ctx, w, req, timeout)
+		var exit *workerExit
+		retry := errors.As(err, &exit) && exit.unsent && attempt == 0 // it died before the request reached it
+		handled, rerr := r.afterFailure(ctx, w, err, what, timeout, false)
+		switch {
+		case !handled:
+			return rep, err
+		case rerr != nil:
+			return reply{}, rerr
+		case !retry:
+			return reply{}, err
+		}
 	}
-	rep, err := r.roundTrip(ctx, w, req, timeout)
-	handled, rerr := r.afterFailure(ctx, w, err, what, timeout, false)
-	switch {
-	case !handled:
-		return rep, err
-	case rerr != nil:
-		return reply{}, rerr
-	}
-	return reply{}, err
 }
 
 // afterFailure deals with a round trip's timeout (w is killed) or w's exit: w is replaced, with the good modules

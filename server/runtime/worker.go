@@ -73,7 +73,11 @@ func (r *Runtime) spawnLocked(slot int, replaying bool) (*worker, error) {
 		args = append(args, r.cfg.ModuleDir)
 	}
 	args = append(args, r.cfg.ExtraPaths...)
-	cmd := exec.Command(r.cfg.Python, args...)
+	python := r.cfg.Python
+	if exe := r.exe.Load(); exe != nil {
+		python = *exe
+	}
+	cmd := exec.Command(python, args...)
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", "ZATO_SERVER_NAME="+r.cfg.Server,
 		"ZATO_MAX_REPLY="+strconv.Itoa(r.cfg.MaxResponse))
 	if replaying {
@@ -244,6 +248,7 @@ var (
 type workerExit struct {
 	killedBecause string
 	oom           bool // the kernel killed it for going over its memory limit
+	unsent        bool // the request never reached it (the pipe was closed): sending it to the next worker is safe
 }
 
 func (e *workerExit) Error() string {
@@ -292,6 +297,7 @@ func (r *Runtime) roundTrip(ctx context.Context, w *worker, req request, timeout
 	written := make(chan error, 1)
 	deadline := time.Now().Add(timeout)
 	go func() { written <- to.write(b, deadline) }()
+	var unsent bool
 	for {
 		select {
 		case err := <-written:
@@ -301,6 +307,7 @@ func (r *Runtime) roundTrip(ctx context.Context, w *worker, req request, timeout
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				return reply{}, errTimeout
 			default: // the worker is exiting (it died, or Close closed its pipes); its exit or the timer follows
+				unsent = true
 			}
 		case rep := <-ch:
 			return rep, nil
@@ -310,7 +317,9 @@ func (r *Runtime) roundTrip(ctx context.Context, w *worker, req request, timeout
 				return rep, nil
 			default:
 			}
-			return reply{}, exitOf(w)
+			exit := exitOf(w).(*workerExit)
+			exit.unsent = unsent
+			return reply{}, exit
 		case <-timer.C:
 			return reply{}, errTimeout
 		case <-ctx.Done():

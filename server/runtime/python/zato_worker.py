@@ -557,7 +557,7 @@ def _not_serializable(value):
 
 
 OPS = {'load': op_load, 'import': op_import, 'unload': op_unload, 'services': op_services, 'invoke': op_invoke,
-       'ping': lambda req: {'ok': True, 'pid': os.getpid()}, 'replayed': lambda req: REPLAYED.set() or {'ok': True}}
+       'ping': lambda req: {'ok': True, 'pid': os.getpid(), 'executable': sys.executable}, 'replayed': lambda req: REPLAYED.set() or {'ok': True}}
 LOADER_OPS = ('load', 'import', 'unload', 'replayed')  # run one after another on the main thread, in the order received
 
 
