@@ -62,4 +62,3 @@ func BenchmarkWorkerRestart(b *testing.B) {
 	b.StopTimer()
 	report(b, lat, 0, "", "modules", strconv.Itoa(500+len(corpus)+1))
 }
-
