@@ -132,6 +132,13 @@ func TestE2EClusterView(t *testing.T) {
 		if m, _ := viewModuleOf(view(), module); m.Version != 1 || m.Origin != "rollback" || m.Status != "deployed" {
 			t.Fatalf("after the rollback: %+v", m)
 		}
+		// The buffer has not seen the version rolled back to: a save is a conflict, as after any other tool's deployment.
+		from = e.mark()
+		e.save(path, fmt.Sprintf(versionSvc, 4))
+		if st := e.awaitStatus(from, module, stateDeployed, stateFailed, stateConflict); st.State != stateConflict || !strings.Contains(st.Message, "(rollback)") {
+			t.Fatalf("save after the rollback: %+v", st)
+		}
+		e.awaitIdle(module)
 		err := e.command(cmdRollback, []any{map[string]any{"module": module, "version": 7}}, &w)
 		if err == nil || !strings.Contains(err.Error(), "there is no version 7") {
 			t.Fatalf("rollback to version 7: %v", err)
