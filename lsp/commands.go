@@ -19,6 +19,9 @@ import (
 type commandArg struct {
 	URI    string `json:"uri"`
 	Target string `json:"target"`
+	// zato.showClusterVersion, zato.rollback, zato.undeploy: a module of the cluster and one of its versions.
+	Module  string `json:"module"`
+	Version int    `json:"version"`
 	// zato.testConnection may carry settings not saved yet (a settings page's "Test Connection" button).
 	URL         string `json:"url"`
 	Username    string `json:"username"`
@@ -80,7 +83,19 @@ func (s *server) ExecuteCommand(ctx context.Context, p *protocol.ExecuteCommandP
 	case cmdDeployAnyway:
 		return s.deployAnyway(a)
 	case cmdShowClusterVersion:
+		if a.Module != "" {
+			return s.moduleVersion(ctx, a)
+		}
 		return s.showClusterVersion(a)
+	case cmdRollback, cmdUndeploy:
+		res, err := s.clusterWrite(ctx, p.Command, a)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.showMessage(protocol.MessageTypeError, "Zato: "+err.Error())
+			}
+			return nil, err
+		}
+		return lspAny(res)
 	case cmdTestConnection:
 		return lspAny(s.testConnection(ctx, a))
 	case cmdToggle:

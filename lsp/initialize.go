@@ -98,7 +98,7 @@ func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*p
 			// Service names inside self.invoke('...'): the quotes open the list, dots and dashes keep it open.
 			CompletionProvider: &protocol.CompletionOptions{TriggerCharacters: []string{"'", "\"", ".", "-"}, ResolveProvider: &yes},
 			ExecuteCommandProvider: protocol.ExecuteCommandOptions{Commands: []string{cmdDeploy, cmdTestConnection, cmdToggle, cmdShowStatus,
-				cmdInvoke, cmdInvokeEverywhere, cmdShowClusterVersion, cmdDeployAnyway}},
+				cmdInvoke, cmdInvokeEverywhere, cmdShowClusterVersion, cmdDeployAnyway, cmdRollback, cmdUndeploy}},
 			CodeActionProvider: &protocol.CodeActionOptions{CodeActionKinds: []protocol.CodeActionKind{protocol.CodeActionKindQuickFix}},
 		},
 		ServerInfo: protocol.ServerInfo{Name: "zato-lsp", Version: protocol.NewOptional(Version)},

@@ -48,6 +48,7 @@ type server struct {
 	cfgDiagFiles map[uri.URI]bool  // config files with diagnostics of their problems
 	seen         map[string]string // file path -> sha256 of its text when the editor first opened it (the first base)
 	noBase       bool              // benchmarks: send no base, to measure the conflict check's cost
+	watch        *clusterWatch     // zato/watchCluster: the cluster view is open (clusterview.go)
 
 	// diagMu orders diagnostics: a file's are the union of its last deployment's and its lint's.
 	diagMu sync.Mutex
@@ -145,9 +146,4 @@ func (s *server) showMessage(t protocol.MessageType, msg string) {
 	if err := s.editor.ShowMessage(s.ctx, &protocol.ShowMessageParams{Type: t, Message: msg}); err != nil && s.ctx.Err() == nil {
 		s.log.Debug("showMessage", "err", err)
 	}
-}
-
-// Request answers methods the protocol does not define.
-func (s *server) Request(_ context.Context, method string, _ any) (any, error) {
-	return nil, fmt.Errorf("%w: %s", jsonrpc2.ErrMethodNotFound, method)
 }

@@ -90,6 +90,9 @@ func (s *server) emit(m *moduleState, st *deployStatus) {
 	}
 	s.mu.Unlock()
 	s.notify(statusMethod, st)
+	if st.final() {
+		s.clusterChanged(st.Target, st.Module) // an open cluster view shows it at once
+	}
 }
 
 // refreshCodeLens asks the editor to ask again for code lenses, which show the last result.

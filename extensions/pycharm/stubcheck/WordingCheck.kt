@@ -1,6 +1,9 @@
-// Checks the status bar wording (StatusText) and the zato/deployStatus parsing (DeployStatus) with real Gson.
+// Checks the status bar wording (StatusText), the zato/deployStatus parsing (DeployStatus) and the Cluster tab's
+// parsing of zato/clusterView and wording (ClusterView, ClusterText) with real Gson.
 // Run by stubcheck/run.sh; not part of the plug-in.
 import com.google.gson.JsonParser
+import org.zatogo.pycharm.cluster.ClusterText
+import org.zatogo.pycharm.cluster.ClusterView
 import org.zatogo.pycharm.status.DeployStatus
 import org.zatogo.pycharm.status.StatusText
 
@@ -22,4 +25,22 @@ fun main() {
     val failed = st("""{"uri":"file:///w/x.py","module":"x.py","deploymentId":7,"target":"default","state":"failed","confirmed":0,"expected":1,"servers":[{"name":"server1","status":"failed","services":[],"error":{"type":"SyntaxError","message":"invalid <syntax>","line":3,"column":5,"traceback":null}}],"elapsedMs":8.0,"message":"x.py failed on server1"}""")
     println(StatusText.tooltip(failed))
     expect(StatusText.serverLine(failed.servers[0]), "server1: failed · SyntaxError at line 3, column 5: invalid <syntax>")
+
+    // The Cluster tab: an answer of zato/clusterView as lsp/clusterview.go writes it.
+    val view = ClusterView.fromJson(JsonParser.parseString("""{"target":"default","url":"http://127.0.0.1:17010","summary":"1/2 servers live, 2 modules","at":"2026-11-30T08:31:05Z",
+      "servers":[{"name":"server1","url":"http://127.0.0.1:17010","state":"live"},{"name":"server2","url":"http://127.0.0.1:17011","state":"offline"}],
+      "modules":[{"name":"crm.py","version":3,"sha256":"ab","deployed":true,"deploymentId":7,"who":"alice","origin":"ide","createdAt":"2026-11-30T08:31:02Z","status":"partial","outcome":"deployed on 1 of 2 servers; server2 failed","uri":"zato-cluster:/default/crm.py?version=3",
+                  "servers":[{"name":"server1","status":"deployed","state":"live"},{"name":"server2","status":"failed","state":"live","error":{"type":"SyntaxError","message":"invalid syntax","line":3}}]},
+                 {"name":"old.py","version":0,"sha256":"","deployed":false,"deploymentId":9,"who":"bob","origin":"api","createdAt":"2026-11-30T09:00:00Z","status":"undeployed","outcome":"undeployed from every server (2/2)","servers":[]}]}""").asJsonObject)
+    expect(ClusterText.servers(view), "Servers · 1/2 live · default")
+    expect(ClusterText.server(view.servers[1]), "server2 · offline")
+    expect(ClusterText.modules(view), "Modules · 2")
+    expect(ClusterText.module(view.modules[0]), "crm.py  v3 · alice (ide) · deployed on 1 of 2 servers; server2 failed")
+    expect(ClusterText.row(view.modules[0].servers[1]), "server2 · failed: SyntaxError: invalid syntax (line 3)")
+    expect(ClusterText.module(view.modules[1]), "old.py  undeployed · bob (api) · undeployed from every server (2/2)")
+    val unreachable = ClusterView.fromJson(JsonParser.parseString("""{"target":"default","url":"http://x","error":"Cannot reach Zato at http://x: connection refused","servers":[],"modules":[]}""").asJsonObject)
+    expect(unreachable.error, "Cannot reach Zato at http://x: connection refused")
+    val history = ClusterView.history(JsonParser.parseString("""{"module":"crm.py","target":"default","current":2,"versions":[{"version":2,"current":true,"label":"version 2 by alice (ide) at 2026-11-30 08:31:02 UTC"},{"version":1,"current":false,"label":"version 1 by bob (cli) at 2026-11-29 08:00:00 UTC"}]}""").asJsonObject)
+    expect(history.joinToString("; ") { "${it.version}${if (it.current) "*" else ""}" }, "2*; 1")
+    expect(ClusterView.message(JsonParser.parseString("""{"message":"crm.py rolled back to version 1: deployed on every server (2/2)","ok":true}""").asJsonObject), "crm.py rolled back to version 1: deployed on every server (2/2)")
 }

@@ -8,13 +8,16 @@
 //   6. "Zato: Set Password" with a wrong password (secret storage wins over .zato.yaml), Ctrl+Shift+L: unauthorized;
 //   7. forget it, change the code without saving, the editor title's Deploy button: 2/2 and the new code answers;
 //   8. click the "Invoke" code lens: the answer (status, server, the new code's payload) opens in a read-only
-//      document beside the module, and the request file was created in .zato/requests/.
+//      document beside the module, and the request file was created in .zato/requests/;
+//   9. (after a conflict and a restart) the Zato Cluster view: both servers live, the module with its version, who
+//      and origin and a row per server, a module deployed with the CLI appearing by itself, Open Deployed Source,
+//      and Undeploy from the context menu after the confirmation dialog.
 // Everything waits on selectors or events with timeouts; nothing sleeps. Screenshots go to $ZATO_ARTIFACTS.
 //
 // Run by ../run-e2e.sh, which builds what this needs and passes: ZATO_BIN (zato for this machine), ZATO_VSIX,
 // CODE_SERVER (code-server's entry.js). Optional: CHROMIUM, ZATO_ARTIFACTS, ZATO_UI_TIMEOUT_MS,
-// ZATO_CONFIRM_BUDGET_MS (save-to-2/2 limit, default 1000), ZATO_UPDATE_IMAGES=1 (refresh images/status-bar.png and
-// images/invoke.png).
+// ZATO_CONFIRM_BUDGET_MS (save-to-2/2 limit, default 1000), ZATO_UPDATE_IMAGES=1 (refresh images/status-bar.png,
+// images/invoke.png, images/conflict-diff.png and images/cluster-view.png).
 
 import { spawn, execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -492,6 +495,76 @@ try {
   const zatoLog = findFiles(join(userData, 'logs'), 'Zato.log').map((f) => readFileSync(f, 'utf8')).join('\n');
   assert.match(zatoLog, /vscode_greet\.py saved while the language server starts/, 'the save was made while no server ran');
   assert.match(zatoLog, /Deploying .*vscode_greet\.py, saved while the language server started/, 'and was sent once it ran');
+
+  // ---- 9. the cluster view: servers, modules with version, who, origin and each server's row; live; actions ----
+  step('open the Zato Cluster view');
+  await runCommand(page, 'View: Close All Editors');
+  await runCommand(page, 'Focus on Zato Cluster View');
+  const pane = page.locator('.pane').filter({ has: page.locator('.pane-header', { hasText: /Zato Cluster/i }) }).first();
+  // Room for the view: the panel closed and the folder's pane folded (the tree draws only the rows it shows).
+  await runCommand(page, 'View: Hide Panel');
+  await page.locator('.part.panel').waitFor({ state: 'hidden' });
+  const folderPane = page.locator('.pane').filter({ has: page.locator('.pane-header[aria-expanded="true"]', { hasText: /^\s*workspace/i }) }).first();
+  if (await folderPane.count()) await folderPane.locator('.pane-header').first().click();
+  const treeRow = (text) => pane.locator('.monaco-list-row').filter({ hasText: text }).first();
+  for (const s of servers) {
+    const r = treeRow(new RegExp(`^\\s*${s}\\s*live\\s*$`));
+    await r.waitFor();
+  }
+  const modRow = treeRow(moduleName);
+  await modRow.waitFor();
+  const modText = (await modRow.innerText()).replace(/\s+/g, ' ').trim();
+  step(`cluster view: ${modText}`);
+  assert.match(modText, new RegExp(`${moduleName.replace('.', '\\.')}\\s*v\\d+ · ${client.username} \\(ide\\)`), 'the module with its version, who and origin');
+  // Its servers' rows under it.
+  await modRow.locator('.monaco-tl-twistie').click();
+  const rowsOfModule = pane.locator('.monaco-list-row[aria-level="3"]');
+  for (const s of servers) await rowsOfModule.filter({ hasText: new RegExp(`^\\s*${s}\\s*deployed\\s*$`) }).first().waitFor();
+  assert.equal(await rowsOfModule.count(), servers.length, 'one row per server under the module');
+
+  // Live: a module a colleague deploys with the CLI shows up without a refresh.
+  step('a colleague deploys another module with the CLI: the view shows it');
+  const otherModule = 'vscode_colleague.py';
+  const otherFile = join(tmp, 'colleague', otherModule);
+  writeFileSync(otherFile, source('from the CLI').replace(service, 'vscode-colleague.greet'));
+  await zato('deploy', otherFile);
+  const otherRow = treeRow(otherModule);
+  await otherRow.waitFor();
+  assert.match((await otherRow.innerText()).replace(/\s+/g, ' '), /v1 · \S+ \(cli\)/, 'the colleague\'s module: v1 by the CLI');
+  await pane.locator('.pane-body').hover();
+  const viewShot = join(artifacts, '10-cluster-view.png');
+  await page.locator('.part.sidebar').screenshot({ path: viewShot });
+  step(`screenshot ${viewShot}`);
+  if (process.env.ZATO_UPDATE_IMAGES === '1') {
+    copyFileSync(viewShot, join(extDir, 'images', 'cluster-view.png'));
+    step('updated images/cluster-view.png');
+  }
+
+  // Open Deployed Source (the module row's inline button): the cluster's version, read-only.
+  step('Open Deployed Source from the view');
+  await modRow.hover();
+  await modRow.locator('.action-label[aria-label="Open Deployed Source"]').click();
+  await waitLine(page, "self.response.payload = {'greeting': 'hello v5'}");
+  const srcTab = (await page.locator('.tab.active').first().getAttribute('aria-label')) ?? '';
+  step(`deployed source tab: ${srcTab}`);
+  await shot('11-deployed-source.png');
+
+  // Undeploy the colleague's module from its context menu, confirming the dialog: the view says undeployed.
+  step('Undeploy the colleague\'s module from the view');
+  await otherRow.click({ button: 'right' });
+  await page.locator('.context-view .action-label', { hasText: 'Undeploy…' }).first().click();
+  const dialog = page.locator('.monaco-dialog-box');
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), /Undeploy vscode_colleague\.py from every server/);
+  await dialog.getByRole('button', { name: 'Undeploy' }).click();
+  await page.waitForFunction(
+    (m) => [...document.querySelectorAll('.pane .monaco-list-row')].some((el) => el.textContent.includes(m) && el.textContent.includes('undeployed')),
+    otherModule,
+    { timeout, polling: 'raf' },
+  );
+  await page.locator('.notification-toast', { hasText: `${otherModule}: undeployed from every server (${all})` }).first().waitFor();
+  await assert.rejects(zato('invoke', 'vscode-colleague.greet', '--server', servers[0]), 'the undeployed service no longer answers');
+  await shot('12-undeployed.png');
 
   // The deployment log was never forced open: no Output view is showing.
   assert.equal(await page.locator('.part.panel .output-view').isVisible(), false, 'the deployment log stays closed');

@@ -1,8 +1,10 @@
-// The cluster's version of a module after a conflict (zato.showClusterVersion's answer): shown read-only under its
-// zato-cluster: URI in VS Code's diff editor against the buffer. No conflict logic lives here: the language server
-// detects conflicts and keeps the cluster's source.
+// A version the cluster keeps (zato.showClusterVersion's answer): after a conflict, shown read-only under its
+// zato-cluster: URI in VS Code's diff editor against the buffer; from the cluster view, opened read-only by itself.
+// No conflict logic lives here: the language server detects conflicts and keeps or fetches the cluster's source.
 
 import * as vscode from 'vscode';
+
+import { parseClusterUri } from './clusterModel';
 
 export const CLUSTER_SCHEME = 'zato-cluster';
 
@@ -29,12 +31,31 @@ export class ClusterDocuments implements vscode.TextDocumentContentProvider {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
 
+  /** fetch asks the language server again for a version this window has not seen (a tab restored after a reload). */
+  constructor(private readonly fetch?: (target: string, module: string, version: number) => Promise<ClusterVersion | undefined>) {}
+
   register(): vscode.Disposable {
     return vscode.Disposable.from(this.changed, vscode.workspace.registerTextDocumentContentProvider(CLUSTER_SCHEME, this));
   }
 
-  provideTextDocumentContent(uri: vscode.Uri): string {
-    return this.sources.get(uri.toString()) ?? '';
+  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const known = this.sources.get(uri.toString());
+    if (known !== undefined || !this.fetch) return known ?? '';
+    const ref = parseClusterUri(uri.path, uri.query);
+    const v = ref ? await this.fetch(ref.target, ref.module, ref.version).catch(() => undefined) : undefined;
+    if (!v) return `# ${uri.toString(true)}: not available (is the Zato language server running?)\n`;
+    this.sources.set(uri.toString(), v.source);
+    return v.source;
+  }
+
+  /** Opens one version read-only (the cluster view's Open Deployed Source and History). */
+  async show(v: ClusterVersion): Promise<void> {
+    const uri = vscode.Uri.parse(v.uri);
+    this.sources.set(uri.toString(), v.source);
+    this.changed.fire(uri);
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.languages.setTextDocumentLanguage(doc, 'python');
+    await vscode.window.showTextDocument(doc, { preview: true });
   }
 
   /** Opens the diff: the cluster's version on the left, the file (its buffer) on the right. */

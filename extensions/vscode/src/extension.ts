@@ -1,7 +1,8 @@
 // The Zato extension: a thin client of `zato lsp`. Deployments, confirmations, diagnostics, code lenses, hovers,
 // invocations and completion all come from the language server; this file starts it, hands it the settings and the
 // password, turns its zato/deployStatus notifications into a status bar item, shows the answers of zato.invoke in a
-// read-only document (src/invoke.ts), and maps the commands onto workspace/executeCommand.
+// read-only document (src/invoke.ts), renders the cluster view (src/clusterView.ts) from its zato/clusterView, and maps
+// the commands onto workspace/executeCommand.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -36,6 +37,8 @@ import {
 } from './settings';
 import { InvokeDocuments, isInvokeAnswer } from './invoke';
 import { ClusterDocuments, isClusterVersion } from './cluster';
+import { ClusterView } from './clusterView';
+import { CLUSTER_CHANGED_METHOD } from './clusterModel';
 import { EarlySaves, shouldStart, versionWarning } from './lifecycle';
 import {
   type DeployStatus,
@@ -97,7 +100,10 @@ class ZatoExtension {
   private crashes: number[] = [];
   private readonly pulled: (() => void)[] = [];
   private readonly invokeDocs = new InvokeDocuments();
-  private readonly clusterDocs = new ClusterDocuments();
+  private readonly clusterDocs = new ClusterDocuments((target, module, version) =>
+    this.execute<unknown>(LSP_SHOW_CLUSTER_VERSION, [{ module, version, target }]).then((v) => (isClusterVersion(v) ? v : undefined)),
+  );
+  private readonly clusterView: ClusterView;
   private readonly earlySaves = new EarlySaves<vscode.TextDocument>();
   /** Settles when the passwords were read from secret storage (the server starts without waiting for them). */
   private passwordsReady: Promise<void> = Promise.resolve();
@@ -110,7 +116,19 @@ class ZatoExtension {
     this.item.name = 'Zato';
     this.item.command = 'zato.cmd.showLog';
     this.configuredPath = serverPathSetting(this.config().inspect<string>('serverPath'), vscode.workspace.isTrusted);
-    context.subscriptions.push(this.log, this.item, this.invokeDocs.register(), this.clusterDocs.register());
+    this.clusterView = new ClusterView(
+      {
+        request: async <T>(method: string, params: unknown) => (this.client?.isRunning() ? ((await this.client.sendRequest(method, params)) as T) : undefined),
+        execute: <T>(command: string, args: unknown[]) => this.execute<T>(command, args),
+        notify: async (method: string, params: unknown) => {
+          if (this.client?.isRunning()) await this.client.sendNotification(method, params);
+        },
+        running: () => !!this.client?.isRunning(),
+        log: this.log,
+      },
+      this.clusterDocs,
+    );
+    context.subscriptions.push(this.log, this.item, this.invokeDocs.register(), this.clusterDocs.register(), this.clusterView.register());
     this.render(presentStarting());
 
     const reg = (id: string, fn: (...args: unknown[]) => unknown) =>
@@ -125,6 +143,11 @@ class ZatoExtension {
     reg('zato.cmd.invokeWithPayload', () => this.invokeFromEditor(LSP_INVOKE, true));
     reg('zato.cmd.invokeEverywhere', () => this.invokeFromEditor(LSP_INVOKE_EVERYWHERE, false));
     reg('zato.cmd.restartServer', () => this.restartCommand());
+    reg('zato.cmd.clusterRefresh', () => this.clusterView.refresh());
+    reg('zato.cmd.clusterOpenSource', (node?: unknown) => this.clusterView.openSource(node));
+    reg('zato.cmd.clusterHistory', (node?: unknown) => this.clusterView.history(node));
+    reg('zato.cmd.clusterRollback', (node?: unknown) => this.clusterView.rollback(node));
+    reg('zato.cmd.clusterUndeploy', (node?: unknown) => this.clusterView.undeploy(node));
 
     context.subscriptions.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -333,13 +356,16 @@ class ZatoExtension {
         this.stoppedReason = undefined;
         this.refresh();
         void this.replayEarlySaves(client);
+        void this.clusterView.onServerState();
       } else if (e.newState === State.Stopped) {
         this.stopped(this.stoppedReason ?? 'The language server exited; see the deployment log.');
+        void this.clusterView.onServerState();
       } else {
         this.render(presentStarting());
       }
     });
     client.onNotification(STATUS_METHOD, (st: DeployStatus) => this.onStatus(st));
+    client.onNotification(CLUSTER_CHANGED_METHOD, () => this.clusterView.onClusterChanged());
     try {
       await client.start();
       this.log.info(`Zato language server ${client.initializeResult?.serverInfo?.version ?? '(no version)'} running`);

@@ -60,6 +60,11 @@ const COMMAND_TITLES = [
   'Zato: Invoke Service with Payload…',
   'Zato: Invoke Service on Every Server',
   'Zato: Restart Language Server',
+  'Zato: Refresh Cluster View',
+  'Zato: Open Deployed Source',
+  'Zato: Show Version History…',
+  'Zato: Roll Back…',
+  'Zato: Undeploy…',
 ];
 const REQUIRED_SETTINGS = [
   'zato.url',
@@ -198,6 +203,19 @@ describe('package.json manifest', () => {
     expect(kb[0]!.key.toLowerCase()).toBe('ctrl+shift+l');
     expect(kb[0]!.mac?.toLowerCase()).toBe('cmd+shift+l');
     expect(kb[0]!.when).toMatch(/\beditorLangId\s*==\s*'?python'?/);
+  });
+
+  it('contributes the cluster view, its actions on modules only', () => {
+    const views = (pkg.contributes as unknown as { views: Record<string, { id: string }[]> }).views;
+    expect(Object.values(views).flat().map((v) => v.id)).toContain('zato.clusterView');
+    const items = pkg.contributes.menus['view/item/context'] ?? [];
+    for (const id of ['zato.cmd.clusterOpenSource', 'zato.cmd.clusterHistory', 'zato.cmd.clusterRollback', 'zato.cmd.clusterUndeploy']) {
+      const mine = items.filter((i) => i.command === id);
+      expect(mine.length, id).toBeGreaterThan(0);
+      for (const i of mine) expect(i.when).toMatch(/view == zato\.clusterView && viewItem (==|=~) /);
+    }
+    const undeploy = items.filter((i) => i.command === 'zato.cmd.clusterUndeploy');
+    for (const i of undeploy) expect(i.when).toContain('zatoModule.deployed');
   });
 
   it('puts deploy in the editor title of Python files only', () => {

@@ -23,6 +23,15 @@ object Zato {
     /** workspace/executeCommand commands served by `zato lsp`. */
     const val CMD_DEPLOY = "zato.deploy"
     const val CMD_TEST_CONNECTION = "zato.testConnection"
+    const val CMD_SHOW_CLUSTER_VERSION = "zato.showClusterVersion"
+    const val CMD_ROLLBACK = "zato.rollback"
+    const val CMD_UNDEPLOY = "zato.undeploy"
+
+    /** The cluster view's custom requests and notifications (docs/architecture.md). */
+    const val CLUSTER_VIEW_REQUEST = "zato/clusterView"
+    const val MODULE_HISTORY_REQUEST = "zato/moduleHistory"
+    const val WATCH_CLUSTER_NOTIFICATION = "zato/watchCluster"
+    const val CLUSTER_CHANGED_NOTIFICATION = "zato/clusterChanged"
 
     /** The workspace/configuration section read by `zato lsp`. */
     const val CONFIG_SECTION = "zato"

@@ -8,8 +8,12 @@ import com.intellij.openapi.util.Disposer
 import com.intellij.openapi.wm.ToolWindow
 import com.intellij.openapi.wm.ToolWindowFactory
 import com.intellij.ui.content.ContentFactory
+import org.zatogo.pycharm.cluster.ZatoClusterPanel
 
-/** The "Zato" tool window (plugin.xml `<toolWindow id="Zato">`): a console with the deployment log. */
+/**
+ * The "Zato" tool window (plugin.xml `<toolWindow id="Zato">`): a console with the deployment log, and the
+ * "Cluster" tab (servers and modules, [ZatoClusterPanel]).
+ */
 class ZatoToolWindowFactory : ToolWindowFactory, DumbAware {
 
     override fun createToolWindowContent(project: Project, toolWindow: ToolWindow) {
@@ -20,5 +24,8 @@ class ZatoToolWindowFactory : ToolWindowFactory, DumbAware {
         Disposer.register(toolWindow.disposable, Disposable { log.detach(console) })
         val content = ContentFactory.getInstance().createContent(console.component, "Deployments", false)
         toolWindow.contentManager.addContent(content)
+        val cluster = ZatoClusterPanel(project)
+        Disposer.register(toolWindow.disposable, cluster)
+        toolWindow.contentManager.addContent(ContentFactory.getInstance().createContent(cluster, "Cluster", false))
     }
 }

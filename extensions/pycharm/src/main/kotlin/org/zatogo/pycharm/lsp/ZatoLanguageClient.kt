@@ -10,6 +10,7 @@ import org.eclipse.lsp4j.MessageParams
 import org.eclipse.lsp4j.MessageType
 import org.eclipse.lsp4j.jsonrpc.services.JsonNotification
 import org.zatogo.pycharm.Zato
+import org.zatogo.pycharm.cluster.ZatoClusterListener
 import org.zatogo.pycharm.settings.ZatoConfig
 import org.zatogo.pycharm.settings.ZatoSettingsListener
 import org.zatogo.pycharm.status.DeployStatus
@@ -23,6 +24,7 @@ import org.zatogo.pycharm.status.ZatoDeployStatusService
  *   which publishes it on the project message bus for the status bar widget and the deployment log.
  * - Answers `workspace/configuration` for the `zato` section: LSP4IJ's `findSettings(section)` looks the
  *   section up in [createSettings], which is `{"zato": {...}}`.
+ * - Receives `zato/clusterChanged` and tells the Cluster tab ([ZatoClusterListener]).
  * - Sends `workspace/didChangeConfiguration` once the server has started and whenever the settings change.
  */
 class ZatoLanguageClient(project: Project) : LanguageClientImpl(project) {
@@ -50,6 +52,14 @@ class ZatoLanguageClient(project: Project) : LanguageClientImpl(project) {
         ZatoDeployStatusService.getInstance(project).publish(status)
     }
 
+    /** `zato/clusterChanged`: the Cluster tab reads the cluster again. */
+    @JsonNotification(Zato.CLUSTER_CHANGED_NOTIFICATION)
+    fun clusterChanged(@Suppress("UNUSED_PARAMETER") params: JsonObject) {
+        if (!project.isDisposed) {
+            project.messageBus.syncPublisher(ZatoClusterListener.TOPIC).clusterChanged(false)
+        }
+    }
+
     override fun createSettings(): Any = ZatoConfig.settings(project)
 
     /**
@@ -69,6 +79,10 @@ class ZatoLanguageClient(project: Project) : LanguageClientImpl(project) {
         super.handleServerStatusChanged(serverStatus)
         if (serverStatus == ServerStatus.started) {
             ApplicationManager.getApplication().executeOnPooledThread { pushSettings() }
+        }
+        if (!project.isDisposed) {
+            // A new server knows nothing of an open Cluster tab: it asks again and says it watches.
+            project.messageBus.syncPublisher(ZatoClusterListener.TOPIC).clusterChanged(true)
         }
     }
 

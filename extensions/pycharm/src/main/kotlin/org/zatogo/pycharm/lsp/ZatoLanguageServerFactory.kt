@@ -4,6 +4,7 @@ import com.intellij.openapi.project.Project
 import com.redhat.devtools.lsp4ij.LanguageServerFactory
 import com.redhat.devtools.lsp4ij.client.LanguageClientImpl
 import com.redhat.devtools.lsp4ij.server.StreamConnectionProvider
+import org.eclipse.lsp4j.services.LanguageServer
 
 /**
  * Registered in plugin.xml under `com.redhat.devtools.lsp4ij.server` (id "zato") and mapped to the
@@ -18,4 +19,7 @@ class ZatoLanguageServerFactory : LanguageServerFactory {
 
     override fun createLanguageClient(project: Project): LanguageClientImpl =
         ZatoLanguageClient(project)
+
+    /** The cluster view's custom requests ride on the server proxy LSP4IJ builds from this interface. */
+    override fun getServerInterface(): Class<out LanguageServer> = ZatoLanguageServerApi::class.java
 }

@@ -1,0 +1,276 @@
+// The cluster view's protocol (the answers of zato/clusterView and zato/moduleHistory, docs/architecture.md) and how
+// its nodes read. No VS Code API here, so that it is unit-tested; src/clusterView.ts puts these nodes in a tree.
+// Nothing is decided here: states, statuses and outcomes come from the language server as they are.
+
+export const CLUSTER_VIEW_METHOD = 'zato/clusterView';
+export const MODULE_HISTORY_METHOD = 'zato/moduleHistory';
+export const WATCH_CLUSTER_METHOD = 'zato/watchCluster';
+export const CLUSTER_CHANGED_METHOD = 'zato/clusterChanged';
+export const LSP_ROLLBACK = 'zato.rollback';
+export const LSP_UNDEPLOY = 'zato.undeploy';
+
+export interface ViewServer {
+  name: string;
+  url: string;
+  state: string; // starting, live, stopping, offline
+}
+
+export interface ViewModuleRow {
+  name: string;
+  status: string; // pending, deployed, undeployed, failed, offline
+  state?: string;
+  error?: { type?: string; message?: string; line?: number } | null;
+}
+
+export interface ViewModule {
+  name: string;
+  version: number;
+  sha256: string;
+  deployed: boolean;
+  deploymentId: number;
+  who: string;
+  origin: string;
+  createdAt: string;
+  status: string;
+  outcome: string;
+  uri?: string;
+  servers: ViewModuleRow[];
+}
+
+export interface ClusterViewAnswer {
+  target: string;
+  url: string;
+  summary: string;
+  at: string;
+  error?: string;
+  servers: ViewServer[];
+  modules: ViewModule[];
+}
+
+export interface HistoryEntry {
+  version: number;
+  sha256: string;
+  who: string;
+  origin: string;
+  createdAt: string;
+  size: number;
+  current: boolean;
+  uri: string;
+  label: string;
+}
+
+export interface HistoryAnswer {
+  module: string;
+  target: string;
+  current: number;
+  versions: HistoryEntry[];
+}
+
+/** zato.rollback's and zato.undeploy's answer. */
+export interface WriteAnswer {
+  module: string;
+  target: string;
+  action: string;
+  deploymentId: number;
+  version: number;
+  status: string;
+  done: boolean;
+  ok: boolean;
+  message: string;
+}
+
+export function isClusterViewAnswer(v: unknown): v is ClusterViewAnswer {
+  const a = v as ClusterViewAnswer;
+  return !!a && typeof a === 'object' && Array.isArray(a.servers) && Array.isArray(a.modules);
+}
+
+export function isHistoryAnswer(v: unknown): v is HistoryAnswer {
+  const a = v as HistoryAnswer;
+  return !!a && typeof a === 'object' && typeof a.module === 'string' && Array.isArray(a.versions);
+}
+
+export function isWriteAnswer(v: unknown): v is WriteAnswer {
+  const a = v as WriteAnswer;
+  return !!a && typeof a === 'object' && typeof a.message === 'string' && typeof a.ok === 'boolean';
+}
+
+/** A node of the tree, as plain data: clusterView.ts turns it into a vscode.TreeItem. */
+export interface Node {
+  id: string;
+  kind: 'message' | 'group' | 'server' | 'module' | 'row';
+  label: string;
+  description?: string;
+  tooltip?: string;
+  /** A codicon id and the theme color it is drawn in. */
+  icon: string;
+  color?: string;
+  /** The context menus' key: zatoModule.deployed, zatoModule.undeployed, zatoServer, ... */
+  contextValue?: string;
+  expanded?: boolean;
+  children?: Node[];
+  module?: ViewModule;
+  target?: string;
+}
+
+const OK = 'testing.iconPassed';
+const BAD = 'testing.iconFailed';
+const WARN = 'list.warningForeground';
+const MUTED = 'disabledForeground';
+
+export function serverIcon(state: string): { icon: string; color?: string } {
+  switch (state) {
+    case 'live':
+      return { icon: 'vm-running', color: OK };
+    case 'starting':
+      return { icon: 'loading~spin', color: WARN };
+    case 'stopping':
+      return { icon: 'debug-stop', color: WARN };
+  }
+  return { icon: 'vm-outline', color: MUTED };
+}
+
+export function statusIcon(status: string): { icon: string; color?: string } {
+  switch (status) {
+    case 'deployed':
+      return { icon: 'pass-filled', color: OK };
+    case 'undeployed':
+      return { icon: 'circle-slash', color: MUTED };
+    case 'failed':
+      return { icon: 'error', color: BAD };
+    case 'partial':
+      return { icon: 'warning', color: WARN };
+    case 'pending':
+      return { icon: 'loading~spin' };
+    case 'offline':
+      return { icon: 'debug-disconnect', color: MUTED };
+  }
+  return { icon: 'circle-outline' };
+}
+
+/** "alice (ide)", as the language server's messages word it. */
+export function byWhom(who: string, origin: string): string {
+  const w = who || 'someone';
+  return origin ? `${w} (${origin})` : w;
+}
+
+/** "2026-11-30 08:31:02 UTC" from an RFC 3339 time. */
+export function utc(at: string): string {
+  const d = new Date(at);
+  if (!at || Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2) return 'an unknown time';
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** One line of a module's server row: "deployed", "failed: SyntaxError: invalid syntax (line 3)". */
+export function rowDescription(r: ViewModuleRow): string {
+  let s = r.status;
+  if (r.status === 'pending' && r.state && r.state !== 'live') s += ` (${r.state})`;
+  const e = r.error;
+  if (e && (e.type || e.message)) {
+    s += `: ${[e.type, e.message].filter(Boolean).join(': ')}`;
+    if (e.line) s += ` (line ${e.line})`;
+  }
+  return s;
+}
+
+export function moduleNode(m: ViewModule, target: string): Node {
+  const { icon, color } = statusIcon(m.status);
+  const version = m.deployed ? `v${m.version}` : 'undeployed';
+  const description = `${version} · ${byWhom(m.who, m.origin)}`;
+  const tooltip = [
+    m.deployed ? `${m.name} version ${m.version}` : `${m.name}: undeployed`,
+    `by ${byWhom(m.who, m.origin)} at ${utc(m.createdAt)}`,
+    m.outcome,
+    m.deployed && m.sha256 ? `sha256 ${m.sha256.slice(0, 12)}…` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  return {
+    id: `module/${target}/${m.name}`,
+    kind: 'module',
+    label: m.name,
+    description,
+    tooltip,
+    icon,
+    color,
+    contextValue: m.deployed ? 'zatoModule.deployed' : 'zatoModule.undeployed',
+    expanded: m.status !== 'deployed' && m.status !== 'undeployed',
+    module: m,
+    target,
+    children: m.servers.map((r) => {
+      const ri = statusIcon(r.status);
+      return {
+        id: `row/${target}/${m.name}/${r.name}`,
+        kind: 'row',
+        label: r.name,
+        description: rowDescription(r),
+        tooltip: `${m.name} on ${r.name}: ${rowDescription(r)}`,
+        icon: ri.icon,
+        color: ri.color,
+        contextValue: 'zatoModuleServer',
+        module: m,
+        target,
+      } satisfies Node;
+    }),
+  };
+}
+
+/** The tree's top level: the error in words, or Servers and Modules. */
+export function clusterNodes(v: ClusterViewAnswer | undefined, problem?: string): Node[] {
+  if (!v || v.error || problem) {
+    const text = problem ?? v?.error ?? 'The language server is not running.';
+    return [{ id: 'message', kind: 'message', label: text, tooltip: text, icon: 'warning', color: WARN }];
+  }
+  const servers: Node[] = v.servers.map((s) => ({
+    id: `server/${v.target}/${s.name}`,
+    kind: 'server',
+    label: s.name,
+    description: s.state,
+    tooltip: `${s.name} (${s.url}): ${s.state}`,
+    contextValue: 'zatoServer',
+    target: v.target,
+    ...serverIcon(s.state),
+  }));
+  const modules = v.modules.map((m) => moduleNode(m, v.target));
+  const live = v.servers.filter((s) => s.state === 'live').length;
+  return [
+    {
+      id: `servers/${v.target}`,
+      kind: 'group',
+      label: 'Servers',
+      description: `${live}/${v.servers.length} live · ${v.target}`,
+      tooltip: `${v.target}: ${v.url}`,
+      icon: 'server-environment',
+      expanded: true,
+      children: servers,
+    },
+    {
+      id: `modules/${v.target}`,
+      kind: 'group',
+      label: 'Modules',
+      description: `${v.modules.length}`,
+      icon: 'symbol-module',
+      expanded: true,
+      children: modules.length > 0 ? modules : [{ id: 'modules/none', kind: 'message', label: 'No module deployed yet', icon: 'info' }],
+    },
+  ];
+}
+
+/** The quick pick's rows of a module's history. */
+export function historyItems(h: HistoryAnswer, exceptCurrent = false): { label: string; description: string; detail?: string; version: number }[] {
+  return h.versions
+    .filter((v) => !(exceptCurrent && v.current))
+    .map((v) => ({
+      label: `v${v.version}${v.current ? ' (current)' : ''}`,
+      description: `${byWhom(v.who, v.origin)} · ${utc(v.createdAt)}`,
+      detail: `${v.size} bytes · sha256 ${v.sha256.slice(0, 12)}…`,
+      version: v.version,
+    }));
+}
+
+/** Parses a zato-cluster:/<target>/<module>?version=N URI (what the language server hands out). */
+export function parseClusterUri(path: string, query: string): { target: string; module: string; version: number } | undefined {
+  const m = /^\/([^/]+)\/([^/]+)$/.exec(path);
+  const v = /(?:^|&)version=(\d+)/.exec(query);
+  if (!m || !v) return undefined;
+  return { target: decodeURIComponent(m[1]!), module: decodeURIComponent(m[2]!), version: Number(v[1]) };
+}
