@@ -248,6 +248,9 @@ func write(recs []benchout.Record, mdPath, docs string) error {
 	row("invoke through `zato lsp` (p50 / p99)", r, ok, rtt, " RTT", "", "p50_ms", "p99_ms", "none")
 	r, ok = f.get("BenchmarkCompletion1000Services")
 	row("completion with 1000 services (p50 / p99)", r, ok, rtt, " RTT", "p99 <= 20 ms", "p50_ms", "p99_ms", "none")
+	r, ok = f.get("BenchmarkConflictCheckCost")
+	row("a save naming its base: the conflict check's cost (cost / save with base p50 / without)", r, ok, dep, "", "<= 1 ms",
+		"check_cost_ms", "with_base_p50_ms", "no_base_p50_ms")
 	p("\n")
 	if r, ok := f.get("BenchmarkDeployConfirmed/paced", "servers", "6"); ok {
 		if r2, ok := f.get("BenchmarkDeployConfirmed/paced", "servers", "2"); ok && r2.Metrics["p50_ms"] > 0 {
