@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/zato-go/zato/wire"
 )
@@ -100,6 +101,20 @@ func (c *Client) Versions(ctx context.Context, module string) ([]Version, error)
 		return nil, fmt.Errorf("versions of %s: %w", module, err)
 	}
 	return out.Versions, nil
+}
+
+// ModuleVersion returns one version of a module with its source. A module or version the cluster does not have is an
+// *APIError with Status 404 whose message names the versions that exist.
+func (c *Client) ModuleVersion(ctx context.Context, module string, version int) (VersionSource, error) {
+	if c.cfg.Kind == KindZato {
+		return VersionSource{}, fmt.Errorf("version %d of %s: %w", version, module, ErrUnsupported)
+	}
+	var out VersionSource
+	path := "/api/v1/modules/" + url.PathEscape(module) + "/versions/" + strconv.Itoa(version)
+	if err := c.do(ctx, retrySafe, http.MethodGet, path, nil, &out); err != nil {
+		return VersionSource{}, fmt.Errorf("version %d of %s: %w", version, module, err)
+	}
+	return out, nil
 }
 
 // Served returns what the server the client talks to serves now, module by module.

@@ -21,6 +21,7 @@ type (
 	Member         = wire.Member
 	Module         = wire.Module
 	Version        = wire.Version
+	VersionSource  = wire.VersionSource
 	Service        = wire.Service
 	ServicesReport = wire.ServicesReport
 	SourceResult   = wire.SourceResult

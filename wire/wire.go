@@ -210,6 +210,19 @@ type Version struct {
 	Size      int       `json:"size"`
 }
 
+// VersionSource is GET /api/v1/modules/{name}/versions/{n}: one stored version of a module with its source, what an
+// editor shows read-only ("open deployed source", a version from the history, the cluster's side of a diff).
+type VersionSource struct {
+	Module    string    `json:"module"`
+	Version   int       `json:"version"`
+	SHA256    string    `json:"sha256"`
+	Who       string    `json:"who"`
+	Origin    string    `json:"origin"`
+	CreatedAt time.Time `json:"created_at"`
+	Size      int       `json:"size"`
+	Source    string    `json:"source"`
+}
+
 // Service is one service a server's runtime serves.
 type Service struct {
 	Name   string `json:"name"`

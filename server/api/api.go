@@ -84,6 +84,7 @@ func New(cfg Config, cl *cluster.Cluster, rt Runtime) *API {
 	m.Handle("GET /api/v1/deployments/{id}/events", a.authed(a.events))
 	m.Handle("GET /api/v1/modules", a.authed(a.listModules))
 	m.Handle("GET /api/v1/modules/{name}/versions", a.authed(a.versions))
+	m.Handle("GET /api/v1/modules/{name}/versions/{n}", a.authed(a.version))
 	m.Handle("POST /api/v1/modules/{name}/rollback", a.authed(a.rollback))
 	m.Handle("DELETE /api/v1/modules/{name}", a.authed(a.undeploy))
 	m.Handle("GET /api/v1/services", a.authed(a.services))

@@ -342,3 +342,45 @@ func TestAnswersNameTheServer(t *testing.T) {
 		}
 	}
 }
+
+// TestModuleVersion: GET /api/v1/modules/{name}/versions/{n} answers that version with its source; a module or a
+// version the cluster does not have is a 404 that says which versions exist.
+func TestModuleVersion(t *testing.T) {
+	s := newServer(t, api.Config{})
+	for _, src := range []string{"x = 1\n", "x = 2\n"} {
+		body, _ := json.Marshal(map[string]string{"name": "hist.py", "source": src, "origin": "cli"})
+		if rec := s.do(t, http.MethodPost, "/api/v1/deploy", body); rec.Code != http.StatusAccepted {
+			t.Fatalf("deploy: %d %s", rec.Code, rec.Body)
+		}
+	}
+	for n, want := range map[int]string{1: "x = 1\n", 2: "x = 2\n"} {
+		rec := s.do(t, http.MethodGet, "/api/v1/modules/hist.py/versions/"+strconv.Itoa(n), nil)
+		var v struct {
+			Module, SHA256, Who, Origin, Source string
+			Version, Size                       int
+			CreatedAt                           time.Time `json:"created_at"`
+		}
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &v) != nil {
+			t.Fatalf("version %d: %d %s", n, rec.Code, rec.Body)
+		}
+		if v.Module != "hist.py" || v.Version != n || v.Source != want || v.Size != len(want) || v.Who != "u" || v.Origin != "cli" ||
+			len(v.SHA256) != 64 || v.CreatedAt.IsZero() {
+			t.Fatalf("version %d: %+v", n, v)
+		}
+	}
+	for path, want := range map[string]struct {
+		status      int
+		code, words string
+	}{
+		"/api/v1/modules/hist.py/versions/3":   {http.StatusNotFound, "not_found", "hist.py has versions 1-2; there is no version 3"},
+		"/api/v1/modules/never.py/versions/1":  {http.StatusNotFound, "not_found", "never.py has never been deployed"},
+		"/api/v1/modules/hist.py/versions/0":   {http.StatusBadRequest, "bad_request", "not a version number"},
+		"/api/v1/modules/hist.py/versions/two": {http.StatusBadRequest, "bad_request", "not a version number"},
+		"/api/v1/modules/json.py/versions/1":   {http.StatusBadRequest, "bad_name", "shadow"},
+	} {
+		rec := s.do(t, http.MethodGet, path, nil)
+		if e := errorOf(t, rec); rec.Code != want.status || e.Error.Code != want.code || !strings.Contains(e.Error.Message, want.words) {
+			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+}

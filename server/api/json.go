@@ -10,11 +10,12 @@ import (
 
 // The API's JSON types are the wire package's, shared with every client.
 type (
-	DeploymentJSON = wire.Deployment
-	ServerJSON     = wire.ServerStatus
-	MemberJSON     = wire.Member
-	ModuleJSON     = wire.Module
-	VersionJSON    = wire.Version
+	DeploymentJSON    = wire.Deployment
+	ServerJSON        = wire.ServerStatus
+	MemberJSON        = wire.Member
+	ModuleJSON        = wire.Module
+	VersionJSON       = wire.Version
+	VersionSourceJSON = wire.VersionSource
 )
 
 // DeploymentView converts a deployment view to its JSON form (the API's, the web admin's and their SSE streams').
@@ -52,4 +53,10 @@ func memberJSON(m odb.Server, now time.Time) MemberJSON {
 // VersionView converts a stored version to its JSON form.
 func VersionView(v odb.Version) VersionJSON {
 	return VersionJSON{Version: v.Number, SHA256: v.SHA256, Who: v.Who, Origin: v.Origin, CreatedAt: v.CreatedAt, Size: len(v.Source)}
+}
+
+// VersionSourceView converts a version to its JSON form with its source.
+func VersionSourceView(v odb.Version) VersionSourceJSON {
+	return VersionSourceJSON{Module: v.Module, Version: v.Number, SHA256: v.SHA256, Who: v.Who, Origin: v.Origin, CreatedAt: v.CreatedAt,
+		Size: len(v.Source), Source: v.Source}
 }

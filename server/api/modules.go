@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,6 +71,22 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) {
 		out = append(out, VersionView(v))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"module": name, "versions": out})
+}
+
+// version answers one version of a module with its source.
+func (a *API) version(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n <= 0 {
+		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%q is not a version number: versions are numbered 1, 2, 3...", r.PathValue("n")))
+		return
+	}
+	v, err := a.cl.Version(r.Context(), name, n)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, VersionSourceView(v))
 }
 
 func (a *API) rollback(w http.ResponseWriter, r *http.Request) {

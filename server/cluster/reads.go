@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/zato-go/zato/server/odb"
@@ -21,6 +22,27 @@ func (c *Cluster) Module(ctx context.Context, name string) (odb.Module, error) {
 // Versions lists a module's versions, newest first.
 func (c *Cluster) Versions(ctx context.Context, module string) ([]odb.Version, error) {
 	return c.store.Versions(ctx, module)
+}
+
+// Version returns one version of a module, source included. A module never deployed, or a number it has no version
+// of, is ErrNoVersion (wrapped) in words that name the versions that exist.
+func (c *Cluster) Version(ctx context.Context, module string, number int) (odb.Version, error) {
+	if err := ValidateName(module); err != nil {
+		return odb.Version{}, err
+	}
+	vs, err := c.store.Versions(ctx, module)
+	if errors.Is(err, odb.ErrNotFound) || err == nil && len(vs) == 0 {
+		return odb.Version{}, refuse(ErrNoVersion, "%s has never been deployed", module)
+	}
+	if err != nil {
+		return odb.Version{}, err
+	}
+	for _, v := range vs {
+		if v.Number == number {
+			return v, nil
+		}
+	}
+	return odb.Version{}, refuse(ErrNoVersion, "%s has %s; there is no version %d", module, versionList(vs), number)
 }
 
 // Members lists the cluster's servers; MemberState says what each is doing.
