@@ -8,13 +8,15 @@
 //   6. "Zato: Set Password" with a wrong password (secret storage wins over .zato.yaml), Ctrl+Shift+L: unauthorized;
 //   7. forget it, change the code without saving, the editor title's Deploy button: 2/2 and the new code answers;
 //   8. click the "Invoke" code lens: the answer (status, server, the new code's payload) opens in a read-only
-//      document beside the module, and the request file was created in .zato/requests/.
+//      document beside the module, and the request file was created in .zato/requests/;
+//   9. a conflict: Show Diff, Deploy Anyway; Zato: Restart Language Server and a save while it starts;
+//  10. service-aware editing (service-aware.e2e.mjs): the warning on an unknown invoked name, hover, completion.
 // Everything waits on selectors or events with timeouts; nothing sleeps. Screenshots go to $ZATO_ARTIFACTS.
 //
 // Run by ../run-e2e.sh, which builds what this needs and passes: ZATO_BIN (zato for this machine), ZATO_VSIX,
 // CODE_SERVER (code-server's entry.js). Optional: CHROMIUM, ZATO_ARTIFACTS, ZATO_UI_TIMEOUT_MS,
-// ZATO_CONFIRM_BUDGET_MS (save-to-2/2 limit, default 1000), ZATO_UPDATE_IMAGES=1 (refresh images/status-bar.png and
-// images/invoke.png).
+// ZATO_CONFIRM_BUDGET_MS (save-to-2/2 limit, default 1000), ZATO_UPDATE_IMAGES=1 (refresh the README's pictures in
+// images/: status-bar, invoke, conflict-diff, unknown-service, hover, completion).
 
 import { spawn, execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -26,6 +28,7 @@ import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
+import { serviceAwareSteps } from './service-aware.e2e.mjs';
 
 const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -492,6 +495,9 @@ try {
   const zatoLog = findFiles(join(userData, 'logs'), 'Zato.log').map((f) => readFileSync(f, 'utf8')).join('\n');
   assert.match(zatoLog, /vscode_greet\.py saved while the language server starts/, 'the save was made while no server ran');
   assert.match(zatoLog, /Deploying .*vscode_greet\.py, saved while the language server started/, 'and was sent once it ran');
+
+  // ---- 9. service-aware editing: the unknown-name warning, hover, completion ----
+  await serviceAwareSteps({ page, step, shot, runCommand, workspace, service, extDir, timeout });
 
   // The deployment log was never forced open: no Output view is showing.
   assert.equal(await page.locator('.part.panel .output-view').isVisible(), false, 'the deployment log stays closed');
