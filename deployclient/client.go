@@ -189,6 +189,10 @@ func (p retryPolicy) condition(resp *resty.Response, err error) bool {
 	return resp.StatusCode() != http.StatusNotImplemented && resp.StatusCode() != http.StatusHTTPVersionNotSupported
 }
 
+// NotSent reports an error that proves the request never reached a server (a refused connection, DNS): sending
+// it again, to that server or another, cannot run it twice.
+func NotSent(err error) bool { return notSent(err) }
+
 // notSent reports failures that happen before a request leaves: refused connections, DNS.
 func notSent(err error) bool {
 	var dnsErr *net.DNSError

@@ -107,7 +107,8 @@ func (s *server) CompletionResolve(ctx context.Context, it *protocol.CompletionI
 	return it, nil
 }
 
-// Definition goes from an invoked name to its Service class in the workspace.
+// Definition goes from an invoked name to its Service class in the workspace, else in a read-only copy of the
+// module the cluster serves it from (deployedsource.go).
 func (s *server) Definition(ctx context.Context, p *protocol.DefinitionParams) (protocol.DefinitionResult, error) {
 	text, _, ok := s.docText(p.TextDocument.URI)
 	if !ok {
@@ -118,11 +119,15 @@ func (s *server) Definition(ctx context.Context, p *protocol.DefinitionParams) (
 		return nil, nil
 	}
 	hint := ""
-	if snap := s.services(ctx, s.moduleTarget(moduleName(p.TextDocument.URI.FsPath()), ""), false); snap != nil && snap.byName[ref.name] != nil {
+	target := s.moduleTarget(moduleName(p.TextDocument.URI.FsPath()), "")
+	if snap := s.services(ctx, target, false); snap != nil && snap.byName[ref.name] != nil {
 		hint = snap.byName[ref.name].Module
 	}
 	def, ok := s.findServiceClass(ctx, ref.name, hint)
 	if !ok {
+		if loc, ok := s.deployedDefinition(ctx, target, ref.name); ok {
+			return loc, nil
+		}
 		return nil, nil
 	}
 	return &protocol.Location{URI: uri.File(def.path), Range: classRange(def.info.serviceClass)}, nil

@@ -119,8 +119,8 @@ func (s *server) Request(ctx context.Context, method string, params any) (any, e
 }
 
 // clusterClient is the deploy client of a target for the cluster view: stock Zato has no such view.
-func (s *server) clusterClient(target string) (string, *deployclient.Client, deployclient.Config, error) {
-	target, cl, cc, err := s.client(target)
+func (s *server) clusterClient(ctx context.Context, target string) (string, *deployclient.Client, deployclient.Config, error) {
+	target, cl, cc, err := s.client(ctx, target)
 	if err == nil && cc.Kind == deployclient.KindZato {
 		err = fmt.Errorf("target %s is a stock Zato server (%s), which tells nothing of its servers and versions", target, cc.URL)
 	}
@@ -141,7 +141,7 @@ func clusterWords(url string, err error) string {
 
 // clusterView reads the cluster's servers and modules (GET /api/v1/status, what `zato status` reads).
 func (s *server) clusterView(ctx context.Context, target string) clusterViewAnswer {
-	target, cl, cc, err := s.clusterClient(target)
+	target, cl, cc, err := s.clusterClient(ctx, target)
 	out := clusterViewAnswer{Target: target, URL: cc.URL, Servers: []viewServer{}, Modules: []viewModule{}, At: time.Now().UTC()}
 	if err != nil {
 		out.Error = err.Error()
@@ -212,7 +212,7 @@ func (s *server) moduleHistory(ctx context.Context, target, module string) (hist
 	if module == "" {
 		return historyAnswer{}, fmt.Errorf("%w: %s needs a module", jsonrpc2.ErrInvalidParams, methodModuleHistory)
 	}
-	target, cl, cc, err := s.clusterClient(target)
+	target, cl, cc, err := s.clusterClient(ctx, target)
 	if err != nil {
 		return historyAnswer{}, err
 	}
@@ -240,7 +240,7 @@ func (s *server) moduleHistory(ctx context.Context, target, module string) (hist
 
 // moduleVersion is zato.showClusterVersion for a module and version (0: the current one) rather than a conflict.
 func (s *server) moduleVersion(ctx context.Context, a commandArg) (protocol.LSPAny, error) {
-	target, cl, cc, err := s.clusterClient(a.Target)
+	target, cl, cc, err := s.clusterClient(ctx, a.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +288,7 @@ func (s *server) clusterWrite(ctx context.Context, command string, a commandArg)
 	if a.Module == "" {
 		return writeAnswer{}, fmt.Errorf("%w: %s needs a module", jsonrpc2.ErrInvalidParams, command)
 	}
-	target, cl, cc, err := s.clusterClient(a.Target)
+	target, cl, cc, err := s.clusterClient(ctx, a.Target)
 	if err != nil {
 		return writeAnswer{}, err
 	}

@@ -181,7 +181,7 @@ func (s *server) testConnection(ctx context.Context, a commandArg) connectionRes
 			defer cl.Close()
 		}
 	} else {
-		res.Target, cl, cc, err = s.client(a.Target)
+		res.Target, cl, cc, err = s.client(ctx, a.Target)
 	}
 	res.URL = cc.URL
 	if err == nil {

@@ -133,13 +133,17 @@ func (s *server) checkOpened(u uri.URI, text string) {
 	if module == "" || cfgErr != nil || !cfg.matches(path) {
 		return
 	}
-	target, cl, cc, err := s.client("")
+	target, cl, cc, err := s.client(s.ctx, "")
 	if err != nil || cc.Kind == deployclient.KindZato {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
-	mods, err := cl.Modules(ctx)
+	var mods []deployclient.Module
+	err = s.read(ctx, target, cl, func(cl *deployclient.Client) (err error) {
+		mods, err = cl.Modules(ctx)
+		return err
+	})
 	if err != nil {
 		s.log.Debug("modules", "err", err)
 		return

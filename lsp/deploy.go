@@ -72,12 +72,6 @@ func (m *moduleState) stopTimer() {
 	}
 }
 
-// clientEntry caches a deploy client per target.
-type clientEntry struct {
-	cfg    deployclient.Config
-	client *deployclient.Client
-}
-
 func moduleKey(target, module string) string { return target + "/" + module }
 
 // targetName resolves "" to the default target's name.
@@ -194,44 +188,12 @@ func (s *server) runModule(m *moduleState, req deployRequest) {
 	}
 }
 
-// client returns the deploy client of a target.
-func (s *server) client(name string) (string, *deployclient.Client, deployclient.Config, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cfgErr != nil {
-		return name, nil, deployclient.Config{}, s.cfgErr
-	}
-	name, cc, err := s.cfg.file.ResolveTarget(name, s.getenv)
-	if err != nil {
-		if len(s.cfg.file.Targets) == 0 && s.cfg.file.URL == "" {
-			err = errNoConfig
-		}
-		return name, nil, cc, fmt.Errorf("target %s: %w", name, err)
-	}
-	cc.Logger = s.log
-	// One retry policy for a save: the language server's own (retryBackoff, one idempotency key per save), not
-	// the HTTP client's stacked under it.
-	cc.Retries = -1
-	if e, ok := s.clients[name]; ok && e.cfg == cc {
-		return name, e.client, cc, nil
-	}
-	c, err := deployclient.New(cc)
-	if err != nil {
-		return name, nil, cc, fmt.Errorf("target %s: %w", name, err)
-	}
-	if old, ok := s.clients[name]; ok {
-		_ = old.client.Close()
-	}
-	s.clients[name] = &clientEntry{cfg: cc, client: c}
-	return name, c, cc, nil
-}
-
 // deploy runs one deployment and reports it at every change: status notifications, progress, diagnostics, and a
 // message when it fails. A target that cannot be reached is tried again with backoff until a newer save comes.
 func (s *server) deploy(m *moduleState, req deployRequest) {
 	base := deployStatus{URI: string(req.uri), Module: req.module, Target: req.target, Servers: []serverState{}}
 	elapsed := func() float64 { return float64(time.Since(req.savedAt).Microseconds()) / 1000 }
-	target, cl, cc, err := s.client(req.target)
+	target, cl, cc, err := s.client(s.ctx, req.target)
 	base.Target = target
 	if err != nil {
 		st := base
@@ -268,8 +230,18 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 			d, err = cl.Watch(ctx, d.ID, onChange)
 		}
 		cancel()
-		if err == nil || !errors.Is(err, deployclient.ErrUnreachable) || s.ctx.Err() != nil {
+		if err == nil || !unreachable(err) || s.ctx.Err() != nil {
 			break
+		}
+		// Its server stopped answering: another server of the cluster takes the same save at once (with the same
+		// key, so an upload whose answer was lost is not stored twice) or follows the same deployment.
+		if attempt < len(retryBackoff) {
+			if ncl, ncc, ok := s.redial(s.ctx, target, cl); ok {
+				cl, cc = ncl, ncc
+				up.Message, up.ElapsedMs = fmt.Sprintf("Deploying %s to %s (%s)", req.module, target, cc.URL), elapsed()
+				s.emit(m, &up)
+				continue
+			}
 		}
 		st := fromDeployment(base, d)
 		st.State, st.ElapsedMs = stateUnreachable, elapsed()

@@ -93,6 +93,7 @@ type invokeResult struct {
 	Text       string        `json:"text"`     // the document to show
 	Language   string        `json:"language"` // of Text: jsonc or plaintext
 	canonical  string        // status and answer, for comparing servers
+	notSent    bool          // no server got the request (deployclient.NotSent): another may take it
 }
 
 // everywhereResult is zato.invokeEverywhere's answer.
@@ -195,7 +196,7 @@ func (s *server) prepare(ctx context.Context, a invokeArg) (*invocation, error) 
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if inv.target, inv.cl, inv.cc, err = s.client(inv.target); err != nil {
+	if inv.target, inv.cl, inv.cc, err = s.client(ctx, inv.target); err != nil {
 		return nil, err
 	}
 	if len(a.Payload) > 0 {
@@ -311,6 +312,14 @@ func (s *server) invoke(ctx context.Context, a invokeArg) (*invokeResult, error)
 		return nil, err
 	}
 	res := s.invokeAt(ctx, inv, inv.cc.URL, "")
+	if res.notSent {
+		// The target's server is gone: another server of the cluster runs it (the request never left, so the
+		// service runs once).
+		if cl, cc, ok := s.redial(ctx, inv.target, inv.cl); ok {
+			inv.cl, inv.cc = cl, cc
+			res = s.invokeAt(ctx, inv, inv.cc.URL, "")
+		}
+	}
 	s.mu.Lock()
 	snap := s.svcCache[inv.target]
 	var members []deployclient.Member
@@ -351,6 +360,7 @@ func (s *server) invokeAt(ctx context.Context, inv *invocation, at, name string)
 		}
 		res.Response = json.RawMessage("null")
 		res.canonical = "error " + res.Error.Type
+		res.notSent = deployclient.NotSent(err)
 		return res
 	}
 	res.Status, res.OK = r.Status, r.Error == nil

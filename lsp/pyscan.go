@@ -88,9 +88,15 @@ func blockEnd(lines []string, header int, indent string) int {
 
 // stripComment drops a trailing # comment that is not inside a string.
 func stripComment(l string) string {
+	return l[:scanCode(l, func(c byte) bool { return c != '#' })]
+}
+
+// scanCode calls visit with each byte of s that is outside string literals (in a literal, a backslash escapes the
+// next byte), in order, until visit returns false; it returns the index of that byte, or len(s).
+func scanCode(s string, visit func(c byte) bool) int {
 	var quote byte
-	for i := 0; i < len(l); i++ {
-		c := l[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case quote != 0:
 			if c == '\\' {
@@ -100,11 +106,11 @@ func stripComment(l string) string {
 			}
 		case c == '\'' || c == '"':
 			quote = c
-		case c == '#':
-			return l[:i]
+		case !visit(c):
+			return i
 		}
 	}
-	return l
+	return len(s)
 }
 
 var (
@@ -204,24 +210,15 @@ func readSimpleIO(lines []string, from, to int) simpleIO {
 // bracketDepth counts the brackets a (possibly partial) expression leaves open.
 func bracketDepth(s string) int {
 	depth := 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '(' || c == '[' || c == '{':
+	scanCode(s, func(c byte) bool {
+		switch c {
+		case '(', '[', '{':
 			depth++
-		case c == ')' || c == ']' || c == '}':
+		case ')', ']', '}':
 			depth--
 		}
-	}
+		return true
+	})
 	return depth
 }
 

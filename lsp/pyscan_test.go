@@ -172,3 +172,26 @@ func TestCompletionList(t *testing.T) {
 		t.Fatalf("%+v", l)
 	}
 }
+
+// stripComment and bracketDepth share one scan of the code outside string literals.
+func TestCodeOutsideStrings(t *testing.T) {
+	for _, c := range []struct {
+		in, code string
+		depth    int
+	}{
+		{`x = ('a', 'b')  # (`, `x = ('a', 'b')  `, 0},
+		{`x = ('#', "(")`, `x = ('#', "(")`, 0},
+		{`x = ('it\'s # not', [`, `x = ('it\'s # not', [`, 2},
+		{`x = ("a\"(", {`, `x = ("a\"(", {`, 2},
+		{`)]`, `)]`, -2},
+		{`'open # string`, `'open # string`, 0},
+		{`# all comment (`, ``, 0},
+	} {
+		if got := stripComment(c.in); got != c.code {
+			t.Errorf("stripComment(%q) = %q, want %q", c.in, got, c.code)
+		}
+		if got := bracketDepth(c.code); got != c.depth {
+			t.Errorf("bracketDepth(%q) = %d, want %d", c.code, got, c.depth)
+		}
+	}
+}

@@ -30,6 +30,7 @@ type server struct {
 	closed bool
 	// idleHook, when set (tests), is called when a module has nothing running or pending any more.
 	idleHook func(module string)
+	dialMu   sync.Mutex // one dial of a target at a time (clients.go); never held under mu
 
 	mu           sync.Mutex
 	caps         clientCaps

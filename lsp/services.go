@@ -141,7 +141,7 @@ func (s *server) runServicesRefresh(target string, c *servicesCache) {
 // listServices asks the target's own server, then every other live member, for its services.
 func (s *server) listServices(target string) *servicesSnap {
 	snap := &servicesSnap{at: time.Now(), byName: map[string]*liveService{}, missed: map[string]string{}}
-	_, cl, _, err := s.client(target)
+	_, cl, _, err := s.client(s.ctx, target)
 	if err != nil {
 		snap.err = err
 		return snap
@@ -158,12 +158,20 @@ func (s *server) listServices(target string) *servicesSnap {
 		wg      sync.WaitGroup
 	)
 	var own deployclient.ServicesReport
+	var members []deployclient.Member
 	var ownErr error
-	wg.Go(func() { own, ownErr = cl.ServicesAt(ctx, "") })
-	members, merr := cl.Servers(ctx)
-	wg.Wait()
-	if ownErr != nil && merr != nil {
-		snap.err = ownErr
+	if err := s.read(ctx, target, cl, func(c *deployclient.Client) error {
+		cl = c
+		var merr error
+		wg.Go(func() { own, ownErr = cl.ServicesAt(ctx, "") })
+		members, merr = cl.Servers(ctx)
+		wg.Wait()
+		if ownErr != nil && merr != nil {
+			return ownErr
+		}
+		return nil
+	}); err != nil {
+		snap.err = err
 		return snap
 	}
 	snap.members = members

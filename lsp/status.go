@@ -144,7 +144,7 @@ type statusReport struct {
 
 // showStatus gathers the target's servers and every module's last status, and logs a summary.
 func (s *server) showStatus(ctx context.Context, module string) (statusReport, error) {
-	target, cl, cc, err := s.client("")
+	target, cl, cc, err := s.client(ctx, "")
 	s.mu.Lock()
 	rep := statusReport{Target: target, URL: cc.URL, Kind: cc.Kind, RequireMarker: s.cfg.requireMarker, Servers: []deployclient.Member{},
 		Modules: []*deployStatus{}, Uploads: s.uploads.Load()}
@@ -160,7 +160,11 @@ func (s *server) showStatus(ctx context.Context, module string) (statusReport, e
 		rep.ServersError = err.Error()
 	} else if cc.Kind != deployclient.KindZato {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		ms, err := cl.Servers(ctx)
+		var ms []deployclient.Member
+		err := s.read(ctx, target, cl, func(cl *deployclient.Client) (err error) {
+			ms, err = cl.Servers(ctx)
+			return err
+		})
 		cancel()
 		if err != nil {
 			rep.ServersError = err.Error()

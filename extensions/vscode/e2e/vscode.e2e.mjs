@@ -9,15 +9,17 @@
 //   7. forget it, change the code without saving, the editor title's Deploy button: 2/2 and the new code answers;
 //   8. click the "Invoke" code lens: the answer (status, server, the new code's payload) opens in a read-only
 //      document beside the module, and the request file was created in .zato/requests/;
-//   9. (after a conflict and a restart) the Zato Cluster view: both servers live, the module with its version, who
-//      and origin and a row per server, a module deployed with the CLI appearing by itself, Open Deployed Source,
-//      and Undeploy from the context menu after the confirmation dialog.
+//   9. a conflict: Show Diff, Deploy Anyway; Zato: Restart Language Server and a save while it starts;
+//  10. service-aware editing (service-aware.e2e.mjs): the warning on an unknown invoked name, hover, completion;
+//  11. the Zato Cluster view: both servers live, the module with its version, who and origin and a row per server, a
+//      module deployed with the CLI appearing by itself, Open Deployed Source, and Undeploy from the context menu
+//      after the confirmation dialog.
 // Everything waits on selectors or events with timeouts; nothing sleeps. Screenshots go to $ZATO_ARTIFACTS.
 //
 // Run by ../run-e2e.sh, which builds what this needs and passes: ZATO_BIN (zato for this machine), ZATO_VSIX,
 // CODE_SERVER (code-server's entry.js). Optional: CHROMIUM, ZATO_ARTIFACTS, ZATO_UI_TIMEOUT_MS,
-// ZATO_CONFIRM_BUDGET_MS (save-to-2/2 limit, default 1000), ZATO_UPDATE_IMAGES=1 (refresh images/status-bar.png,
-// images/invoke.png, images/conflict-diff.png and images/cluster-view.png).
+// ZATO_CONFIRM_BUDGET_MS (save-to-2/2 limit, default 1000), ZATO_UPDATE_IMAGES=1 (refresh the README's pictures in
+// images/: status-bar, invoke, conflict-diff, unknown-service, hover, completion, cluster-view).
 
 import { spawn, execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -29,6 +31,7 @@ import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
+import { serviceAwareSteps } from './service-aware.e2e.mjs';
 
 const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -495,6 +498,9 @@ try {
   const zatoLog = findFiles(join(userData, 'logs'), 'Zato.log').map((f) => readFileSync(f, 'utf8')).join('\n');
   assert.match(zatoLog, /vscode_greet\.py saved while the language server starts/, 'the save was made while no server ran');
   assert.match(zatoLog, /Deploying .*vscode_greet\.py, saved while the language server started/, 'and was sent once it ran');
+
+  // ---- 9. service-aware editing: the unknown-name warning, hover, completion ----
+  await serviceAwareSteps({ page, step, shot, runCommand, workspace, service, extDir, timeout });
 
   // ---- 9. the cluster view: servers, modules with version, who, origin and each server's row; live; actions ----
   step('open the Zato Cluster view');
