@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/zato-go/zato/server/cluster"
 	"github.com/zato-go/zato/server/runtime"
@@ -120,7 +119,7 @@ func (a *API) Members(ctx context.Context) ([]MemberJSON, error) {
 	if err != nil {
 		return nil, err
 	}
-	clock := cluster.Clock(ms, time.Now())
+	clock := a.cl.Clock(ms)
 	out := make([]MemberJSON, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, memberJSON(m, clock))
