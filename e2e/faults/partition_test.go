@@ -4,16 +4,8 @@ package faults
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	mrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +34,7 @@ import (
 func TestPartitionedHosts(t *testing.T) {
 	n := newNetLab(t, 3)
 	pg := launchPG(t, pgtest.Options{Host: n.pgAddr, NetNS: n.pgNS})
-	cert, key := certFor(t, t.TempDir(), append([]string{"127.0.0.1"}, n.serverAddrs...))
+	cert, key := testenv.SelfSignedCert(t, t.TempDir(), append([]string{"127.0.0.1"}, n.serverAddrs...)...)
 	c := newCluster(t, clusterOpts{
 		Servers: 3, DSN: pg.DSN("postgres"), CA: cert,
 		Conf: map[string]string{"http.tls_cert": cert, "http.tls_key": key, "http.tls_ca": cert},
@@ -360,38 +352,4 @@ func (n *netLab) teardown() {
 			n.t.Logf("ip netns del %s: %v %s", ns, err, out)
 		}
 	}
-}
-
-// certFor writes a self-signed CA certificate valid for the given IP addresses, and its key.
-func certFor(t *testing.T, dir string, ips []string) (cert, key string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "zato faults"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, IsCA: true, BasicConstraintsValid: true,
-	}
-	for _, ip := range ips {
-		tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(ip))
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
 }

@@ -148,9 +148,9 @@ func TestPostgreSQLRestartMidStream(t *testing.T) {
 		t.Errorf("DEFECT deployclient: %d writes or watches gave up during %d PostgreSQL restarts of %s down (503 with Retry-After not retried long enough)", n, restarts, down)
 	}
 
-	// Every acknowledged deployment completes on every server. A view made while a server's first heartbeat after the
-	// outage is not written yet reads its pending row offline (done); the row stays pending in the ODB and the server
-	// applies it, so each deployment is read again until every row is deployed, within one deadline for all.
+	// Every acknowledged deployment completes on every server. Each deployment is read again until every row is
+	// deployed, within one deadline for all (a server applies its pending rows by its next beat at the latest); that
+	// no client is told "offline" for such a server right after the outage is pgoutage_test.go's claim.
 	cl := c.Client("", 0)
 	var notEverywhere []string
 	deadline := time.Now().Add(30 * time.Second)
@@ -185,7 +185,7 @@ func TestPostgreSQLRestartMidStream(t *testing.T) {
 	figure(t, "pg_restart.rows_not_deployed", len(notEverywhere), "rows")
 	// A live server whose heartbeat could not be written during the outage was counted offline for up to 3 s after
 	// PostgreSQL was back, and deployments made then got offline rows for it: rows are now pending for every member
-	// that has not said it stops, and liveness is judged against the freshest heartbeat (cluster.Clock).
+	// that has not said it stops, and time the ODB was away is not counted against a server's heartbeat (cluster.Clock).
 	if len(notEverywhere) > 0 {
 		t.Errorf("DEFECT server/cluster: %d rows of acknowledged deployments never read deployed (servers were live throughout): %v",
 			len(notEverywhere), notEverywhere[:min(len(notEverywhere), 8)])

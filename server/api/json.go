@@ -1,8 +1,6 @@
 package api
 
 import (
-	"time"
-
 	"github.com/zato-go/zato/server/cluster"
 	"github.com/zato-go/zato/server/odb"
 	"github.com/zato-go/zato/wire"
@@ -46,8 +44,8 @@ func ServerView(s odb.ServerStatus) ServerJSON {
 	return ServerJSON{Name: s.Server, Status: string(s.Status), Services: svc, Error: e, UpdatedAt: s.UpdatedAt, DurationMs: s.DurationMs}
 }
 
-func memberJSON(m odb.Server, now time.Time) MemberJSON {
-	return MemberJSON{Name: m.Name, URL: m.URL, State: cluster.MemberState(m, now), HeartbeatAt: m.HeartbeatAt, StartedAt: m.StartedAt, PID: m.PID, Host: m.Host}
+func memberJSON(m odb.Server, clock cluster.Clock) MemberJSON {
+	return MemberJSON{Name: m.Name, URL: m.URL, State: cluster.MemberState(m, clock), HeartbeatAt: m.HeartbeatAt, StartedAt: m.StartedAt, PID: m.PID, Host: m.Host}
 }
 
 // VersionView converts a stored version to its JSON form.

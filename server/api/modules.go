@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/zato-go/zato/server/cluster"
 	"github.com/zato-go/zato/server/runtime"
@@ -138,7 +137,7 @@ func (a *API) Members(ctx context.Context) ([]MemberJSON, error) {
 	if err != nil {
 		return nil, err
 	}
-	clock := cluster.Clock(ms, time.Now())
+	clock := a.cl.Clock(ms)
 	out := make([]MemberJSON, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, memberJSON(m, clock))

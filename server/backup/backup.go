@@ -61,6 +61,8 @@ type Config struct {
 	Logger     *slog.Logger
 	// Quiet overrides the pause compression waits for (default Quiet).
 	Quiet time.Duration
+	// StopWithin is how long a stop archives queued states after the newest (default StopWithin).
+	StopWithin time.Duration
 }
 
 // Backups takes snapshots and archives them in the background.
@@ -95,6 +97,9 @@ func New(cfg Config) (*Backups, error) {
 	}
 	if cfg.Quiet <= 0 {
 		cfg.Quiet = Quiet
+	}
+	if cfg.StopWithin <= 0 {
+		cfg.StopWithin = StopWithin
 	}
 	for _, d := range []string{cfg.BackupDir, cfg.LastDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -143,6 +148,9 @@ func (b *Backups) Snapshot(_ context.Context, module string) {
 // confirmations of a busy moment.
 const Quiet = 250 * time.Millisecond
 
+// StopWithin is how long a stopping server goes on archiving queued states once the newest is archived.
+const StopWithin = time.Second
+
 // Run archives snapshots once deployments pause, until ctx ends; then it archives what is queued.
 func (b *Backups) Run(ctx context.Context) {
 	timer := time.NewTimer(b.cfg.Quiet)
@@ -161,9 +169,12 @@ func (b *Backups) Run(ctx context.Context) {
 			}
 			b.armed = false
 			b.mu.Unlock()
-			b.archive(ctx)
+			b.archive(ctx, time.Time{})
 		case <-ctx.Done():
-			b.archive(context.Background())
+			// A stopping server archives what is queued, newest first, but does not wait on the rest: with thousands
+			// of modules each state is an archive of all of them, and a queue of History states took longer than
+			// zato stop waits (15 s with 5000 modules), so the server was killed and even the newest state lost.
+			b.archive(context.Background(), time.Now().Add(b.cfg.StopWithin))
 			return
 		}
 	}
@@ -183,8 +194,9 @@ func (b *Backups) trim(queue []change) []change {
 func (b *Backups) Wait() { b.wg.Wait() }
 
 // archive rebuilds the state before each queued change, newest first, compresses each non-empty one, then points
-// LastDir at the newest and prunes once.
-func (b *Backups) archive(ctx context.Context) {
+// LastDir at the newest and prunes once. With a deadline (not zero), it archives the newest state, then older ones
+// only until the deadline; the others are dropped, with a log line.
+func (b *Backups) archive(ctx context.Context, deadline time.Time) {
 	b.mu.Lock()
 	// Every snapshot taken so far is in the queue: with all of them, reverting from the current files gives each
 	// state. (A change snapshotted but not applied yet reverts to the content the file still has.)
@@ -211,6 +223,10 @@ func (b *Backups) archive(ctx context.Context) {
 		}
 		if len(state) == 0 {
 			continue // nothing deployed yet: nothing to lose
+		}
+		if newest != "" && !deadline.IsZero() && time.Now().After(deadline) {
+			b.log.Warn("backup: stopping: older states not archived", "dropped", i+1, "archived_by", b.cfg.StopWithin)
+			break
 		}
 		dst := filepath.Join(b.cfg.BackupDir, c.name+b.ext)
 		if err := b.write(ctx, state, dst); err != nil {

@@ -251,3 +251,38 @@ func TestQueueBoundedWithoutAPause(t *testing.T) {
 		t.Fatalf("name %s", list[0])
 	}
 }
+
+// A stopping server does not wait on the whole queue: each state is an archive of every module, and with thousands
+// of modules a queue of History states took longer than zato stop waits (the server was killed). It archives the
+// newest state, then older ones only within StopWithin.
+func TestStopArchivesNewestStateWithoutWaitingOnTheRest(t *testing.T) {
+	f := newFixture(t, "bztar", 30, time.Hour)
+	f.b.cfg.StopWithin = time.Nanosecond // no time for more than the newest
+	for i := range 200 {
+		if err := os.WriteFile(filepath.Join(f.cfg.CurrentDir, fmt.Sprintf("held_%04d.py", i)), []byte(fmt.Sprintf("x = %d\n", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.b.Run(ctx); close(done) }()
+	for i := range 30 {
+		f.deploy("mod.py", fmt.Sprintf("v = %d\n", i))
+	}
+	t0 := time.Now()
+	cancel()
+	<-done
+	f.b.Wait()
+	t.Logf("stop archived for %v", time.Since(t0))
+	list := f.b.List()
+	if len(list) != 1 {
+		t.Fatalf("a stop archived %d states, want only the newest: %v", len(list), list)
+	}
+	got := f.contents(list[0])
+	if len(got) != 201 || got["mod.py"] != "v = 28\n" {
+		t.Fatalf("the newest archive holds %d modules, mod.py %q", len(got), got["mod.py"])
+	}
+	if last, _ := os.ReadDir(f.cfg.LastDir); len(last) != 1 || last[0].Name() != list[0] {
+		t.Fatalf("last dir holds %v, want %s", last, list[0])
+	}
+}

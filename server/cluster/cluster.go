@@ -17,6 +17,7 @@ import (
 
 	"github.com/zato-go/zato/server/odb"
 	"github.com/zato-go/zato/server/runtime"
+	"github.com/zato-go/zato/wire"
 )
 
 // Liveness: a server heartbeats every HeartbeatEvery and counts as offline once its heartbeat is older than MaxAge.
@@ -71,6 +72,8 @@ type Cluster struct {
 	peersAt    time.Time         // when peers was read from the ODB
 	registered bool              // Register ran
 	live       bool              // Start finished
+	lastBeat   time.Time         // when this server last wrote its heartbeat (or registered)
+	away       []Away            // recent times this server could not write its heartbeat, oldest first (see Clock)
 
 	// deps is what the deployer knows of imports between hot-deployed modules; the deployer's own.
 	deps deps
@@ -305,7 +308,8 @@ func (c *Cluster) View(ctx context.Context, id int64) (View, error) {
 	if err != nil {
 		return View{}, fmt.Errorf("list servers: %w", err)
 	}
-	return MakeView(d, members, time.Now()), nil
+	now := time.Now()
+	return MakeView(d, members, now, c.awayAt(now)), nil
 }
 
 // Deployments lists deployments, newest first, as clients see them.
@@ -319,9 +323,10 @@ func (c *Cluster) Deployments(ctx context.Context, f odb.DeploymentFilter) ([]Vi
 		return nil, fmt.Errorf("list servers: %w", err)
 	}
 	now := time.Now()
+	away := c.awayAt(now)
 	out := make([]View, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, MakeView(d, members, now))
+		out = append(out, MakeView(d, members, now, away))
 	}
 	return out, nil
 }
@@ -345,7 +350,8 @@ func (c *Cluster) WaitDone(ctx context.Context, id int64, onChange func(View)) (
 		if err != nil {
 			return View{}, fmt.Errorf("list servers: %w", err)
 		}
-		v := MakeView(d, members, time.Now())
+		now := time.Now()
+		v := MakeView(d, members, now, c.awayAt(now))
 		if onChange != nil {
 			onChange(v)
 		}
@@ -414,12 +420,16 @@ func (c *Cluster) livePeers(only string) []odb.Server {
 	c.mu.Lock()
 	peers := c.peers
 	c.mu.Unlock()
-	now := time.Now()
 	// The cache is refreshed at each heartbeat; a peer that joined or went live since (servers start together) must
-	// not wait for that, so look again when the cache shows anyone not live or lacks the peer asked for.
+	// not wait for that, so look again when the cache shows anyone not live or lacks the peer asked for. Live is
+	// MemberState's: a peer whose first heartbeat after an ODB outage is not written yet is live, and gets pushes.
+	live := func(p odb.Server, clock Clock) bool {
+		return p.State == odb.ServerLive && MemberState(p, clock) == wire.StateLive
+	}
+	clock := c.Clock(peers)
 	stale, found := false, only == ""
 	for _, p := range peers {
-		stale = stale || !p.Live(now, MaxAge)
+		stale = stale || !live(p, clock)
 		found = found || p.Name == only
 	}
 	if stale || !found {
@@ -427,10 +437,11 @@ func (c *Cluster) livePeers(only string) []odb.Server {
 		c.mu.Lock()
 		peers = c.peers
 		c.mu.Unlock()
+		clock = c.Clock(peers)
 	}
 	var out []odb.Server
 	for _, p := range peers {
-		if p.Name == c.cfg.Name || p.URL == "" || !p.Live(now, MaxAge) || (only != "" && p.Name != only) {
+		if p.Name == c.cfg.Name || p.URL == "" || !live(p, clock) || (only != "" && p.Name != only) {
 			continue
 		}
 		out = append(out, p)

@@ -3,9 +3,11 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/zato-go/zato/server/odb"
+	"github.com/zato-go/zato/wire"
 )
 
 // A server's lifecycle: Register (starting: it heartbeats and takes deployments, which wait until it has caught up),
@@ -37,6 +39,7 @@ func (c *Cluster) Register(ctx context.Context, pid int, host string) error {
 	}); err != nil {
 		return fmt.Errorf("register %s: %w", c.cfg.Name, err)
 	}
+	c.beat(time.Now())
 	// Heartbeats from now on, also while the modules load: a starting server that goes silent for MaxAge reads
 	// offline, and deployments made meanwhile would give it an offline row.
 	go c.heartbeatLoop(ctx)
@@ -96,8 +99,12 @@ func (c *Cluster) heartbeatLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := c.store.Heartbeat(ctx, c.cfg.Name); err != nil && ctx.Err() == nil {
-			c.log.Warn("heartbeat", "err", err)
+		if err := c.store.Heartbeat(ctx, c.cfg.Name); err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("heartbeat", "err", err)
+			}
+		} else {
+			c.beat(time.Now())
 		}
 		c.reapDead(ctx)
 		// A heartbeat that came late (a stalled machine, a slow ODB) may have let peers count us offline and give
@@ -119,13 +126,53 @@ func (c *Cluster) reapDead(ctx context.Context) {
 		return
 	}
 	c.setPeers(members)
-	now := time.Now()
+	clock := c.Clock(members)
 	for _, m := range members {
-		if m.Name != c.cfg.Name && (m.State == odb.ServerLive || m.State == odb.ServerStarting) && now.Sub(m.HeartbeatAt) > MaxAge {
+		if m.Name != c.cfg.Name && (m.State == odb.ServerLive || m.State == odb.ServerStarting) && MemberState(m, clock) == wire.StateOffline {
 			c.hub.Notify()
 			return
 		}
 	}
+}
+
+// awayAfter is how long after this server's last heartbeat it counts as away (see Away) until it writes one again:
+// a beat late by half a beat on a busy machine is not an outage.
+const awayAfter = HeartbeatEvery + HeartbeatEvery/2
+
+// keepAway is how many times away a server remembers: each is judged against while some member's last heartbeat
+// is older than it, which matters only until that member has been silent for MaxAge after it.
+const keepAway = 16
+
+// beat records a heartbeat written at at: when it comes awayAfter or more after the previous one, the time between
+// them is time away.
+func (c *Cluster) beat(at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.lastBeat.IsZero() && at.Sub(c.lastBeat) > awayAfter {
+		c.away = append(c.away, Away{From: c.lastBeat, To: at})
+		if len(c.away) > keepAway {
+			c.away = slices.Delete(c.away, 0, len(c.away)-keepAway)
+		}
+	}
+	c.lastBeat = at
+}
+
+// awayAt is the times this server was away as of now, oldest first: those it recorded, and the time since its last
+// heartbeat while the next one is overdue.
+func (c *Cluster) awayAt(now time.Time) []Away {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	away := slices.Clone(c.away)
+	if !c.lastBeat.IsZero() && now.Sub(c.lastBeat) > awayAfter {
+		away = append(away, Away{From: c.lastBeat, To: now})
+	}
+	return away
+}
+
+// Clock is the clock members are judged by now, as this server judges them (see Clock).
+func (c *Cluster) Clock(members []odb.Server) Clock {
+	now := time.Now()
+	return NewClock(members, now, c.awayAt(now))
 }
 
 func (c *Cluster) watchLoop(ctx context.Context) {

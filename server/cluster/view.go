@@ -28,11 +28,24 @@ type View struct {
 	States map[string]string
 }
 
-// Clock is the time members' heartbeats are judged against: now, or, when no member has heartbeated for a while
-// (the ODB itself was away: PostgreSQL restarting, and nobody could write a heartbeat), the freshest heartbeat plus
-// one beat. A server is offline when it falls behind the others, not when the ODB did: a live server is never shown
-// offline because of an outage it had no part in.
-func Clock(members []odb.Server, now time.Time) time.Time {
+// Away is a time during which a server could not write its heartbeat to the ODB (PostgreSQL restarting, a stalled
+// ODB or machine): from its last heartbeat before to its first after (To is now while it lasts). Nobody could prove
+// being alive then, so that time is not counted against any member.
+type Away struct{ From, To time.Time }
+
+// Clock judges members' heartbeats at one moment, as one server sees it: a member is offline once it has been silent
+// for MaxAge of time in which heartbeats could be written. The time the judging server was away (its own heartbeats
+// witness it) does not count: a server that was live before an ODB outage reads live (or starting) until it has had
+// its beat after it, and offline only when it stays silent for MaxAge once the ODB is back. Also, when no member has
+// heartbeated for a while (nobody could write one), the moment judged is the freshest heartbeat plus one beat. A
+// server is offline when it falls behind the others, not when the ODB did.
+type Clock struct {
+	at   time.Time
+	away []Away
+}
+
+// NewClock is the clock at now of a server that was away at the times given (oldest first, not overlapping).
+func NewClock(members []odb.Server, now time.Time, away []Away) Clock {
 	var freshest time.Time
 	for _, m := range members {
 		if (m.State == odb.ServerLive || m.State == odb.ServerStarting) && m.HeartbeatAt.After(freshest) {
@@ -40,14 +53,32 @@ func Clock(members []odb.Server, now time.Time) time.Time {
 		}
 	}
 	if ref := freshest.Add(HeartbeatEvery); !freshest.IsZero() && ref.Before(now) {
-		return ref
+		now = ref
 	}
-	return now
+	return Clock{at: now, away: away}
 }
 
-// MemberState is a member's lifecycle state at now (Clock's): the one rule every way out reports.
-func MemberState(m odb.Server, now time.Time) string {
-	if m.State == odb.ServerStopped || now.Sub(m.HeartbeatAt) > MaxAge {
+// Silence is how long m has written no heartbeat, counting only time in which heartbeats could be written.
+func (k Clock) Silence(m odb.Server) time.Duration {
+	d := k.at.Sub(m.HeartbeatAt)
+	for _, a := range k.away {
+		from, to := a.From, a.To
+		if m.HeartbeatAt.After(from) {
+			from = m.HeartbeatAt
+		}
+		if k.at.Before(to) {
+			to = k.at
+		}
+		if to.After(from) {
+			d -= to.Sub(from)
+		}
+	}
+	return d
+}
+
+// MemberState is a member's lifecycle state by clock: the one rule every way out reports.
+func MemberState(m odb.Server, clock Clock) string {
+	if m.State == odb.ServerStopped || clock.Silence(m) > MaxAge {
 		return wire.StateOffline
 	}
 	switch m.State {
@@ -65,10 +96,11 @@ func takesDeployments(state string) bool {
 	return state == wire.StateLive || state == wire.StateStarting
 }
 
-// MakeView derives a deployment's overall status at now from its rows and the members' states.
-func MakeView(d odb.Deployment, members []odb.Server, now time.Time) View {
+// MakeView derives a deployment's overall status at now from its rows and the members' states (judged by Clock, with
+// the times the viewing server was away).
+func MakeView(d odb.Deployment, members []odb.Server, now time.Time, away []Away) View {
 	states := make(map[string]string, len(members))
-	clock := Clock(members, now)
+	clock := NewClock(members, now, away)
 	for _, m := range members {
 		states[m.Name] = MemberState(m, clock)
 	}
