@@ -14,6 +14,9 @@ import (
 // restarting, a network cut): the request may be tried again shortly.
 var ErrUnavailable = errors.New("the ODB is unavailable")
 
+// errStoreClosed is a write after Close (a goroutine that outlived its server's stop).
+var errStoreClosed = fmt.Errorf("%w: the store is closed", ErrUnavailable)
+
 // ErrNotFound is returned (wrapped) when a deployment, module or version does not exist.
 var ErrNotFound = errors.New("not found")
 

@@ -37,7 +37,8 @@ type sqliteBackend struct {
 	// flock serializes writers across processes with a kernel lock, which wakes the next writer the moment the
 	// previous one commits. Without it, processes meet SQLite's busy handler, which sleeps 1, 2, 5, 10, 15, 20,
 	// 25 ms between tries: six servers confirming one deployment at once paid tens of ms in those sleeps.
-	flock *os.File
+	flock  *os.File
+	closed bool // guarded by wlock
 	// wconn is the connection every write of this process uses (writes take turns anyway), and wsync the sync level
 	// it was last set to: a write sets the level only when it differs. Both are guarded by wlock.
 	wconn *sql.Conn
@@ -108,9 +109,10 @@ func (b *sqliteBackend) close() error {
 	if b.wconn != nil {
 		b.dropWriteConn()
 	}
+	b.closed = true
+	b.flock.Close() // under wlock: a writer's lock call must not meet the close
 	<-b.wlock
 	b.stmts.close()
-	b.flock.Close()
 	return b.db.Close()
 }
 
@@ -141,6 +143,9 @@ func (b *sqliteBackend) writeWith(ctx context.Context, d durability, do func(con
 		return ctx.Err()
 	}
 	defer func() { <-b.wlock }()
+	if b.closed {
+		return errStoreClosed
+	}
 	if err := lockFile(ctx, b.flock); err != nil {
 		return err
 	}
