@@ -113,7 +113,7 @@ func TestQuickstartScriptReusesEnvironment(t *testing.T) {
 	extra := filepath.Join(f.dir, "server1", "zato_extra_paths", "acme.py")
 	os.MkdirAll(filepath.Dir(extra), 0o755)
 	os.WriteFile(extra, []byte("x = 1\n"), 0o644)
-	os.Remove(filepath.Join(f.dir, "server2", "pidfile"))                                              // server2 stopped
+	os.Remove(filepath.Join(f.dir, "server2", "pidfile"))                                             // server2 stopped
 	os.WriteFile(filepath.Join(f.dir, "mods", "billing_invoice.py"), []byte("# the user's\n"), 0o644) // replaced
 	os.WriteFile(filepath.Join(f.dir, "calls"), nil, 0o644)
 
