@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/zato-go/zato/server/loadorder"
 )
@@ -13,6 +14,10 @@ import (
 // never reaches the others, which go on serving. An invocation goes to the worker least busy (not loading, not
 // replaying, fewest requests in flight), so a service that holds its interpreter (a long call under the GIL, a huge
 // reply being encoded) or a module's import delays only what that one interpreter runs.
+
+// drainMax bounds how long a load waits for the invocations in flight on its worker to end (while the other workers
+// take the new ones), so that they do not wait for the import instead. Invocations that run longer meet the import.
+const drainMax = 50 * time.Millisecond
 
 // Scores of pick, above any count of requests in flight.
 const (
@@ -48,7 +53,7 @@ func (w *worker) score() int {
 	}
 	w.pmu.Lock()
 	n := len(w.pending)
-	if w.loadingID != 0 {
+	if w.loadingID != 0 || w.draining {
 		n += scoreBusy
 	}
 	w.pmu.Unlock()

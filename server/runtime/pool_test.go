@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -163,4 +164,48 @@ func TestInvocationAfterAnUnseenDeathIsAnswered(t *testing.T) {
 			t.Fatalf("an invocation right after the worker died: %v %v", out, err)
 		}
 	}
+}
+
+// A load waits (briefly) for the invocations in flight on its worker to end, and sends new ones to the other worker:
+// an import holds the interpreter, and what already ran there would otherwise wait for it.
+func TestLoadWaitsForTheInvocationsInFlight(t *testing.T) {
+	r, _ := start(t, Config{Workers: 2})
+	dir := t.TempDir()
+	running, ended, imported := filepath.Join(dir, "running"), filepath.Join(dir, "ended"), filepath.Join(dir, "imported")
+	if res := load(t, r, "spin.py", "import time\nfrom zato.server.service import Service\nclass Spin(Service):\n    def handle(self):\n"+
+		"        open("+pyString(running)+", 'w').close()\n        t = time.time()\n        while time.time() - t < 0.03:\n            pass\n"+
+		"        with open("+pyString(ended)+", 'w') as f:\n            f.write(repr(time.time()))\n"); res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Invoke(context.Background(), "spin.spin", nil, InvokeOptions{})
+		done <- err
+	}()
+	waitFile(t, running)
+	// The first worker to import it writes when its import began (the second finds the file there).
+	if res := load(t, r, "heavy.py", "import time, os\ntry:\n    with open("+pyString(imported)+", 'x') as f:\n        f.write(repr(time.time()))\n"+
+		"except FileExistsError:\n    pass\n"); res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	end, began := readFloat(t, ended), readFloat(t, imported)
+	if end > began {
+		t.Errorf("the import began %.1f ms before the invocation in flight on its worker ended", (end-began)*1000)
+	}
+}
+
+func readFloat(t *testing.T, path string) float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

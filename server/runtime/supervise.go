@@ -301,7 +301,12 @@ func (r *Runtime) deploy(ctx context.Context, slot int, req request, what string
 		if err != nil {
 			return reply{}, err
 		}
+		undrain := func() {}
+		if len(r.ws) > 1 { // another worker takes the invocations meanwhile
+			undrain = w.drain(drainMax)
+		}
 		rep, err := r.roundTrip(ctx, w, req, r.cfg.ImportTimeout)
+		undrain()
 		var exit *workerExit
 		retry := errors.As(err, &exit) && (exit.killedBecause != "" || exit.unsent) && attempt == 0
 		handled, rerr := r.afterFailure(ctx, w, err, what, r.cfg.ImportTimeout, true)

@@ -35,6 +35,8 @@ type worker struct {
 	pending   map[int64]chan reply // requests waiting for their reply, by id
 	killed    string               // why the runtime killed the worker, if it did
 	loadingID int64                // the load, import or unload in flight, if any
+	draining  bool                 // a load waits for the invocations in flight to end: send it none
+	drained   chan struct{}        // closed when pending empties while a load waits
 	explained bool                 // it died while killed or loading: not a crash of its own; set before exited
 	noStart   bool                 // it never answered its first ping: not a module's crash either
 }
@@ -196,15 +198,58 @@ func (r *Runtime) readReplies(w *worker) {
 		}
 		w.pmu.Lock()
 		ch := w.pending[rep.ID] // nil for a reply nobody waits for any more (its caller gave up)
-		delete(w.pending, rep.ID)
-		if rep.ID == w.loadingID {
-			w.loadingID = 0
-		}
+		w.forgetLocked(rep.ID)
 		w.pmu.Unlock()
 		if ch != nil {
 			ch <- rep // buffered, and one reply per request
 		}
 	}
+}
+
+// forgetLocked drops a request from pending, and tells a load waiting for the worker to be idle once it is; w.pmu is
+// held.
+func (w *worker) forgetLocked(id int64) {
+	delete(w.pending, id)
+	if w.loadingID == id {
+		w.loadingID = 0
+	}
+	if w.drained != nil && len(w.pending) == 0 {
+		close(w.drained)
+		w.drained = nil
+	}
+}
+
+// drain keeps new invocations away from w (pick sees it busy) and waits, up to max, for those in flight to end: a
+// module's import holds the interpreter, and what is already running there would wait for it. It returns the
+// function that ends the drain, once the load is over.
+func (w *worker) drain(max time.Duration) (undrain func()) {
+	undrain = func() {
+		w.pmu.Lock()
+		w.draining = false
+		w.pmu.Unlock()
+	}
+	w.pmu.Lock()
+	w.draining = true
+	if len(w.pending) == 0 {
+		w.pmu.Unlock()
+		return undrain
+	}
+	ch := make(chan struct{})
+	w.drained = ch
+	w.pmu.Unlock()
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-w.exited:
+	}
+	w.pmu.Lock()
+	if w.drained == ch {
+		w.drained = nil
+	}
+	w.pmu.Unlock()
+	return undrain
 }
 
 func clipText(s string, n int) string {
@@ -283,10 +328,7 @@ func (r *Runtime) roundTrip(ctx context.Context, w *worker, req request, timeout
 	w.pmu.Unlock()
 	defer func() {
 		w.pmu.Lock()
-		delete(w.pending, h.ID)
-		if w.loadingID == h.ID {
-			w.loadingID = 0
-		}
+		w.forgetLocked(h.ID)
 		w.pmu.Unlock()
 	}()
 	timer := time.NewTimer(timeout)
