@@ -445,6 +445,70 @@ func TestPluginXMLDeployAction(t *testing.T) {
 	}
 }
 
+// Issue 14 item 2: the cluster's version against the file in IntelliJ's diff viewer, and Deploy Anyway, all
+// through the language server's commands.
+func TestPluginXMLCompareWithClusterAction(t *testing.T) {
+	root := loadPluginXML(t)
+	k := loadKotlin(t)
+	k.mustConst(t, "CMD_SHOW_CLUSTER_VERSION", "zato.showClusterVersion")
+	k.mustConst(t, "CMD_DEPLOY_ANYWAY", "zato.deployAnyway")
+	k.mustConst(t, "STATE_CONFLICT", "conflict")
+	var action *xmlNode
+	for _, actions := range root.children("actions") {
+		for _, a := range actions.children("action") {
+			if a.attr("text") == "Zato: Compare with Cluster Version" {
+				action = a
+			}
+		}
+	}
+	if action == nil {
+		t.Fatalf(`plugin.xml: no <action text="Zato: Compare with Cluster Version">`)
+	}
+	cls := k.class(t, action.attr("class"), "<action class>")
+	if cls != nil && !extends(cls, "AnAction") {
+		t.Errorf("%s does not extend AnAction", cls.fqcn)
+	}
+	groups := map[string]bool{}
+	for _, g := range action.children("add-to-group") {
+		groups[g.attr("group-id")] = true
+	}
+	if !groups["EditorPopupMenu"] {
+		t.Errorf("Zato: Compare with Cluster Version is not in the editor pop-up (EditorPopupMenu)")
+	}
+	// The diff: the platform's viewer, the cluster's side read-only, the document's side editable, Deploy Anyway in
+	// its toolbar; the commands go to the language server.
+	for _, want := range [][]string{
+		{"DiffManager.getInstance().showDiff(", "SimpleDiffRequest(", "DiffContentFactory.getInstance()"},
+		{"FORCE_READ_ONLY_CONTENTS", "booleanArrayOf(true, false)", "CONTEXT_ACTIONS"},
+		{"Zato.CMD_SHOW_CLUSTER_VERSION", `addProperty("uri"`, `addProperty("module"`, "ZatoCommands.execute("},
+		{"Zato.CMD_DEPLOY_ANYWAY", "showYesNoDialog", "commitDocument"},
+		{"NotificationAction.createSimpleExpiring(\"Compare with Cluster Version\"", "NotificationAction.createSimpleExpiring(\"Deploy Anyway\""},
+	} {
+		if !k.anySource(want...) {
+			t.Errorf("no Kotlin source has all of %q", want)
+		}
+	}
+	if cls != nil && !strings.Contains(cls.source, "ZatoDiff.compareFile(") {
+		t.Errorf("%s does not open the diff (ZatoDiff.compareFile)", cls.fqcn)
+	}
+	// The Cluster tab compares a module with the local file; the conflict balloon comes from zato/deployStatus.
+	if !k.anySource("class ZatoClusterPanel", `"Compare with Local"`, "ZatoDiff.compareModule(") {
+		t.Errorf("the Cluster tab has no Compare with Local")
+	}
+	if !k.anySource("Zato.STATE_CONFLICT", "ZatoDiff.notifyConflict(") {
+		t.Errorf("a zato/deployStatus conflict does not raise the balloon with Compare and Deploy Anyway")
+	}
+	// The plug-in shows conflicts itself: it says so to the server (lsp/initialize.go reads
+	// capabilities.experimental.zato.statusUI), which then sends no warning of its own.
+	if !k.anySource("override fun getExperimentalFeaturesPOJO()", `addProperty("statusUI", true)`, `add("zato"`) {
+		t.Errorf("the connection provider does not declare experimental.zato.statusUI")
+	}
+	initGo := readFile(t, "../../lsp/initialize.go")
+	if !strings.Contains(initGo, "`json:\"statusUI\"`") || !strings.Contains(initGo, "`json:\"zato\"`") {
+		t.Errorf("lsp/initialize.go no longer reads experimental.zato.statusUI")
+	}
+}
+
 func TestPluginXMLSettings(t *testing.T) {
 	root := loadPluginXML(t)
 	k := loadKotlin(t)

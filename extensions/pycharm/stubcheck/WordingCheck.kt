@@ -1,9 +1,12 @@
 // Checks the status bar wording (StatusText), the zato/deployStatus parsing (DeployStatus) and the Cluster tab's
-// parsing of zato/clusterView and wording (ClusterView, ClusterText) with real Gson.
+// parsing of zato/clusterView and wording (ClusterView, ClusterText), and the diff's parsing of zato.showClusterVersion
+// and wording (ClusterVersion, DiffText) with real Gson.
 // Run by stubcheck/run.sh; not part of the plug-in.
 import com.google.gson.JsonParser
 import org.zatogo.pycharm.cluster.ClusterText
 import org.zatogo.pycharm.cluster.ClusterView
+import org.zatogo.pycharm.diff.ClusterVersion
+import org.zatogo.pycharm.diff.DiffText
 import org.zatogo.pycharm.status.DeployStatus
 import org.zatogo.pycharm.status.StatusText
 
@@ -43,4 +46,27 @@ fun main() {
     val history = ClusterView.history(JsonParser.parseString("""{"module":"crm.py","target":"default","current":2,"versions":[{"version":2,"current":true,"label":"version 2 by alice (ide) at 2026-11-30 08:31:02 UTC"},{"version":1,"current":false,"label":"version 1 by bob (cli) at 2026-11-29 08:00:00 UTC"}]}""").asJsonObject)
     expect(history.joinToString("; ") { "${it.version}${if (it.current) "*" else ""}" }, "2*; 1")
     expect(ClusterView.message(JsonParser.parseString("""{"message":"crm.py rolled back to version 1: deployed on every server (2/2)","ok":true}""").asJsonObject), "crm.py rolled back to version 1: deployed on every server (2/2)")
+
+    // The diff: zato.showClusterVersion's answers as lsp/conflict.go and lsp/clusterview.go write them (Go's time.Time
+    // in JSON is RFC 3339 with nanoseconds).
+    val conflict = ClusterVersion.fromJson(JsonParser.parseString("""{"module":"crm.py","target":"default","uri":"zato-cluster:/default/crm.py?version=5","version":5,"sha256":"ab12","who":"alice","origin":"ide","createdAt":"2026-11-30T08:31:02.123456789Z","source":"# v5\nfrom zato.server.service import Service\n","title":"crm.py: cluster version 5 (alice (ide)) ↔ crm.py"}""").asJsonObject)!!
+    expect("${conflict.module} v${conflict.version} ${conflict.sha256} ${conflict.source.lines().first()}", "crm.py v5 ab12 # v5")
+    expect(DiffText.clusterTitle(conflict), "Cluster default: crm.py version 5 by alice (ide) at 2026-11-30 08:31:02 UTC (read-only)")
+    expect(DiffText.localTitle("crm.py"), "Local: crm.py (editor, editable)")
+    expect(DiffText.windowTitle(conflict, "crm.py"), "crm.py: cluster version 5 (alice (ide)) ↔ crm.py")
+    expect(DiffText.deployAnywayQuestion("crm.py", conflict), "Deploy crm.py as it is in the editor over version 5 by alice (ide) on default?")
+    expect(DiffText.deployAnywayQuestion("crm.py", null), "Deploy crm.py as it is in the editor, over whatever version the cluster has?")
+    // A version from the cluster view (offset time, no who), and the fallbacks.
+    val old = ClusterVersion.fromJson(JsonParser.parseString("""{"module":"crm.py","target":"","version":2,"who":"","origin":"pickup","createdAt":"2026-11-30T10:31:02+02:00","source":"","title":""}""").asJsonObject)!!
+    expect(DiffText.clusterTitle(old), "Cluster: crm.py version 2 by someone (pickup) at 2026-11-30 08:31:02 UTC (read-only)")
+    expect(DiffText.windowTitle(old, "crm.py"), "crm.py: cluster version 2 (someone (pickup)) ↔ crm.py")
+    expect(DiffText.time("0001-01-01T00:00:00Z"), "")
+    expect(DiffText.time("not a time"), "not a time")
+    // Not a version: an error-shaped or sourceless answer gives nothing to compare.
+    expect((ClusterVersion.fromJson(JsonParser.parseString("""{"module":"crm.py","version":3}""").asJsonObject) == null).toString(), "true")
+    expect((ClusterVersion.fromJson(JsonParser.parseString("\"OK\"")) == null).toString(), "true")
+    expect((ClusterVersion.fromJson(null) == null).toString(), "true")
+    // The refused save the balloon is raised for.
+    val refused = st("""{"uri":"file:///w/crm.py","module":"crm.py","deploymentId":0,"target":"default","state":"conflict","confirmed":0,"expected":0,"servers":[],"message":"crm.py not deployed: version 5 on the cluster was deployed by alice (ide) at 2026-11-30 08:31:02 UTC, after the version this file started from. Show the cluster's version to compare, or deploy anyway."}""")
+    expect("${refused.state} ${refused.target} ${refused.uri}", "conflict default file:///w/crm.py")
 }

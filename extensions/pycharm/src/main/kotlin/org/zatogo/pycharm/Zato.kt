@@ -24,6 +24,7 @@ object Zato {
     const val CMD_DEPLOY = "zato.deploy"
     const val CMD_TEST_CONNECTION = "zato.testConnection"
     const val CMD_SHOW_CLUSTER_VERSION = "zato.showClusterVersion"
+    const val CMD_DEPLOY_ANYWAY = "zato.deployAnyway"
     const val CMD_ROLLBACK = "zato.rollback"
     const val CMD_UNDEPLOY = "zato.undeploy"
 
@@ -32,6 +33,9 @@ object Zato {
     const val MODULE_HISTORY_REQUEST = "zato/moduleHistory"
     const val WATCH_CLUSTER_NOTIFICATION = "zato/watchCluster"
     const val CLUSTER_CHANGED_NOTIFICATION = "zato/clusterChanged"
+
+    /** The state of a `zato/deployStatus` for a save the cluster refused (someone else deployed another version). */
+    const val STATE_CONFLICT = "conflict"
 
     /** The workspace/configuration section read by `zato lsp`. */
     const val CONFIG_SECTION = "zato"

@@ -12,6 +12,7 @@ import com.intellij.testFramework.LightVirtualFile
 import com.intellij.ui.components.JBScrollPane
 import org.zatogo.pycharm.Zato
 import org.zatogo.pycharm.actions.ZatoCommands
+import org.zatogo.pycharm.diff.ZatoDiff
 import java.awt.BorderLayout
 import java.awt.event.MouseAdapter
 import java.awt.event.MouseEvent
@@ -28,8 +29,9 @@ import javax.swing.tree.TreePath
 /**
  * The "Cluster" tab of the Zato tool window: the same data as VS Code's Zato Cluster view, from `zato/clusterView`.
  * Servers with their state; modules with version, who, origin, outcome and each server's row. A module's actions
- * (buttons and right click): open the deployed source read-only, open a version from its history, roll back to
- * one, undeploy. While the tab exists the language server watches the cluster and sends `zato/clusterChanged`.
+ * (buttons and right click): open the deployed source read-only, compare it with the project's file of that name
+ * (IntelliJ's diff viewer, [ZatoDiff]), open a version from its history, roll back to one, undeploy. While the
+ * tab exists the language server watches the cluster and sends `zato/clusterChanged`.
  */
 class ZatoClusterPanel(private val project: Project) : JPanel(BorderLayout()), Disposable {
 
@@ -53,6 +55,7 @@ class ZatoClusterPanel(private val project: Project) : JPanel(BorderLayout()), D
         bar.isFloatable = false
         bar.add(button("Refresh") { refresh() })
         bar.add(button("Open Deployed Source") { selected()?.let { openSource(it, 0) } })
+        bar.add(button("Compare with Local") { selected()?.let { compare(it, 0) } })
         bar.add(button("History…") { selected()?.let { history(it) } })
         bar.add(button("Roll Back…") { selected()?.let { rollback(it) } })
         bar.add(button("Undeploy…") { selected()?.let { undeploy(it) } })
@@ -95,6 +98,7 @@ class ZatoClusterPanel(private val project: Project) : JPanel(BorderLayout()), D
         val item = selected() ?: return
         val menu = JPopupMenu()
         if (item.module?.deployed == true) menu.add("Open Deployed Source").addActionListener { openSource(item, 0) }
+        if (item.module?.deployed == true) menu.add("Compare with Local").addActionListener { compare(item, 0) }
         menu.add("History…").addActionListener { history(item) }
         menu.add("Roll Back…").addActionListener { rollback(item) }
         if (item.module?.deployed == true) menu.add("Undeploy…").addActionListener { undeploy(item) }
@@ -182,6 +186,12 @@ class ZatoClusterPanel(private val project: Project) : JPanel(BorderLayout()), D
     }
 
     private fun history(item: Item) = pick(item, false, "Versions of ${item.module?.name}: open one") { openSource(item, it) }
+
+    /** "Compare with Local": the version (0: the current one) against the project's file of that name, in a diff. */
+    private fun compare(item: Item, version: Int) {
+        val m = item.module ?: return
+        ZatoDiff.compareModule(project, m.name, version, item.target)
+    }
 
     private fun rollback(item: Item) {
         val m = item.module ?: return

@@ -1,5 +1,6 @@
 package org.zatogo.pycharm.lsp
 
+import com.google.gson.JsonObject
 import com.intellij.execution.configurations.GeneralCommandLine
 import com.intellij.execution.configurations.PathEnvironmentVariableUtil
 import com.intellij.openapi.project.Project
@@ -26,6 +27,19 @@ class ZatoConnectionProvider(private val project: Project) : OSProcessStreamConn
 
     /** Sent as `initialize.initializationOptions`: the same flat object as the `zato` configuration section. */
     override fun getInitializationOptions(rootUri: VirtualFile?): Any = ZatoConfig.section(project)
+
+    /**
+     * `initialize.capabilities.experimental`: `{"zato": {"statusUI": true}}`. The plug-in shows `zato/deployStatus`
+     * itself (status bar, deployment log, and a conflict balloon with Compare with Cluster Version and Deploy Anyway),
+     * so `zato lsp` sends no `window/showMessage` for a finished deployment or a conflict (failures still come).
+     */
+    override fun getExperimentalFeaturesPOJO(): Any {
+        val zato = JsonObject()
+        zato.addProperty("statusUI", true)
+        val experimental = JsonObject()
+        experimental.add("zato", zato)
+        return experimental
+    }
 
     companion object {
         fun resolveBinary(project: Project): String {

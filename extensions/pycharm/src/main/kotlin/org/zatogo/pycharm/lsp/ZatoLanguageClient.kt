@@ -11,6 +11,7 @@ import org.eclipse.lsp4j.MessageType
 import org.eclipse.lsp4j.jsonrpc.services.JsonNotification
 import org.zatogo.pycharm.Zato
 import org.zatogo.pycharm.cluster.ZatoClusterListener
+import org.zatogo.pycharm.diff.ZatoDiff
 import org.zatogo.pycharm.settings.ZatoConfig
 import org.zatogo.pycharm.settings.ZatoSettingsListener
 import org.zatogo.pycharm.status.DeployStatus
@@ -24,6 +25,8 @@ import org.zatogo.pycharm.status.ZatoDeployStatusService
  *   which publishes it on the project message bus for the status bar widget and the deployment log.
  * - Answers `workspace/configuration` for the `zato` section: LSP4IJ's `findSettings(section)` looks the
  *   section up in [createSettings], which is `{"zato": {...}}`.
+ * - On a refused save (`zato/deployStatus` state `conflict`) shows a balloon with Compare with Cluster Version
+ *   and Deploy Anyway ([ZatoDiff.notifyConflict]).
  * - Receives `zato/clusterChanged` and tells the Cluster tab ([ZatoClusterListener]).
  * - Sends `workspace/didChangeConfiguration` once the server has started and whenever the settings change.
  */
@@ -50,6 +53,9 @@ class ZatoLanguageClient(project: Project) : LanguageClientImpl(project) {
             return
         }
         ZatoDeployStatusService.getInstance(project).publish(status)
+        if (status.state == Zato.STATE_CONFLICT && !project.isDisposed) {
+            ZatoDiff.notifyConflict(project, status)
+        }
     }
 
     /** `zato/clusterChanged`: the Cluster tab reads the cluster again. */
@@ -65,7 +71,10 @@ class ZatoLanguageClient(project: Project) : LanguageClientImpl(project) {
     /**
      * `zato lsp` tells editors with nothing of their own for `zato/deployStatus` (Neovim) of each finished
      * deployment with a `window/showMessage` at info level. Here the status bar widget and the deployment log show
-     * it already, so those do not become balloons; warnings and errors (a conflict, a failure) are shown as usual.
+     * it already, so those do not become balloons; warnings and errors (a failure) are shown as usual. Since the
+     * plug-in declares `experimental.zato.statusUI` (ZatoConnectionProvider) the server no longer sends those info
+     * messages, nor a warning for a conflict (the plug-in's own balloon has its buttons); this stays for a server
+     * that does not know the capability.
      */
     override fun showMessage(messageParams: MessageParams) {
         if (messageParams.type == MessageType.Info) {
