@@ -1,7 +1,12 @@
 package org.zatogo.pycharm.cluster
 
-import com.google.gson.JsonElement
 import com.google.gson.JsonObject
+import org.zatogo.pycharm.lsp.bool
+import org.zatogo.pycharm.lsp.int
+import org.zatogo.pycharm.lsp.obj
+import org.zatogo.pycharm.lsp.objects
+import org.zatogo.pycharm.lsp.present
+import org.zatogo.pycharm.lsp.string
 
 /** A server as `zato/clusterView` lists it. */
 data class ViewServer(val name: String, val url: String, val state: String)
@@ -74,36 +79,6 @@ data class ClusterView(
 
         /** The `message` of a `zato.rollback` or `zato.undeploy` answer. */
         fun message(o: Any?): String = if (o is JsonObject) o.string("message") else ""
-
-        private fun JsonObject.present(key: String): JsonElement? {
-            val el = get(key) ?: return null
-            return if (el.isJsonNull) null else el
-        }
-
-        private fun JsonObject.string(key: String): String {
-            val el = present(key) ?: return ""
-            return if (el.isJsonPrimitive) el.asString else ""
-        }
-
-        private fun JsonObject.int(key: String): Int {
-            val el = present(key) ?: return 0
-            return if (el.isJsonPrimitive && el.asJsonPrimitive.isNumber) el.asInt else 0
-        }
-
-        private fun JsonObject.bool(key: String): Boolean {
-            val el = present(key) ?: return false
-            return el.isJsonPrimitive && el.asJsonPrimitive.isBoolean && el.asBoolean
-        }
-
-        private fun JsonObject.obj(key: String): JsonObject? {
-            val el = present(key) ?: return null
-            return if (el.isJsonObject) el.asJsonObject else null
-        }
-
-        private fun JsonObject.objects(key: String): List<JsonObject> {
-            val el = present(key) ?: return emptyList()
-            return if (el.isJsonArray) el.asJsonArray.mapNotNull { if (it.isJsonObject) it.asJsonObject else null } else emptyList()
-        }
     }
 }
 

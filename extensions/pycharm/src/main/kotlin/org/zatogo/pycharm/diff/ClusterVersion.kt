@@ -1,7 +1,9 @@
 package org.zatogo.pycharm.diff
 
-import com.google.gson.JsonElement
 import com.google.gson.JsonObject
+import org.zatogo.pycharm.lsp.int
+import org.zatogo.pycharm.lsp.present
+import org.zatogo.pycharm.lsp.string
 import java.time.OffsetDateTime
 import java.time.ZoneOffset
 import java.time.format.DateTimeFormatter
@@ -43,21 +45,6 @@ data class ClusterVersion(
                 source = source.asString,
                 title = o.string("title"),
             )
-        }
-
-        private fun JsonObject.present(key: String): JsonElement? {
-            val el = get(key) ?: return null
-            return if (el.isJsonNull) null else el
-        }
-
-        private fun JsonObject.string(key: String): String {
-            val el = present(key) ?: return ""
-            return if (el.isJsonPrimitive) el.asString else ""
-        }
-
-        private fun JsonObject.int(key: String): Int {
-            val el = present(key) ?: return 0
-            return if (el.isJsonPrimitive && el.asJsonPrimitive.isNumber) el.asInt else 0
         }
     }
 }

@@ -1,7 +1,10 @@
 package org.zatogo.pycharm.status
 
-import com.google.gson.JsonElement
 import com.google.gson.JsonObject
+import org.zatogo.pycharm.lsp.array
+import org.zatogo.pycharm.lsp.number
+import org.zatogo.pycharm.lsp.present
+import org.zatogo.pycharm.lsp.string
 
 /** One server's row of a `zato/deployStatus` notification. */
 data class ServerState(
@@ -86,26 +89,6 @@ data class DeployStatus(
                 },
                 error = error,
             )
-        }
-
-        private fun JsonObject.present(key: String): JsonElement? {
-            val el = get(key) ?: return null
-            return if (el.isJsonNull) null else el
-        }
-
-        private fun JsonObject.string(key: String): String {
-            val el = present(key) ?: return ""
-            return if (el.isJsonPrimitive) el.asString else ""
-        }
-
-        private fun JsonObject.number(key: String): Number? {
-            val el = present(key) ?: return null
-            return if (el.isJsonPrimitive && el.asJsonPrimitive.isNumber) el.asNumber else null
-        }
-
-        private fun JsonObject.array(key: String): List<JsonElement> {
-            val el = present(key) ?: return emptyList()
-            return if (el.isJsonArray) el.asJsonArray.toList() else emptyList()
         }
     }
 }
