@@ -294,7 +294,8 @@ func (r *Runtime) forget(name string) {
 
 // deploy runs a load, import or unload on slot's worker; r.loadMu is held. On timeout the worker is killed; after the
 // worker dies it is replaced, with the good modules replayed, before deploy returns. A request cut short because the
-// worker was killed for another request's sake (an invocation that timed out) is sent again, once.
+// worker was killed for another request's sake (an invocation that timed out), or that never reached a worker that
+// had just died, is sent again, once.
 func (r *Runtime) deploy(ctx context.Context, slot int, req request, what string) (reply, error) {
 	for attempt := 0; ; attempt++ {
 		w, err := r.acquire(ctx, slot, true)
@@ -305,18 +306,11 @@ func (r *Runtime) deploy(ctx context.Context, slot int, req request, what string
 		if len(r.ws) > 1 { // another worker takes the invocations meanwhile
 			undrain = w.drain(drainMax)
 		}
-		rep, err := r.roundTrip(ctx, w, req, r.cfg.ImportTimeout)
+		rep, again, err := r.send(ctx, w, req, r.cfg.ImportTimeout, what, true,
+			func(e *workerExit) bool { return e.killedBecause != "" || e.unsent })
 		undrain()
-		var exit *workerExit
-		retry := errors.As(err, &exit) && (exit.killedBecause != "" || exit.unsent) && attempt == 0
-		handled, rerr := r.afterFailure(ctx, w, err, what, r.cfg.ImportTimeout, true)
-		switch {
-		case !handled:
+		if !again || attempt > 0 {
 			return rep, err
-		case rerr != nil:
-			return reply{}, rerr
-		case !retry:
-			return reply{}, err
 		}
 	}
 }
@@ -330,19 +324,28 @@ func (r *Runtime) query(ctx context.Context, req request, timeout time.Duration,
 		if err != nil {
 			return reply{}, err
 		}
-		rep, err := r.roundTrip(ctx, w, req, timeout)
-		var exit *workerExit
-		retry := errors.As(err, &exit) && exit.unsent && attempt == 0 // it died before the request reached it
-		handled, rerr := r.afterFailure(ctx, w, err, what, timeout, false)
-		switch {
-		case !handled:
+		rep, again, err := r.send(ctx, w, req, timeout, what, false, func(e *workerExit) bool { return e.unsent })
+		if !again || attempt > 0 {
 			return rep, err
-		case rerr != nil:
-			return reply{}, rerr
-		case !retry:
-			return reply{}, err
 		}
 	}
+}
+
+// send makes one round trip to w and deals with its failure (afterFailure); again tells whether the request may be
+// sent once more, which retry decides from how the worker ended.
+func (r *Runtime) send(ctx context.Context, w *worker, req request, timeout time.Duration, what string, holdsLoadMu bool,
+	retry func(*workerExit) bool) (rep reply, again bool, err error) {
+	rep, err = r.roundTrip(ctx, w, req, timeout)
+	var exit *workerExit
+	mayRetry := errors.As(err, &exit) && retry(exit)
+	handled, rerr := r.afterFailure(ctx, w, err, what, timeout, holdsLoadMu)
+	switch {
+	case !handled:
+		return rep, false, err
+	case rerr != nil:
+		return reply{}, false, rerr
+	}
+	return reply{}, mayRetry, err
 }
 
 // afterFailure deals with a round trip's timeout (w is killed) or w's exit: w is replaced, with the good modules
