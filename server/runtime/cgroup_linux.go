@@ -233,7 +233,8 @@ func (cg *cgroup) remove() {
 	}
 }
 
-// removeStale deletes the empty cgroups an earlier process of this server left (it was killed before it could).
+// removeStale deletes the empty cgroups that earlier processes of this server left (they were killed before they
+// could): those whose creating process is gone. Another environment's server of the same name, alive, keeps its own.
 func removeStale(server string) {
 	prefix := "zato-" + safeName(server) + "-"
 	ms, own := mounts(), ownPaths()
@@ -244,9 +245,19 @@ func removeStale(server string) {
 		parent := filepath.Join(mount, own[key])
 		ents, _ := os.ReadDir(parent)
 		for _, e := range ents {
-			if e.IsDir() && strings.HasPrefix(e.Name(), prefix) && !strings.HasPrefix(e.Name(), fmt.Sprintf("%s%d-", prefix, os.Getpid())) {
-				_ = os.Remove(filepath.Join(parent, e.Name())) // fails, harmlessly, while a process is in it
+			if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+				continue
 			}
+			// zato-<server>-<pid>-<seq>: the pid is the one before last.
+			f := strings.Split(e.Name(), "-")
+			pid, err := strconv.Atoi(f[len(f)-2])
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+				continue // its server runs
+			}
+			_ = os.Remove(filepath.Join(parent, e.Name())) // fails, harmlessly, while a process is in it
 		}
 	}
 }

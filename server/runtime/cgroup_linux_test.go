@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -64,5 +66,48 @@ func TestWorkerLimits(t *testing.T) {
 		if _, err := os.Stat(d); !os.IsNotExist(err) {
 			t.Errorf("%s is left after the worker: %v", d, err)
 		}
+	}
+}
+
+// Two environments on one machine may each have a server1: a server's start removes the cgroups its dead
+// predecessors left, never those of a live server of the same name (its workers would run without their limits).
+func TestStaleCgroupsOfLiveServersStay(t *testing.T) {
+	cgroupsOrSkip(t)
+	live, err := cgroupLimits("twin", 1<<30, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.remove()
+	// A cgroup left by a process that is gone: a pid no process has (above the kernel's pid_max).
+	dead := strings.Replace(live.dirs[0], "-"+strconv.Itoa(os.Getpid())+"-", "-99999999-", 1)
+	if err := os.Mkdir(dead, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dead)
+	// Another server named twin, in another process, starts.
+	removeStaleAs(t, "twin")
+	for _, d := range live.dirs {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("the live server's cgroup %s was removed: %v", d, err)
+		}
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("the dead server's cgroup %s is still there: %v", dead, err)
+	}
+}
+
+// removeStaleAs runs removeStale in another process (this test binary), as another server's start would.
+func removeStaleAs(t *testing.T, server string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestHelperRemoveStale$")
+	cmd.Env = append(os.Environ(), "ZATO_REMOVE_STALE="+server)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+func TestHelperRemoveStale(t *testing.T) {
+	if s := os.Getenv("ZATO_REMOVE_STALE"); s != "" {
+		removeStale(s)
 	}
 }
