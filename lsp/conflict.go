@@ -125,6 +125,7 @@ func lineOneDiagnostic(text string, sev protocol.DiagnosticSeverity, code, msg s
 // checkOpened compares a just-opened module with the cluster's current version (GET /api/v1/modules) and, when they
 // differ, says on line 1 who deployed the cluster's and when.
 func (s *server) checkOpened(u uri.URI, text string) {
+	opened := time.Now()
 	path := u.FsPath()
 	module := moduleName(path)
 	s.mu.Lock()
@@ -154,6 +155,13 @@ func (s *server) checkOpened(u uri.URI, text string) {
 		}
 		if !md.Deployed || md.SHA256 == "" || md.SHA256 == sourceSHA(text) {
 			return
+		}
+		s.mu.Lock()
+		m := s.modules[moduleKey(target, module)]
+		saved := m != nil && (m.base == md.SHA256 || m.busy() || !m.lastSave.Before(opened))
+		s.mu.Unlock()
+		if saved {
+			return // saved since it was opened: that save's own result (deployed, or a conflict) is what to tell
 		}
 		msg := fmt.Sprintf("The cluster (%s) runs another version of %s: version %d, deployed by %s %s.", target, module, md.Version,
 			byWhom(md.Who, md.Origin), when(md.UpdatedAt))
