@@ -39,7 +39,9 @@ export async function serviceAwareSteps({ page, step, shot, runCommand, workspac
   await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor();
-  await input.fill(callerModule);
+  // The absolute path: Quick Open finds a file by path at once, while its search of the workspace may not have seen
+  // a file this new yet.
+  await input.fill(join(workspace, callerModule));
   await page.locator('.quick-input-list .monaco-list-row', { hasText: callerModule }).first().waitFor();
   await page.keyboard.press('Enter');
   await input.waitFor({ state: 'hidden' });

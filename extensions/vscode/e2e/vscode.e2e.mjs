@@ -537,6 +537,10 @@ try {
   const otherRow = treeRow(otherModule);
   await otherRow.waitFor();
   assert.match((await otherRow.innerText()).replace(/\s+/g, ' '), /v1 · \S+ \(cli\)/, 'the colleague\'s module: v1 by the CLI');
+  // Room for the rows' descriptions (version, who, origin) in the picture: a wider side bar.
+  const narrow = (await page.locator('.part.sidebar').boundingBox())?.width ?? 0;
+  for (let i = 0; i < 3; i++) await runCommand(page, 'Increase Current View Size');
+  await page.waitForFunction((w) => document.querySelector('.part.sidebar').getBoundingClientRect().width > w, narrow, { timeout });
   await pane.locator('.pane-body').hover();
   const viewShot = join(artifacts, '10-cluster-view.png');
   await page.locator('.part.sidebar').screenshot({ path: viewShot });
@@ -558,7 +562,12 @@ try {
   // Undeploy the colleague's module from its context menu, confirming the dialog: the view says undeployed.
   step('Undeploy the colleague\'s module from the view');
   await otherRow.click({ button: 'right' });
-  await page.locator('.context-view .action-label', { hasText: 'Undeploy…' }).first().click();
+  // Hovering an item of a context menu focuses it and Enter runs it: a click on the item was lost now and then while
+  // the menu settled.
+  const undeployItem = page.locator('.context-view .action-label', { hasText: 'Undeploy…' }).first();
+  await undeployItem.hover();
+  await page.locator('.context-view .action-item.focused', { hasText: 'Undeploy…' }).first().waitFor();
+  await page.keyboard.press('Enter');
   const dialog = page.locator('.monaco-dialog-box');
   await dialog.waitFor();
   assert.match(await dialog.innerText(), /Undeploy vscode_colleague\.py from every server/);
