@@ -62,16 +62,21 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, s := range c.Servers {
 		wg.Add(1)
+		// The first call of a client pays for checking its password (bcrypt, about 100 ms; the server remembers it
+		// afterwards): that is the API's door, not the isolation measured here.
+		sc := client(t, c, s.URL)
+		if _, err := sc.Invoke(ctx(t), "canary-svc.greet", []byte(`{"name": "c"}`)); err != nil {
+			t.Fatal(err)
+		}
 		go func() {
 			defer wg.Done()
-			sc := client(t, c, s.URL)
 			for {
 				select {
 				case <-stop:
 					return
 				case <-time.After(20 * time.Millisecond):
 				}
-				start := time.Now()
+				start, during := time.Now(), current.Load().(string)
 				ictx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				_, err := sc.Invoke(ictx, "canary-svc.greet", []byte(`{"name": "c"}`))
 				cancel()
@@ -80,7 +85,7 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 					canaryErrs = append(canaryErrs, s.Name+": "+err.Error())
 				} else {
 					lat = append(lat, time.Since(start))
-					slow = append(slow, sample{time.Since(start), s.Name, current.Load().(string)})
+					slow = append(slow, sample{time.Since(start), s.Name, during})
 				}
 				mu.Unlock()
 			}
@@ -124,7 +129,7 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 	}
 	if len(lat) > 0 {
 		slices.Sort(lat)
-		t.Logf("FIGURE canary-p50 %.2f ms, p99 %.2f ms over %d invocations", ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), len(lat))
+		t.Logf("FIGURE canary-p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d invocations", ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), ms(lat[len(lat)-1]), len(lat))
 		slices.SortFunc(slow, func(a, b sample) int { return int(b.took - a.took) })
 		for _, x := range slow[:min(5, len(slow))] {
 			t.Logf("  slow: %.2f ms on %s while %s deployed", ms(x.took), x.server, x.during)

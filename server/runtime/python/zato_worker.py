@@ -231,6 +231,7 @@ def repair_std():
 WORKER_PID = os.getpid()
 
 import concurrent.futures  # noqa: E402
+import gc  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import linecache  # noqa: E402
@@ -561,6 +562,14 @@ OPS = {'load': op_load, 'import': op_import, 'unload': op_unload, 'services': op
 LOADER_OPS = ('load', 'import', 'unload', 'replayed')  # run one after another on the main thread, in the order received
 
 
+# A module that forks at import leaves a child sharing the worker's memory: each page the worker writes afterwards is
+# copied first (copy on write), a cost the next invocations would pay, tens of ms in all. A collection right after
+# such a load writes most object pages at once, while the load runs (its worker is given no invocation meanwhile).
+FORKED = threading.Event()
+if __name__ == '__main__' and hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_parent=FORKED.set)
+
+
 def handle(req):
     rid = req.get('id')
     rid = rid if isinstance(rid, int) else 0
@@ -568,6 +577,9 @@ def handle(req):
         repair_std()
     try:
         resp = OPS[req['op']](req)
+        if FORKED.is_set() and req.get('op') in LOADER_OPS:
+            FORKED.clear()
+            gc.collect()
     except BaseException as e:
         resp = {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': clip(str(e)), 'traceback': clip(traceback.format_exc())}}
     head = b'{"id": %d, ' % rid  # first on the line, so that the server can fail the right request with an unreadable one
