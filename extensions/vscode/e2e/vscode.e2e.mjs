@@ -476,6 +476,9 @@ try {
   step('Deploy Current File again: conflict again; Deploy Anyway');
   await runCommand(page, 'View: Close All Editors');
   await openModule(page);
+  // The shortcut works only with the keyboard in the editor (editorTextFocus): put it there, or the key is lost.
+  await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+  await page.waitForFunction(() => !!document.activeElement?.closest('.monaco-editor .inputarea, .monaco-editor textarea, .monaco-editor .native-edit-context'), null, { timeout });
   await page.keyboard.press('Control+Shift+L');
   const anyway = page.locator('.notification-toast').getByRole('button', { name: 'Deploy Anyway' });
   await anyway.waitFor();
