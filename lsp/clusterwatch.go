@@ -77,7 +77,6 @@ func (s *server) followCluster(ctx context.Context, target string) {
 			return
 		}
 		s.log.Info("cluster view: the event stream is not available, polling", "target", target, "every", s.pollEvery(), "err", err)
-		s.watchEvent("poll")
 		s.pollCluster(ctx, t, clusterStreamRetry)
 	}
 }
@@ -106,8 +105,11 @@ func (s *server) pollCluster(ctx context.Context, t *viewTracker, d time.Duratio
 	defer tick.Stop()
 	until := time.NewTimer(d)
 	defer until.Stop()
-	for {
+	for first := true; ; first = false {
 		t.look(ctx)
+		if first {
+			s.watchEvent("poll")
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -127,7 +129,7 @@ func (s *server) pollEvery() time.Duration {
 }
 
 // watchEvent tells watchHook (tests) how the view is followed: "stream" once a stream's first event was looked at,
-// "poll" when polling starts.
+// "poll" once polling's first look was made.
 func (s *server) watchEvent(how string) {
 	if s.watchHook != nil {
 		s.watchHook(how)
