@@ -1,18 +1,15 @@
 package deployclient
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -202,34 +199,15 @@ func (c *Client) longPoll(ctx context.Context, id int64, last *Deployment, emit 
 	}
 }
 
-// errStreamBroken is a stream that ended before its done event.
-var errStreamBroken = errors.New("event stream ended before the deployment was done")
-
 // stream reads GET /deployments/{id}/events until the done event. Errors before the stream starts are *APIError or
 // network errors; a stream that ends early gives errStreamBroken.
 func (c *Client) stream(ctx context.Context, id int64, last *Deployment, emit func(Deployment)) error {
 	path := "/api/v1/deployments/" + strconv.FormatInt(id, 10) + "/events"
-	// The connection is made under the usual timeout, then the stream may last as long as ctx.
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	timer := time.AfterFunc(c.cfg.Timeout, cancel)
-	resp, err := c.req(sctx, retrySafe).SetDoNotParseResponse(true).SetHeader("Accept", "text/event-stream").Get(path)
+	body, err := c.openStream(ctx, path, 0)
 	if err != nil {
-		timer.Stop()
-		return c.netErr(ctx, http.MethodGet, path, err)
+		return err
 	}
-	body := resp.RawBody()
 	defer body.Close()
-	if !timer.Stop() {
-		return fmt.Errorf("GET %s: %w: no answer within %s", path, ErrUnreachable, c.cfg.Timeout)
-	}
-	if resp.IsError() {
-		b, _ := io.ReadAll(io.LimitReader(body, 64<<10))
-		return apiError(resp.StatusCode(), b)
-	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header().Get("Content-Type")); mt != "text/event-stream" {
-		return fmt.Errorf("GET %s: answer is %q, not an event stream", path, mt)
-	}
 	return readEvents(body, func(event string, data []byte) error {
 		switch event {
 		case "deployment", "done":
@@ -250,51 +228,4 @@ func (c *Client) stream(ctx context.Context, id int64, last *Deployment, emit fu
 		}
 		return nil
 	})
-}
-
-// readEvents parses text/event-stream (the subset servers send: event, data, comments) and calls fn per event.
-// fn returns io.EOF to stop cleanly.
-func readEvents(r io.Reader, fn func(event string, data []byte) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-	var event string
-	var data []byte
-	hasData := false
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			if hasData {
-				if event == "" {
-					event = "message"
-				}
-				if err := fn(event, data); err != nil {
-					if errors.Is(err, io.EOF) {
-						return nil
-					}
-					return err
-				}
-			}
-			event, data, hasData = "", data[:0], false
-			continue
-		}
-		if strings.HasPrefix(line, ":") {
-			continue
-		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
-		case "event":
-			event = value
-		case "data":
-			if hasData {
-				data = append(data, '\n')
-			}
-			data = append(data, value...)
-			hasData = true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%w: %w", errStreamBroken, err)
-	}
-	return errStreamBroken
 }

@@ -2,7 +2,6 @@ package lsp
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,9 +17,10 @@ import (
 // The cluster view (issue 14, item 4): what the editors' tree view (VS Code) and tool window (PyCharm) show, built
 // here from the deploy client so that they hold no deploy logic. Custom requests zato/clusterView and
 // zato/moduleHistory read; zato.showClusterVersion (conflict.go) opens any version; zato.rollback and zato.undeploy
-// write. While an editor watches (zato/watchCluster), zato/clusterChanged tells it to ask again: the API has no
-// cluster-wide event stream, so the language server looks at GET /api/v1/status every clusterPoll, and at once when
-// a deployment it made itself finishes.
+// write. While an editor watches (zato/watchCluster), zato/clusterChanged tells it to ask again: the language server
+// follows the cluster's event stream (GET /api/v1/events, clusterwatch.go) and reads the view again at each event,
+// polls GET /api/v1/status every clusterPoll while the stream is not available, and tells at once when a deployment
+// it made itself moves.
 
 // Methods of the cluster view.
 const (
@@ -31,9 +31,6 @@ const (
 	cmdRollback          = "zato.rollback"
 	cmdUndeploy          = "zato.undeploy"
 )
-
-// clusterPoll is how often a watched cluster is looked at.
-const clusterPoll = 2 * time.Second
 
 // clusterWriteWait bounds how long zato.rollback and zato.undeploy wait for every server to confirm.
 const clusterWriteWait = 2 * time.Minute
@@ -327,59 +324,6 @@ func (s *server) clusterWrite(ctx context.Context, command string, a commandArg)
 	}
 	s.logf(level, "Zato: %s", out.Message)
 	return out, nil
-}
-
-// clusterWatch is the state of zato/watchCluster.
-type clusterWatch struct {
-	target string
-	cancel context.CancelFunc
-}
-
-// watchCluster starts or stops looking at a target's cluster for zato/clusterChanged.
-func (s *server) watchCluster(target string, on bool) {
-	s.mu.Lock()
-	old := s.watch
-	s.watch = nil
-	var ctx context.Context
-	if on {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(s.ctx)
-		s.watch = &clusterWatch{target: target, cancel: cancel}
-	}
-	s.mu.Unlock()
-	if old != nil {
-		old.cancel()
-	}
-	if on {
-		s.goFn(func() { s.pollCluster(ctx, target) })
-	}
-}
-
-// pollCluster tells the editor when the cluster's view changes, until ctx ends.
-func (s *server) pollCluster(ctx context.Context, target string) {
-	var last [32]byte
-	first := true
-	tick := time.NewTicker(clusterPoll)
-	defer tick.Stop()
-	for {
-		v := s.clusterView(ctx, target)
-		if ctx.Err() != nil {
-			return
-		}
-		v.At = time.Time{}
-		b, _ := json.Marshal(v)
-		if sum := sha256.Sum256(b); sum != last {
-			if !first {
-				s.notifyClusterChanged(v.Target, "")
-			}
-			last, first = sum, false
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }
 
 // clusterChanged tells a watching editor that a deployment made through this language server moved.

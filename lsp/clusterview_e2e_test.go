@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zato-go/zato/internal/testenv"
 )
@@ -185,6 +186,35 @@ func TestE2EClusterView(t *testing.T) {
 		e.awaitIdle(module)
 		if n := len(e.all(from, methodClusterChanged)); n != 0 {
 			t.Fatalf("%d zato/clusterChanged after the view closed", n)
+		}
+	})
+
+	// A watching editor learns of a deployment made elsewhere over the cluster's event stream: the poll is made an
+	// hour long, so only the stream can bring the notification.
+	t.Run("FollowsTheEventStream", func(t *testing.T) {
+		n := newSession(t, fixture{clusterPoll: time.Hour})
+		how := make(chan string, 8)
+		n.srv.watchHook = func(h string) { how <- h }
+		n.initialize(dir, nil)
+		n.notify(methodWatchCluster, map[string]any{"watch": true})
+		select {
+		case h := <-how:
+			if h != "stream" {
+				t.Fatalf("the cluster view is followed by %s, not over the event stream", h)
+			}
+		case <-time.After(wait):
+			t.Fatal("the cluster view never followed the event stream")
+		}
+		from := n.mark()
+		deployAs(t, c, "lsp_view_stream.py", fmt.Sprintf(versionSvc, 6), "cli")
+		n.awaitFrom(from, methodClusterChanged, func(message) bool { return true })
+		if m, ok := viewModuleOf(view(), "lsp_view_stream.py"); !ok || m.Origin != "cli" {
+			t.Fatalf("module deployed by the CLI: %+v", m)
+		}
+		select {
+		case h := <-how:
+			t.Fatalf("the cluster view went from the stream to %s", h)
+		default:
 		}
 	})
 

@@ -49,6 +49,8 @@ type editor struct {
 type fixture struct {
 	env      map[string]string
 	settings any // the "zato" section answered to workspace/configuration
+	// clusterPoll, when not 0, is how often a watched cluster is polled while its event stream is not available.
+	clusterPoll time.Duration
 }
 
 // newSession starts a server and an editor on an in-memory pipe; both stop when the test ends.
@@ -58,8 +60,9 @@ func newSession(t testing.TB, f fixture) *editor {
 	ctx, cancel := context.WithCancel(context.Background())
 	env := f.env
 	srv, srvConn := serve(ctx, left, options{
-		logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		getenv:      func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		clusterPoll: f.clusterPoll,
 	})
 	e := newEditor(t, right, f.settings)
 	e.srv = srv

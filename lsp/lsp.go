@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
@@ -52,6 +53,8 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, logger *slog.Logger) 
 type options struct {
 	logger *slog.Logger
 	getenv func(string) (string, bool) // the process environment; tests pass their own
+	// clusterPoll, when not 0, is how often a watched cluster is polled while its event stream is not available.
+	clusterPoll time.Duration
 }
 
 // serve starts a server on stream and returns it with its connection.

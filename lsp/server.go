@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
@@ -30,7 +31,11 @@ type server struct {
 	closed bool
 	// idleHook, when set (tests), is called when a module has nothing running or pending any more.
 	idleHook func(module string)
-	dialMu   sync.Mutex // one dial of a target at a time (clients.go); never held under mu
+	// watchHook, when set (tests), is told how the cluster view is followed: "stream" or "poll" (clusterwatch.go).
+	watchHook func(how string)
+	// clusterPoll is how often a watched cluster is polled while its event stream is not available; 0: clusterPoll.
+	clusterPoll time.Duration
+	dialMu      sync.Mutex // one dial of a target at a time (clients.go); never held under mu
 
 	mu           sync.Mutex
 	caps         clientCaps
@@ -74,7 +79,7 @@ func newServer(ctx context.Context, conn jsonrpc2.Conn, o options) *server {
 		ctx: ctx, cancel: cancel, conn: conn, editor: protocol.ClientDispatcher(conn), log: log, getenv: getenv,
 		exited: make(chan struct{}), docs: map[uri.URI]*document{}, modules: map[string]*moduleState{}, targetOf: map[string]string{},
 		clients: map[string]*clientEntry{}, svcCache: map[string]*servicesCache{}, wsIndex: map[string]*indexedFile{},
-		diags: map[uri.URI]*docDiags{}, seen: map[string]string{},
+		diags: map[uri.URI]*docDiags{}, seen: map[string]string{}, clusterPoll: o.clusterPoll,
 	}
 	s.cfg, s.cfgErr = s.layers.merge()
 	return s

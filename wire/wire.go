@@ -316,3 +316,17 @@ func Outcome(d Deployment) string {
 func Succeeded(d Deployment) bool {
 	return d.Status == StatusDeployed || d.Status == StatusUndeployed
 }
+
+// ClusterEventsPath is the cluster-wide event stream (Server-Sent Events): an event ClusterChanged whenever anything
+// a cluster view shows may have changed (a deployment, a server's row, a server's state), coalesced, and a comment
+// every 15 s while nothing changes.
+const ClusterEventsPath = "/api/v1/events"
+
+// ClusterChanged is the cluster-wide event stream's event name.
+const ClusterChanged = "changed"
+
+// ClusterChange is the data of a ClusterChanged event: only when the server learned of the change. A client reads
+// what it shows again (GET /api/v1/status).
+type ClusterChange struct {
+	At time.Time `json:"at"`
+}

@@ -82,6 +82,7 @@ func New(cfg Config, cl *cluster.Cluster, rt Runtime) *API {
 	m.Handle("GET /api/v1/deployments", a.authed(a.listDeployments))
 	m.Handle("GET /api/v1/deployments/{id}", a.authed(a.getDeployment))
 	m.Handle("GET /api/v1/deployments/{id}/events", a.authed(a.events))
+	m.Handle("GET "+wire.ClusterEventsPath, a.authed(a.clusterEvents))
 	m.Handle("GET /api/v1/modules", a.authed(a.listModules))
 	m.Handle("GET /api/v1/modules/{name}/versions", a.authed(a.versions))
 	m.Handle("GET /api/v1/modules/{name}/versions/{n}", a.authed(a.version))

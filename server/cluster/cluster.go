@@ -63,8 +63,11 @@ type Cluster struct {
 	log   *slog.Logger
 	hub   *Hub
 	wake  chan struct{}
-	http  *http.Client
-	addrs peerAddrs
+	// stopping is closed by Stop: streams that follow the cluster (ViewChanges) end.
+	stopping     chan struct{}
+	stoppingOnce sync.Once
+	http         *http.Client
+	addrs        peerAddrs
 
 	mu         sync.Mutex
 	loaded     map[string]string // module -> sha256 of the version now serving
@@ -98,7 +101,7 @@ func New(cfg Config, store odb.Store, rt Runtime) *Cluster {
 		cfg.HTTPClient = &http.Client{Timeout: 2 * time.Second}
 	}
 	return &Cluster{
-		cfg: cfg, store: store, rt: rt, log: cfg.Logger, hub: NewHub(),
+		cfg: cfg, store: store, rt: rt, log: cfg.Logger, hub: NewHub(), stopping: make(chan struct{}),
 		wake: make(chan struct{}, 1), http: cfg.HTTPClient, loaded: map[string]string{}, deps: newDeps(),
 	}
 }

@@ -68,17 +68,21 @@ func (c *Cluster) Start(ctx context.Context, pid int, host string) error {
 	c.mu.Lock()
 	c.live = true
 	c.mu.Unlock()
+	c.hub.Notify() // this server's own state changed: views must say live
 	go c.deployLoop(ctx)
 	go c.watchLoop(ctx)
 	return nil
 }
 
-// Stop marks the server stopping, so that clients see at once that it takes no new deployment.
+// Stop marks the server stopping, so that clients see at once that it takes no new deployment, and ends the streams
+// that follow the cluster (ViewChanges).
 func (c *Cluster) Stop(ctx context.Context) {
 	if err := c.store.SetServerState(ctx, c.cfg.Name, odb.ServerStopping); err != nil {
 		c.log.Warn("could not mark server stopping", "err", err)
 	}
 	c.nudgePeers()
+	c.hub.Notify()
+	c.stoppingOnce.Do(func() { close(c.stopping) })
 }
 
 // Stopped marks the server stopped, once it no longer serves.
