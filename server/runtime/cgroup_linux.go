@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -117,7 +118,7 @@ func cgroupV2(name string, memoryMax int64, pidsMax int) (*cgroup, error) {
 	}
 	have := strings.Fields(string(ctl))
 	for _, want := range []string{"memory", "pids"} {
-		if !contains(have, want) {
+		if !slices.Contains(have, want) {
 			return nil, fmt.Errorf("cgroup v2 does not delegate %s to %s", want, parent)
 		}
 	}
@@ -183,15 +184,6 @@ func cgroupV1(name string, memoryMax int64, pidsMax int) (*cgroup, error) {
 
 func write(dir, file, value string) error {
 	return os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // procs lists the cgroup.procs files the guard writes itself into.
