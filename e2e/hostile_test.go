@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,7 +51,6 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 	// The canary: every server, all along.
 	stop := make(chan struct{})
 	var mu sync.Mutex
-	var lat []time.Duration
 	var canaryErrs []string
 	var current atomic.Value // the module deploying, to tell what the slowest answers coincided with
 	current.Store("")
@@ -58,7 +58,7 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 		took           time.Duration
 		server, during string
 	}
-	var slow []sample
+	var samples []sample
 	var wg sync.WaitGroup
 	for _, s := range c.Servers {
 		wg.Add(1)
@@ -84,8 +84,7 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 				if err != nil {
 					canaryErrs = append(canaryErrs, s.Name+": "+err.Error())
 				} else {
-					lat = append(lat, time.Since(start))
-					slow = append(slow, sample{time.Since(start), s.Name, during})
+					samples = append(samples, sample{time.Since(start), s.Name, during})
 				}
 				mu.Unlock()
 			}
@@ -127,14 +126,14 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 	if len(canaryErrs) > 0 {
 		t.Errorf("the canary failed %d times while the corpus deployed, first: %s", len(canaryErrs), canaryErrs[0])
 	}
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		t.Logf("FIGURE canary-p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d invocations", ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), ms(lat[len(lat)-1]), len(lat))
-		slices.SortFunc(slow, func(a, b sample) int { return int(b.took - a.took) })
-		for _, x := range slow[:min(5, len(slow))] {
+	if n := len(samples); n > 0 {
+		slices.SortFunc(samples, func(a, b sample) int { return cmp.Compare(a.took, b.took) })
+		t.Logf("FIGURE canary-p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d invocations", ms(samples[n/2].took), ms(samples[n*99/100].took), ms(samples[n-1].took), n)
+		for _, x := range slices.Backward(samples[max(0, n-5):]) {
 			t.Logf("  slow: %.2f ms on %s while %s deployed", ms(x.took), x.server, x.during)
 		}
 	}
+
 	// 20 MB printed at import did not reach the log.
 	for _, s := range c.Servers {
 		if fi, err := os.Stat(filepath.Join(s.Dir, "logs", "server.log")); err == nil && fi.Size() > 8<<20 {

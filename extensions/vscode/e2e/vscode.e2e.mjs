@@ -270,13 +270,7 @@ try {
   assert.equal(await item.locator('.codicon-zap').count(), 1, 'idle item shows $(zap)');
 
   step(`open ${moduleName}`);
-  await page.keyboard.press('Control+P');
-  const quickInput = page.locator('.quick-input-widget input');
-  await quickInput.waitFor();
-  await quickInput.fill(moduleName);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: moduleName }).first().waitFor();
-  await page.keyboard.press('Enter');
-  await page.locator(`.tab[data-resource-name="${moduleName}"], .tab[aria-label*="${moduleName}"]`).first().waitFor();
+  await openModule(page);
   const editor = page.locator('.editor-instance .monaco-editor').first();
   await waitLine(page, "self.response.payload = {'greeting': 'hello v1'}");
   // The language server's code lens over the Service class shows the server got the document.
