@@ -8,20 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zato-go/zato/internal/hostile"
 	"github.com/zato-go/zato/internal/testenv"
 )
-
-// corpus is issue 11's hostile modules that import cleanly (what a replay meets): their import forks, spawns, starts
-// threads, closes fds and prints 25 MB, again at every replay.
-var corpus = map[string]string{
-	"close_stdin.py":      "import os\nos.close(0)\n",
-	"close_stdout.py":     "import os\nos.close(1)\nos.close(2)\n",
-	"fork_at_import.py":   "import os, time\nif os.fork() == 0:\n    time.sleep(10**6)\n",
-	"spawn_at_import.py":  "import subprocess\nsubprocess.Popen(['sleep', '100000'])\n",
-	"thread_at_import.py": "import threading, time\nthreading.Thread(target=lambda: time.sleep(10**6)).start()\n",
-	"print_flood.py":      "import sys\nfor _ in range(20):\n    print('x' * (1 << 20))\n",
-	"long_line.py":        "print('y' * (5 << 20))\n",
-}
 
 // BenchmarkWorkerRestart is a python worker's restart on a server holding 500 healthy modules and the hostile corpus:
 // a service that never answers makes the runtime kill its worker at the invoke timeout (1 s here, a death the runtime
@@ -38,8 +27,9 @@ func BenchmarkWorkerRestart(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for name, src := range corpus {
-		if _, err := cl.Upload(ctx, name, []byte(src), "api"); err != nil {
+	corpus := hostile.AtImport() // their import forks, spawns, starts threads, closes fds and prints 25 MB, again at every replay
+	for _, m := range corpus {
+		if _, err := cl.Upload(ctx, m.Name, []byte(m.Source), "api"); err != nil {
 			b.Fatal(err)
 		}
 	}

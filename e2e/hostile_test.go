@@ -16,28 +16,9 @@ import (
 	"time"
 
 	"github.com/zato-go/zato/deployclient"
+	"github.com/zato-go/zato/internal/hostile"
 	"github.com/zato-go/zato/internal/testenv"
 )
-
-// hostile is issue 11's corpus: modules that attack the worker at import or when invoked. Each deploys (or fails)
-// on its own; none may stop the others from serving, on any server.
-var hostile = []struct{ name, src string }{
-	{"close_stdin.py", "import os\nos.close(0)\n"},
-	{"close_stdout.py", "import os\nos.close(1)\nos.close(2)\n"},
-	{"fork_at_import.py", "import os, time\nif os.fork() == 0:\n    time.sleep(10**6)\n"},
-	{"spawn_at_import.py", "import subprocess\nsubprocess.Popen(['sleep', '100000'])\n"},
-	{"thread_at_import.py", "import threading, time\nthreading.Thread(target=lambda: time.sleep(10**6)).start()\n"},
-	{"setsid_daemon.py", "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(10**6)\n    os._exit(0)\n"},
-	{"print_flood.py", "import sys\nfor _ in range(20):\n    print('x' * (1 << 20))\n"},
-	{"long_line.py", "print('y' * (5 << 20))\n"},
-	{"huge_reply.py", `from zato.server.service import Service
-
-class Huge(Service):
-    name = 'huge-reply.get'
-    def handle(self):
-        self.response.payload = {'blob': 'z' * (70 << 20)}
-`},
-}
 
 // TestHostileModulesDoNotHarmTheCluster deploys the corpus to a cluster while a canary service is invoked on every
 // server, then checks that the canary never failed, that a huge reply fails only its own invocation, that the log
@@ -91,15 +72,15 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 		}()
 	}
 
-	for _, h := range hostile {
-		current.Store(h.name)
-		d, err := cl.Deploy(ctx(t), h.name, []byte(h.src), "api", nil)
+	for _, h := range hostile.Corpus {
+		current.Store(h.Name)
+		d, err := cl.Deploy(ctx(t), h.Name, []byte(h.Source), "api", nil)
 		if err != nil {
-			t.Fatalf("deploy %s: %v", h.name, err)
+			t.Fatalf("deploy %s: %v", h.Name, err)
 		}
-		t.Logf("%s: %s", h.name, d.Status)
+		t.Logf("%s: %s", h.Name, d.Status)
 		if d.Status != "deployed" { // each imports cleanly: what it does to the process must not fail it, or others
-			t.Errorf("%s: %s, want deployed", h.name, d.Status)
+			t.Errorf("%s: %s, want deployed", h.Name, d.Status)
 		}
 		for _, s := range d.Servers {
 			if s.Error != nil {
