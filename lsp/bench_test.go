@@ -84,7 +84,7 @@ func BenchmarkBurst50Saves(b *testing.B) {
 	path := filepath.Join(dir, "bench_burst.py")
 	version, bursts, uploads := 0, 0, int64(0)
 	for b.Loop() {
-		before := e.srv.uploads.Load()
+		before, from := e.srv.uploads.Load(), e.mark()
 		// 50 saves paced over ~1 s, as an editor's auto-save or a formatter on save would.
 		tick := time.NewTicker(19 * time.Millisecond)
 		for range 50 {
@@ -93,7 +93,7 @@ func BenchmarkBurst50Saves(b *testing.B) {
 			<-tick.C
 		}
 		tick.Stop()
-		e.awaitIdle("bench_burst.py")
+		e.awaitSettled(from, "bench_burst.py", fmt.Sprintf(versionSvc, version))
 		n := e.srv.uploads.Load() - before
 		uploads += n
 		bursts++

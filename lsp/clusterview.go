@@ -337,5 +337,13 @@ func (s *server) clusterChanged(target, module string) {
 }
 
 func (s *server) notifyClusterChanged(target, module string) {
-	s.notify(methodClusterChanged, map[string]string{"target": target, "module": module})
+	s.notify(methodClusterChanged, clusterChanged{Target: target, Module: module})
+}
+
+// clusterChanged is zato/clusterChanged's params. Via, set when the way the view is followed starts or changes, is
+// "stream" (live, over the cluster's event stream) or "poll" (read every clusterPoll): a view may show it.
+type clusterChanged struct {
+	Target string `json:"target"`
+	Module string `json:"module"`
+	Via    string `json:"via,omitempty"`
 }

@@ -41,7 +41,7 @@ func TestE2EClusterView(t *testing.T) {
 		if st := e.awaitStatus(from, module, stateDeployed, stateFailed, stateConflict); st.State != stateDeployed {
 			t.Fatalf("save %d: %+v", v, st)
 		}
-		e.awaitIdle(module)
+		e.awaitSettled(from, module, fmt.Sprintf(versionSvc, v))
 	}
 
 	view := func() clusterViewAnswer {
@@ -139,7 +139,7 @@ func TestE2EClusterView(t *testing.T) {
 		if st := e.awaitStatus(from, module, stateDeployed, stateFailed, stateConflict); st.State != stateConflict || !strings.Contains(st.Message, "(rollback)") {
 			t.Fatalf("save after the rollback: %+v", st)
 		}
-		e.awaitIdle(module)
+		e.awaitSettled(from, module, fmt.Sprintf(versionSvc, 4))
 		err := e.command(cmdRollback, []any{map[string]any{"module": module, "version": 7}}, &w)
 		if err == nil || !strings.Contains(err.Error(), "there is no version 7") {
 			t.Fatalf("rollback to version 7: %v", err)
@@ -148,7 +148,7 @@ func TestE2EClusterView(t *testing.T) {
 		// A deployment made elsewhere (the CLI) reaches the watching editor through the poll.
 		from = e.mark()
 		deployAs(t, c, "lsp_view_other.py", fmt.Sprintf(versionSvc, 5), "cli")
-		e.awaitFrom(from, methodClusterChanged, func(message) bool { return true })
+		e.awaitFrom(from, methodClusterChanged, moduleChanged)
 		if m, ok := viewModuleOf(view(), "lsp_view_other.py"); !ok || m.Origin != "cli" || m.Version != 1 {
 			t.Fatalf("module deployed by the CLI: %+v", m)
 		}
@@ -182,8 +182,7 @@ func TestE2EClusterView(t *testing.T) {
 		e.sync()
 		from = e.mark()
 		e.save(path, fmt.Sprintf(versionSvc, 3))
-		e.awaitStatus(from, module, stateDeployed, stateFailed, stateConflict)
-		e.awaitIdle(module)
+		e.awaitSettled(from, module, fmt.Sprintf(versionSvc, 3))
 		if n := len(e.all(from, methodClusterChanged)); n != 0 {
 			t.Fatalf("%d zato/clusterChanged after the view closed", n)
 		}
@@ -193,28 +192,23 @@ func TestE2EClusterView(t *testing.T) {
 	// hour long, so only the stream can bring the notification.
 	t.Run("FollowsTheEventStream", func(t *testing.T) {
 		n := newSession(t, fixture{clusterPoll: time.Hour})
-		how := make(chan string, 8)
-		n.srv.watchHook = func(h string) { how <- h }
 		n.initialize(dir, nil)
+		watching := n.mark()
 		n.notify(methodWatchCluster, map[string]any{"watch": true})
-		select {
-		case h := <-how:
-			if h != "stream" {
-				t.Fatalf("the cluster view is followed by %s, not over the event stream", h)
-			}
-		case <-time.After(wait):
-			t.Fatal("the cluster view never followed the event stream")
+		if via := n.awaitFollowing(watching); via != "stream" {
+			t.Fatalf("the cluster view is followed by %s, not over the event stream", via)
 		}
 		from := n.mark()
 		deployAs(t, c, "lsp_view_stream.py", fmt.Sprintf(versionSvc, 6), "cli")
-		n.awaitFrom(from, methodClusterChanged, func(message) bool { return true })
+		n.awaitFrom(from, methodClusterChanged, moduleChanged)
 		if m, ok := viewModuleOf(view(), "lsp_view_stream.py"); !ok || m.Origin != "cli" {
 			t.Fatalf("module deployed by the CLI: %+v", m)
 		}
-		select {
-		case h := <-how:
-			t.Fatalf("the cluster view went from the stream to %s", h)
-		default:
+		n.sync()
+		for _, m := range n.all(from, methodClusterChanged) {
+			if via := viaOf(m); via != "" {
+				t.Fatalf("the cluster view went from the stream to %s", via)
+			}
 		}
 	})
 

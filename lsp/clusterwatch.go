@@ -94,7 +94,7 @@ func (s *server) streamCluster(ctx context.Context, t *viewTracker) error {
 		if !opened {
 			opened = true
 			s.log.Info("cluster view: following the event stream", "target", t.target)
-			s.watchEvent("stream")
+			s.following(t.target, "stream")
 		}
 	})
 }
@@ -108,7 +108,7 @@ func (s *server) pollCluster(ctx context.Context, t *viewTracker, d time.Duratio
 	for first := true; ; first = false {
 		t.look(ctx)
 		if first {
-			s.watchEvent("poll")
+			s.following(t.target, "poll")
 		}
 		select {
 		case <-ctx.Done():
@@ -128,10 +128,8 @@ func (s *server) pollEvery() time.Duration {
 	return clusterPoll
 }
 
-// watchEvent tells watchHook (tests) how the view is followed: "stream" once a stream's first event was looked at,
-// "poll" once polling's first look was made.
-func (s *server) watchEvent(how string) {
-	if s.watchHook != nil {
-		s.watchHook(how)
-	}
+// following tells the editor how the view is followed, with a zato/clusterChanged: "stream" once a stream's first
+// event was looked at, "poll" once polling's first look was made.
+func (s *server) following(target, via string) {
+	s.notify(methodClusterChanged, clusterChanged{Target: target, Via: via})
 }

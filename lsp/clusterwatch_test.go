@@ -38,19 +38,13 @@ func TestWatchClusterFallsBackToPolling(t *testing.T) {
 	writeYAML(t, dir, fmt.Sprintf("url: %s\nusername: admin\npassword: secret\n", srv.URL))
 
 	e := newSession(t, fixture{clusterPoll: 20 * time.Millisecond})
-	how := make(chan string, 8)
-	e.srv.watchHook = func(h string) { how <- h }
 	e.initialize(dir, nil)
+	watching := e.mark()
 	e.notify(methodWatchCluster, map[string]any{"watch": true})
-	select {
-	case h := <-how:
-		if h != "poll" {
-			t.Fatalf("a server without the event stream is followed by %s", h)
-		}
-	case <-time.After(wait):
-		t.Fatal("the cluster view never started polling")
+	if via := e.awaitFollowing(watching); via != "poll" {
+		t.Fatalf("a server without the event stream is followed by %s", via)
 	}
 	from := e.mark()
 	modules.Store(1)
-	e.awaitFrom(from, methodClusterChanged, func(m message) bool { return strings.Contains(string(m.Params), "default") })
+	e.awaitFrom(from, methodClusterChanged, func(m message) bool { return moduleChanged(m) && strings.Contains(string(m.Params), "default") })
 }

@@ -58,7 +58,7 @@ func TestE2EConflict(t *testing.T) {
 		if st := e.awaitStatus(from, module, stateDeployed, stateFailed, stateConflict); st.State != stateDeployed {
 			t.Fatalf("first save: %+v", st)
 		}
-		e.awaitIdle(module)
+		e.awaitSettled(from, module, fmt.Sprintf(versionSvc, 1))
 
 		// Someone drops version 2 into a server's pickup dir; wait until the cluster has deployed it.
 		theirs := fmt.Sprintf(versionSvc, 2)
@@ -167,7 +167,7 @@ func TestE2EConflict(t *testing.T) {
 		if st := e.awaitStatus(from, module, stateDeployed, stateFailed, stateConflict); st.State != stateDeployed {
 			t.Fatalf("first save: %+v", st)
 		}
-		e.awaitIdle(module)
+		e.awaitSettled(from, module, fmt.Sprintf(versionSvc, 1))
 		deployAs(t, c, module, fmt.Sprintf(versionSvc, 2), "cli")
 		from = e.mark()
 		e.save(path, fmt.Sprintf(versionSvc, 3))
@@ -191,7 +191,7 @@ func TestE2EConflict(t *testing.T) {
 		n.awaitFrom(from, "window/showMessage", func(m message) bool {
 			return strings.Contains(string(m.Params), `"type":3`) && strings.Contains(string(m.Params), module+" deployed to 2/2 servers in ")
 		})
-		n.awaitIdle(module)
+		n.awaitSettled(from, module, fmt.Sprintf(versionSvc, 1))
 		deployAs(t, c, module, fmt.Sprintf(versionSvc, 2), "cli")
 		from = n.mark()
 		n.save(path, fmt.Sprintf(versionSvc, 3))

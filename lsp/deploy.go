@@ -124,7 +124,7 @@ func (s *server) enqueue(req deployRequest) {
 	default:
 	}
 	s.mu.Unlock()
-	s.emit(m, &deployStatus{URI: string(req.uri), Module: req.module, Target: target, State: stateQueued,
+	s.emit(m, &deployStatus{URI: string(req.uri), Module: req.module, Target: target, State: stateQueued, SHA256: sourceSHA(req.text),
 		Message: req.module + " queued: it deploys with its latest content when the saves pause"})
 }
 
@@ -169,11 +169,7 @@ func (s *server) runModule(m *moduleState, req deployRequest) {
 				close(m.settled)
 				m.settled = nil
 			}
-			hook := s.idleHook
 			s.mu.Unlock()
-			if idle && hook != nil {
-				hook(m.module)
-			}
 			return
 		}
 		if now.Sub(m.lastSave) < quietWindow && now.Sub(m.firstPending) < maxHold {
@@ -191,7 +187,7 @@ func (s *server) runModule(m *moduleState, req deployRequest) {
 // deploy runs one deployment and reports it at every change: status notifications, progress, diagnostics, and a
 // message when it fails. A target that cannot be reached is tried again with backoff until a newer save comes.
 func (s *server) deploy(m *moduleState, req deployRequest) {
-	base := deployStatus{URI: string(req.uri), Module: req.module, Target: req.target, Servers: []serverState{}}
+	base := deployStatus{URI: string(req.uri), Module: req.module, Target: req.target, Servers: []serverState{}, SHA256: sourceSHA(req.text)}
 	elapsed := func() float64 { return float64(time.Since(req.savedAt).Microseconds()) / 1000 }
 	target, cl, cc, err := s.client(s.ctx, req.target)
 	base.Target = target

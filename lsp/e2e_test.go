@@ -238,7 +238,7 @@ func TestE2E(t *testing.T) {
 		for i := 1; i <= saves; i++ {
 			e.save(path, fmt.Sprintf(versionSvc, i))
 		}
-		e.awaitIdle("lsp_burst.py")
+		e.awaitSettled(from, "lsp_burst.py", fmt.Sprintf(versionSvc, saves))
 		sts := e.statuses(from, "lsp_burst.py")
 		last := sts[len(sts)-1]
 		if last.State != stateDeployed {

@@ -42,7 +42,6 @@ type editor struct {
 	refuse   map[string]bool // methods answered with an error
 	plain    bool            // initialize without experimental.zato.statusUI (an editor such as Neovim)
 	initRes  json.RawMessage // initialize's answer
-	idle     chan string     // modules that went idle
 }
 
 // fixture is what newSession sets up.
@@ -66,12 +65,6 @@ func newSession(t testing.TB, f fixture) *editor {
 	})
 	e := newEditor(t, right, f.settings)
 	e.srv = srv
-	srv.idleHook = func(module string) {
-		select {
-		case e.idle <- module:
-		default: // nobody is waiting; awaitIdle checks the state anyway
-		}
-	}
 	t.Cleanup(func() {
 		cancel()
 		_ = e.conn.Close()
@@ -84,7 +77,7 @@ func newSession(t testing.TB, f fixture) *editor {
 // newEditor starts the editor side on a stream (an in-memory pipe, or a `zato lsp` process's stdio).
 func newEditor(t testing.TB, stream jsonrpc2.Stream, settings any) *editor {
 	t.Helper()
-	e := &editor{t: t, changed: make(chan struct{}), refuse: map[string]bool{}, idle: make(chan string, 1024)}
+	e := &editor{t: t, changed: make(chan struct{}), refuse: map[string]bool{}}
 	if settings != nil {
 		b, err := json.Marshal(settings)
 		if err != nil {
@@ -266,32 +259,33 @@ func (e *editor) awaitLog(text string) string {
 	return msg
 }
 
-// awaitIdle waits until the server has nothing running or pending for module.
-func (e *editor) awaitIdle(module string) {
-	e.t.Helper()
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	for {
-		select {
-		case m := <-e.idle:
-			// An event can be stale (from an earlier deployment of the module): the state decides.
-			if m == module && e.srv.moduleIdle(module) {
-				e.sync()
-				return
-			}
-		case <-deadline.C:
-			e.t.Fatalf("%s did not settle within %s", module, wait)
-		}
-	}
+// viaOf is a zato/clusterChanged's via: how the view is followed, "" for a change of what it shows.
+func viaOf(m message) string {
+	var p clusterChanged
+	_ = json.Unmarshal(m.Params, &p)
+	return p.Via
 }
 
-// moduleIdle reports whether a module of the default target has nothing running, pending or waiting.
-func (s *server) moduleIdle(module string) bool {
-	target := s.targetName("")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := s.modules[moduleKey(target, module)]
-	return m == nil || !m.running && m.pending == nil && m.timer == nil
+// moduleChanged tells a zato/clusterChanged about what the view shows from one about how it is followed.
+func moduleChanged(m message) bool { return viaOf(m) == "" }
+
+// awaitFollowing waits for the zato/clusterChanged, at index >= from, that says how the cluster view is followed.
+func (e *editor) awaitFollowing(from int) string {
+	e.t.Helper()
+	return viaOf(e.awaitFrom(from, methodClusterChanged, func(m message) bool { return viaOf(m) != "" }))
+}
+
+// awaitSettled waits for the status, at index >= from, that is the last word on module's save of text: final, with
+// no deployment of the module waiting after it.
+func (e *editor) awaitSettled(from int, module, text string) deployStatus {
+	e.t.Helper()
+	var st deployStatus
+	sum := sourceSHA(text)
+	e.awaitFrom(from, statusMethod, func(m message) bool {
+		return json.Unmarshal(m.Params, &st) == nil && st.Module == module && st.Settled && st.SHA256 == sum
+	})
+	e.sync()
+	return st
 }
 
 // sync makes a round trip: the answer comes after every notification the server sent before it.

@@ -101,6 +101,8 @@ func TestLSP4IJSession(t *testing.T) {
 	from = e.mark()
 	src = fmt.Sprintf(versionSvc, 2)
 	e.save(path, src)
+	e.awaitSettled(from, "crm_lsp4ij.py", src)
+	command := e.mark()
 	var res map[string]string
 	if err := e.command(cmdDeploy, []any{map[string]any{"uri": string(uri.File(path))}}, &res); err != nil {
 		t.Fatal(err)
@@ -108,7 +110,7 @@ func TestLSP4IJSession(t *testing.T) {
 	if res["module"] != "crm_lsp4ij.py" || res["state"] != stateQueued || res["target"] != "local" {
 		t.Fatalf("zato.deploy answered %v", res)
 	}
-	e.awaitIdle("crm_lsp4ij.py")
+	e.awaitSettled(command, "crm_lsp4ij.py", src)
 	checkWidgetStatuses(t, e, from, "crm_lsp4ij.py", path)
 	sts := e.statuses(from, "crm_lsp4ij.py")
 	last := sts[len(sts)-1]

@@ -29,10 +29,6 @@ type server struct {
 	wg     sync.WaitGroup // goroutines started by the server
 	wgMu   sync.Mutex     // orders goFn's Add before close's Wait
 	closed bool
-	// idleHook, when set (tests), is called when a module has nothing running or pending any more.
-	idleHook func(module string)
-	// watchHook, when set (tests), is told how the cluster view is followed: "stream" or "poll" (clusterwatch.go).
-	watchHook func(how string)
 	// clusterPoll is how often a watched cluster is polled while its event stream is not available; 0: clusterPoll.
 	clusterPoll time.Duration
 	dialMu      sync.Mutex // one dial of a target at a time (clients.go); never held under mu

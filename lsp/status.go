@@ -43,6 +43,12 @@ type deployStatus struct {
 	Servers      []serverState `json:"servers"`
 	ElapsedMs    float64       `json:"elapsedMs"`
 	Message      string        `json:"message"`
+	// SHA256 is the cluster's sha256 of the content this status is about (sourceSHA), so that an editor can tell it
+	// from a status about an earlier save.
+	SHA256 string `json:"sha256,omitempty"`
+	// Settled is true on a final status after which no deployment of the module is waiting: the last word on the
+	// saves so far.
+	Settled bool `json:"settled"`
 }
 
 // serverState is one server in zato/deployStatus.
@@ -87,6 +93,7 @@ func (s *server) emit(m *moduleState, st *deployStatus) {
 	m.last = st
 	if st.final() {
 		m.lastFinal, m.finalAt = st, time.Now()
+		st.Settled = m.pending == nil && m.timer == nil
 	}
 	s.mu.Unlock()
 	s.notify(statusMethod, st)
