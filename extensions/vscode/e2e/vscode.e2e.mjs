@@ -534,6 +534,9 @@ try {
   const otherRow = treeRow(otherModule);
   await otherRow.waitFor();
   assert.match((await otherRow.innerText()).replace(/\s+/g, ' '), /v1 · \S+ \(cli\)/, 'the colleague\'s module: v1 by the CLI');
+  // The view says how it follows the cluster: live, over the cluster's event stream.
+  await pane.locator('.pane-header .description').filter({ hasText: /^\s*live\s*$/ }).first().waitFor();
+  step('the view\'s header says it is live');
   // Room for the rows' descriptions (version, who, origin) in the picture: a wider side bar.
   const narrow = (await page.locator('.part.sidebar').boundingBox())?.width ?? 0;
   for (let i = 0; i < 3; i++) await runCommand(page, 'Increase Current View Size');

@@ -47,6 +47,22 @@ export interface ClusterViewAnswer {
   modules: ViewModule[];
 }
 
+/** zato/clusterChanged's params: via is set when the way the view is followed starts or changes. */
+export interface ClusterChanged {
+  target: string;
+  module: string;
+  via?: 'stream' | 'poll';
+}
+
+/** The view's description for how it is followed ("live" over the event stream, "polling"); undefined when the
+ * notification says nothing of it. */
+export function followingDescription(params: unknown): string | undefined {
+  const via = (params as Partial<ClusterChanged> | undefined)?.via;
+  if (via === 'stream') return 'live';
+  if (via === 'poll') return 'polling';
+  return undefined;
+}
+
 export interface HistoryEntry {
   version: number;
   sha256: string;

@@ -13,6 +13,7 @@ import {
   type Node,
   WATCH_CLUSTER_METHOD,
   clusterNodes,
+  followingDescription,
   historyItems,
   isClusterViewAnswer,
   isHistoryAnswer,
@@ -65,15 +66,18 @@ export class ClusterView implements vscode.TreeDataProvider<Node> {
 
   private async onVisibility(): Promise<void> {
     const visible = !!this.view?.visible;
+    if (this.view && (!visible || !this.backend.running())) this.view.description = undefined; // followed no more
     if (this.backend.running()) {
       await this.backend.notify(WATCH_CLUSTER_METHOD, { watch: visible }).catch(() => undefined);
     }
     if (visible) this.refresh();
   }
 
-  /** zato/clusterChanged: read again, a few changes in a row giving one read. */
-  onClusterChanged(): void {
+  /** zato/clusterChanged: read again, a few changes in a row giving one read; show how the view is followed. */
+  onClusterChanged(params?: unknown): void {
     if (!this.view?.visible) return;
+    const following = followingDescription(params);
+    if (following !== undefined) this.view.description = following;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.refresh(), 100);
   }

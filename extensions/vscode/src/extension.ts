@@ -365,7 +365,7 @@ class ZatoExtension {
       }
     });
     client.onNotification(STATUS_METHOD, (st: DeployStatus) => this.onStatus(st));
-    client.onNotification(CLUSTER_CHANGED_METHOD, () => this.clusterView.onClusterChanged());
+    client.onNotification(CLUSTER_CHANGED_METHOD, (p: unknown) => this.clusterView.onClusterChanged(p));
     try {
       await client.start();
       this.log.info(`Zato language server ${client.initializeResult?.serverInfo?.version ?? '(no version)'} running`);

@@ -5,6 +5,7 @@ import {
   type HistoryAnswer,
   type ViewModule,
   clusterNodes,
+  followingDescription,
   historyItems,
   isClusterViewAnswer,
   isHistoryAnswer,
@@ -162,5 +163,14 @@ describe('guards and URIs', () => {
     expect(utc('2026-11-30T08:31:02.999Z')).toBe('2026-11-30 08:31:02 UTC');
     expect(utc('0001-01-01T00:00:00Z')).toBe('an unknown time');
     expect(utc('')).toBe('an unknown time');
+  });
+});
+
+describe('followingDescription', () => {
+  it('names how the view is followed, and nothing for a change of what it shows', () => {
+    expect(followingDescription({ target: 'default', module: '', via: 'stream' })).toBe('live');
+    expect(followingDescription({ target: 'default', module: '', via: 'poll' })).toBe('polling');
+    expect(followingDescription({ target: 'default', module: 'crm.py' })).toBeUndefined();
+    expect(followingDescription(undefined)).toBeUndefined();
   });
 });
