@@ -133,6 +133,7 @@ func New(cfg Config) (*Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsConf
 	tr.MaxIdleConnsPerHost = 16
+	tr.DialContext = dialer()
 	// No http.Client timeout: it would cut event streams and long-polls. Each call sets a context deadline instead.
 	r := resty.NewWithClient(&http.Client{Transport: tr}).
 		SetBaseURL(u.String()).
@@ -189,15 +190,16 @@ func (p retryPolicy) condition(resp *resty.Response, err error) bool {
 	return resp.StatusCode() != http.StatusNotImplemented && resp.StatusCode() != http.StatusHTTPVersionNotSupported
 }
 
-// NotSent reports an error that proves the request never reached a server (a refused connection, DNS): sending
+// NotSent reports an error that proves the request never reached a server (a refused connection, DNS, a connection
+// the server had closed before the request was written): sending
 // it again, to that server or another, cannot run it twice.
 func NotSent(err error) bool { return notSent(err) }
 
-// notSent reports failures that happen before a request leaves: refused connections, DNS.
+// notSent reports failures that happen before a request leaves: refused connections, DNS, closed connections.
 func notSent(err error) bool {
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dnsErr) || (errors.As(err, &opErr) && opErr.Op == "dial")
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, errPeerClosed) || errors.As(err, &dnsErr) || (errors.As(err, &opErr) && opErr.Op == "dial")
 }
 
 // req starts a request with the per-call deadline and retry policy.
