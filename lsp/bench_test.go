@@ -84,7 +84,7 @@ func BenchmarkBurst50Saves(b *testing.B) {
 	path := filepath.Join(dir, "bench_burst.py")
 	version, bursts, uploads := 0, 0, int64(0)
 	for b.Loop() {
-		before, from := e.srv.uploads.Load(), e.mark()
+		before, from := deploymentsOf(b, c, "bench_burst.py"), e.mark()
 		// 50 saves paced over ~1 s, as an editor's auto-save or a formatter on save would.
 		tick := time.NewTicker(19 * time.Millisecond)
 		for range 50 {
@@ -94,7 +94,7 @@ func BenchmarkBurst50Saves(b *testing.B) {
 		}
 		tick.Stop()
 		e.awaitSettled(from, "bench_burst.py", fmt.Sprintf(versionSvc, version))
-		n := e.srv.uploads.Load() - before
+		n := int64(deploymentsOf(b, c, "bench_burst.py") - before)
 		uploads += n
 		bursts++
 		if n > 3 {
@@ -309,8 +309,9 @@ func BenchmarkCompletion1000Services(b *testing.B) {
 }
 
 // BenchmarkConflictCheckCost: what naming a base costs a save (issue 14: <= 1 ms on top of a save). Saves with a base
-// (the cluster checks it in the deployment's transaction) and without one (s.noBase) alternate over the same modules,
-// from didSave to both servers confirmed; the difference of their medians is the check's cost.
+// (the cluster checks it in the deployment's transaction) and without one (zato.deployAnyway, what the editor offers
+// after a conflict) alternate over the same modules, from the save or the command to both servers confirmed; the
+// difference of their medians is the check's cost.
 func BenchmarkConflictCheckCost(b *testing.B) {
 	c := testenv.StartCluster(b, testenv.Options{})
 	dir := workspace(b, c, "")
@@ -327,13 +328,20 @@ func BenchmarkConflictCheckCost(b *testing.B) {
 	for b.Loop() {
 		i++
 		noBase := i%2 == 0
-		e.srv.mu.Lock()
-		e.srv.noBase = noBase
-		e.srv.mu.Unlock()
 		module := fmt.Sprintf("bench_base_%02d.py", i%modules)
+		path, src := filepath.Join(dir, module), fmt.Sprintf(versionSvc, i)
 		from := e.mark()
 		start := time.Now()
-		e.save(filepath.Join(dir, module), fmt.Sprintf(versionSvc, i))
+		if noBase {
+			if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			if err := e.command(cmdDeployAnyway, []any{map[string]any{"uri": string(uri.File(path))}}, nil); err != nil {
+				b.Fatal(err)
+			}
+		} else {
+			e.save(path, src)
+		}
 		st := e.awaitStatus(from, module, stateDeployed, stateFailed, statePartial, stateConflict)
 		if st.State != stateDeployed {
 			b.Fatalf("%+v", st)

@@ -48,9 +48,6 @@ func (s *server) baseFor(m *moduleState, req deployRequest) string {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.noBase {
-		return ""
-	}
 	if m.base != "" {
 		return m.base
 	}

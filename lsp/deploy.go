@@ -352,6 +352,9 @@ func (s *server) finish(m *moduleState, st *deployStatus, d *deployclient.Deploy
 		s.logf(protocol.MessageTypeError, "Zato: %s", st.Message)
 		s.failureMessage(m, protocol.MessageTypeError, st.Message)
 	}
+	s.mu.Lock()
+	st.Settled = m.pending == nil && m.timer == nil // the deployment is over: is another one waiting?
+	s.mu.Unlock()
 	s.emit(m, st)
 	s.servicesChanged(st.Target) // what the cluster serves may have changed: completion, lenses and lint follow
 	s.refreshCodeLens()

@@ -49,7 +49,6 @@ type server struct {
 	shutdown     bool
 	cfgDiagFiles map[uri.URI]bool  // config files with diagnostics of their problems
 	seen         map[string]string // file path -> sha256 of its text when the editor first opened it (the first base)
-	noBase       bool              // benchmarks: send no base, to measure the conflict check's cost
 	watch        *clusterWatch     // zato/watchCluster: the cluster view is open (clusterview.go)
 
 	// diagMu orders diagnostics: a file's are the union of its last deployment's and its lint's.
@@ -57,7 +56,7 @@ type server struct {
 	diags  map[uri.URI]*docDiags
 
 	progressSeq atomic.Int64
-	// uploads counts uploads sent to a cluster (tests and benchmarks read it).
+	// uploads counts the uploads this session sent (zato.showStatus reports it).
 	uploads atomic.Int64
 }
 

@@ -46,8 +46,8 @@ type deployStatus struct {
 	// SHA256 is the cluster's sha256 of the content this status is about (sourceSHA), so that an editor can tell it
 	// from a status about an earlier save.
 	SHA256 string `json:"sha256,omitempty"`
-	// Settled is true on a final status after which no deployment of the module is waiting: the last word on the
-	// saves so far.
+	// Settled is true on the status that ends a deployment (finish) when no other deployment of the module waits:
+	// the last word on the saves so far. A status of a try that will be made again is never settled.
 	Settled bool `json:"settled"`
 }
 
@@ -93,7 +93,6 @@ func (s *server) emit(m *moduleState, st *deployStatus) {
 	m.last = st
 	if st.final() {
 		m.lastFinal, m.finalAt = st, time.Now()
-		st.Settled = m.pending == nil && m.timer == nil
 	}
 	s.mu.Unlock()
 	s.notify(statusMethod, st)
