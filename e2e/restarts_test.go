@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,7 +109,7 @@ func TestRestartsDuringDeploymentStream(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatal(diff)
+				t.Fatalf("%s\n%s", diff, newestDeployments(t, cl, want))
 			}
 			time.Sleep(200 * time.Millisecond) // bounded by the deadline: catching up takes a heartbeat or two
 		}
@@ -137,4 +138,25 @@ func TestRestartsDuringDeploymentStream(t *testing.T) {
 			t.Fatalf("acknowledged deployment %d of %s is not in the history", a.d.ID, a.module)
 		}
 	}
+}
+
+// newestDeployments says, for a failure's message, what the ODB holds of each module's newest deployments: which
+// version and each server's row.
+func newestDeployments(t *testing.T, cl *deployclient.Client, modules map[string]string) string {
+	var b strings.Builder
+	for name := range modules {
+		ds, err := cl.Deployments(ctx(t), name, 4)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", name, err)
+			continue
+		}
+		for _, d := range ds {
+			fmt.Fprintf(&b, "%s: deployment %d (%s, version %d, %.12s):", name, d.ID, d.Status, d.Version, d.SHA256)
+			for _, s := range d.Servers {
+				fmt.Fprintf(&b, " %s=%s", s.Name, s.Status)
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }

@@ -71,6 +71,12 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 			return fmt.Errorf("record %s: %w", m.Name, err)
 		}
 	}
+	// Deployments made while this server was starting, older than their module's newest one, are superseded by
+	// what was just loaded (or by a newer pending one, which the deployer applies): applied after it, they would
+	// take the module back to an older version.
+	if err := c.store.SupersedePending(ctx, c.cfg.Name); err != nil {
+		return err
+	}
 	if len(modules) > 0 {
 		c.log.Info(fmt.Sprintf("Reconciled %d modules with the ODB", len(modules)))
 	}

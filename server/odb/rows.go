@@ -112,6 +112,20 @@ func (s *store) SetServerStatus(ctx context.Context, deploymentID int64, st Serv
 	return nil
 }
 
+func (s *store) SupersedePending(ctx context.Context, server string) error {
+	err := s.b.write(ctx, crashSafe, noticeRows, func(q querier) error {
+		_, err := q.exec(ctx, `UPDATE deployment_servers SET status = 'offline', updated_at = $2
+			WHERE server = $1 AND status = 'pending' AND deployment_id IN (
+				SELECT d.id FROM deployments d JOIN modules m ON m.name = d.module WHERE d.id < m.last_deployment_id)`,
+			server, now())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark superseded deployments of %s offline: %w", server, err)
+	}
+	return nil
+}
+
 func (s *store) MarkOffline(ctx context.Context, server string) error {
 	err := s.b.write(ctx, crashSafe, noticeRows, func(q querier) error {
 		_, err := q.exec(ctx, `UPDATE deployment_servers SET status = 'offline', updated_at = $2

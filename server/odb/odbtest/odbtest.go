@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) (a, b odb.Store)) {
 		{"Conflict", testConflict},
 		{"SetServerStatus", testSetServerStatus},
 		{"MarkOffline", testMarkOffline},
+		{"SupersedePending", testSupersedePending},
 		{"Sources", testSources},
 		{"Times", testTimes},
 		{"ConcurrentCreate", testConcurrentCreate},
@@ -502,6 +503,28 @@ func testMarkOffline(t *testing.T, a, b odb.Store) {
 	equal(t, "d3", status(d3.ID), []odb.Status{odb.StatusPending, odb.StatusFailed})
 	equal(t, "PendingFor(s2)", len(must(a.PendingFor(ctx, "s2"))(t)), 0)
 	equal(t, "PendingFor(s1)", len(must(a.PendingFor(ctx, "s1"))(t)), 2)
+}
+
+// SupersedePending turns offline only a server's pending rows in deployments older than their module's newest.
+func testSupersedePending(t *testing.T, a, b odb.Store) {
+	ctx := t.Context()
+	x1 := deploy(t, a, "x.py", "1", "s1", "pending", "s2", "pending")
+	x2 := deploy(t, a, "x.py", "2", "s1", "pending", "s2", "deployed")
+	x3 := deploy(t, a, "x.py", "3", "s1", "pending", "s2", "pending")
+	y1 := deploy(t, a, "y.py", "1", "s1", "pending", "s2", "pending")
+	ok(t, b.SupersedePending(ctx, "s2"))
+	ok(t, b.SupersedePending(ctx, "unknown"))
+	status := func(id int64) []odb.Status {
+		var out []odb.Status
+		for _, r := range must(a.Deployment(ctx, id))(t).Servers {
+			out = append(out, r.Status)
+		}
+		return out
+	}
+	equal(t, "x1", status(x1.ID), []odb.Status{odb.StatusPending, odb.StatusOffline})
+	equal(t, "x2", status(x2.ID), []odb.Status{odb.StatusPending, odb.StatusDeployed})
+	equal(t, "x3 (the newest of x.py)", status(x3.ID), []odb.Status{odb.StatusPending, odb.StatusPending})
+	equal(t, "y1 (the newest of y.py)", status(y1.ID), []odb.Status{odb.StatusPending, odb.StatusPending})
 }
 
 func testSources(t *testing.T, a, b odb.Store) {
