@@ -113,27 +113,25 @@ func (s *store) SetServerStatus(ctx context.Context, deploymentID int64, st Serv
 }
 
 func (s *store) SupersedePending(ctx context.Context, server string) error {
-	err := s.b.write(ctx, crashSafe, noticeRows, func(q querier) error {
-		_, err := q.exec(ctx, `UPDATE deployment_servers SET status = 'offline', updated_at = $2
-			WHERE server = $1 AND status = 'pending' AND deployment_id IN (
-				SELECT d.id FROM deployments d JOIN modules m ON m.name = d.module WHERE d.id < m.last_deployment_id)`,
-			server, now())
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("mark superseded deployments of %s offline: %w", server, err)
-	}
-	return nil
+	return s.pendingOffline(ctx, server, `AND deployment_id IN (
+		SELECT d.id FROM deployments d JOIN modules m ON m.name = d.module WHERE d.id < m.last_deployment_id)`,
+		"mark superseded deployments of "+server+" offline")
 }
 
 func (s *store) MarkOffline(ctx context.Context, server string) error {
+	return s.pendingOffline(ctx, server, "", "mark "+server+" offline")
+}
+
+// pendingOffline turns server's pending rows offline, those that also match the SQL condition and (if any); what
+// names the work in an error.
+func (s *store) pendingOffline(ctx context.Context, server, and, what string) error {
 	err := s.b.write(ctx, crashSafe, noticeRows, func(q querier) error {
 		_, err := q.exec(ctx, `UPDATE deployment_servers SET status = 'offline', updated_at = $2
-			WHERE server = $1 AND status = 'pending'`, server, now())
+			WHERE server = $1 AND status = 'pending' `+and, server, now())
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("mark %s offline: %w", server, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

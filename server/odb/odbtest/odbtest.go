@@ -124,6 +124,16 @@ func asRead(d odb.Deployment) odb.Deployment {
 	return d
 }
 
+// statuses is the status of each server's row in deployment id, as s reads it.
+func statuses(t *testing.T, s odb.Store, id int64) []odb.Status {
+	t.Helper()
+	var out []odb.Status
+	for _, r := range must(s.Deployment(t.Context(), id))(t).Servers {
+		out = append(out, r.Status)
+	}
+	return out
+}
+
 func deploy(t *testing.T, s odb.Store, module, src string, servers ...string) odb.Deployment {
 	t.Helper()
 	if len(servers) == 0 {
@@ -491,13 +501,7 @@ func testMarkOffline(t *testing.T, a, b odb.Store) {
 	d3 := deploy(t, a, "z.py", "3", "s1", "pending", "s2", "failed")
 	ok(t, b.MarkOffline(ctx, "s2"))
 	ok(t, b.MarkOffline(ctx, "unknown"))
-	status := func(id int64) []odb.Status {
-		var out []odb.Status
-		for _, r := range must(a.Deployment(ctx, id))(t).Servers {
-			out = append(out, r.Status)
-		}
-		return out
-	}
+	status := func(id int64) []odb.Status { return statuses(t, a, id) }
 	equal(t, "d1", status(d1.ID), []odb.Status{odb.StatusPending, odb.StatusOffline})
 	equal(t, "d2", status(d2.ID), []odb.Status{odb.StatusDeployed, odb.StatusOffline})
 	equal(t, "d3", status(d3.ID), []odb.Status{odb.StatusPending, odb.StatusFailed})
@@ -514,13 +518,7 @@ func testSupersedePending(t *testing.T, a, b odb.Store) {
 	y1 := deploy(t, a, "y.py", "1", "s1", "pending", "s2", "pending")
 	ok(t, b.SupersedePending(ctx, "s2"))
 	ok(t, b.SupersedePending(ctx, "unknown"))
-	status := func(id int64) []odb.Status {
-		var out []odb.Status
-		for _, r := range must(a.Deployment(ctx, id))(t).Servers {
-			out = append(out, r.Status)
-		}
-		return out
-	}
+	status := func(id int64) []odb.Status { return statuses(t, a, id) }
 	equal(t, "x1", status(x1.ID), []odb.Status{odb.StatusPending, odb.StatusOffline})
 	equal(t, "x2", status(x2.ID), []odb.Status{odb.StatusPending, odb.StatusDeployed})
 	equal(t, "x3 (the newest of x.py)", status(x3.ID), []odb.Status{odb.StatusPending, odb.StatusPending})
