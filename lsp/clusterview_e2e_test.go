@@ -193,9 +193,7 @@ func TestE2EClusterView(t *testing.T) {
 	t.Run("FollowsTheEventStream", func(t *testing.T) {
 		n := newSession(t, fixture{clusterPoll: time.Hour})
 		n.initialize(dir, nil)
-		watching := n.mark()
-		n.notify(methodWatchCluster, map[string]any{"watch": true})
-		if via := n.awaitFollowing(watching); via != "stream" {
+		if via := n.watchCluster(); via != "stream" {
 			t.Fatalf("the cluster view is followed by %s, not over the event stream", via)
 		}
 		from := n.mark()

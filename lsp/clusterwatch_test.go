@@ -39,9 +39,7 @@ func TestWatchClusterFallsBackToPolling(t *testing.T) {
 
 	e := newSession(t, fixture{clusterPoll: 20 * time.Millisecond})
 	e.initialize(dir, nil)
-	watching := e.mark()
-	e.notify(methodWatchCluster, map[string]any{"watch": true})
-	if via := e.awaitFollowing(watching); via != "poll" {
+	if via := e.watchCluster(); via != "poll" {
 		t.Fatalf("a server without the event stream is followed by %s", via)
 	}
 	from := e.mark()

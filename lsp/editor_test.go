@@ -269,9 +269,12 @@ func viaOf(m message) string {
 // moduleChanged tells a zato/clusterChanged about what the view shows from one about how it is followed.
 func moduleChanged(m message) bool { return viaOf(m) == "" }
 
-// awaitFollowing waits for the zato/clusterChanged, at index >= from, that says how the cluster view is followed.
-func (e *editor) awaitFollowing(from int) string {
+// watchCluster opens the cluster view (zato/watchCluster) and returns how the server follows it, from the
+// zato/clusterChanged that says so.
+func (e *editor) watchCluster() string {
 	e.t.Helper()
+	from := e.mark()
+	e.notify(methodWatchCluster, map[string]any{"watch": true})
 	return viaOf(e.awaitFrom(from, methodClusterChanged, func(m message) bool { return viaOf(m) != "" }))
 }
 
