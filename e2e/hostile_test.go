@@ -95,6 +95,10 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 	if !errors.As(err, &ae) || !strings.Contains(ae.Code+ae.Message, "ResponseTooLarge") {
 		t.Errorf("a 70 MiB reply: %v", err)
 	}
+	// The canary ends with the corpus: the checks below make new clients, whose first calls pay for checking a
+	// password (bcrypt), which is the API's door and not what the corpus does to the cluster.
+	close(stop)
+	wg.Wait()
 	// A module deployed after the corpus deploys and serves everywhere.
 	mustStatus(t, deploy(t, cl, "after_corpus.py", fmt.Sprintf(greet, 2)), "deployed")
 	for _, s := range c.Servers {
@@ -102,8 +106,6 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 			t.Fatalf("%s after the corpus answered %v", s.Name, out)
 		}
 	}
-	close(stop)
-	wg.Wait()
 	if len(canaryErrs) > 0 {
 		t.Errorf("the canary failed %d times while the corpus deployed, first: %s", len(canaryErrs), canaryErrs[0])
 	}

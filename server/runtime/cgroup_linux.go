@@ -74,7 +74,7 @@ func mounts() map[string]string {
 			out[""] = fields[4]
 		case "cgroup":
 			for _, o := range strings.Split(fields[sep+3], ",") {
-				if o == "memory" || o == "pids" {
+				if o == "memory" || o == "pids" || o == "cpu" {
 					out[o] = fields[4]
 				}
 			}
@@ -231,7 +231,7 @@ func removeStale(server string) {
 	prefix := "zato-" + safeName(server) + "-"
 	ms, own := mounts(), ownPaths()
 	for key, mount := range ms {
-		if key != "" && key != "memory" && key != "pids" {
+		if key != "" && key != "memory" && key != "pids" && key != "cpu" {
 			continue
 		}
 		parent := filepath.Join(mount, own[key])

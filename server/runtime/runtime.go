@@ -157,6 +157,7 @@ type Runtime struct {
 	notes      chan Quarantine // to OnQuarantine, in order
 
 	noCgroup sync.Once              // the log says once that the limits are not applied
+	loads    *loadsGroup            // the idle cpu cgroup the workers' loaders run in; nil where there is none
 	exe      atomic.Pointer[string] // the interpreter's own path, once known: restarts start it directly
 
 	mu     sync.Mutex // guards ws and closed; held only briefly
@@ -202,9 +203,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 1
 	}
-	if cfg.MemoryMax > 0 || cfg.PidsMax > 0 {
-		removeStale(cfg.Server)
-	}
+	removeStale(cfg.Server)
 	if err := extract(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("extract python runtime: %w", err)
 	}
@@ -212,6 +211,10 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		quarantine: map[string]quarantined{}, gate: newOutputGate(cfg.Logger, cfg.OutputRate, cfg.OutputBurst),
 		logGate: newOutputGate(cfg.Logger, 8*cfg.OutputRate, 8*cfg.OutputBurst), ws: make([]*worker, cfg.Workers)}
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	var err error
+	if r.loads, err = newLoadsGroup(cfg.Server); err != nil {
+		r.log.Info("imports run at the services' CPU priority: this system does not let the server give them a lower one", "why", err.Error())
+	}
 	if cfg.OnQuarantine != nil {
 		r.notes = make(chan Quarantine, 256)
 		go r.notify()
@@ -234,7 +237,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	reps := make([]reply, len(ws))
 	var wg sync.WaitGroup
 	for i, w := range ws {
-		wg.Go(func() { reps[i], errs[i] = r.roundTrip(ctx, w, newPing(), cfg.StartTimeout) })
+		wg.Go(func() { reps[i], errs[i] = r.ping(ctx, w, cfg.StartTimeout) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -446,6 +449,15 @@ func (r *Runtime) Close() error {
 			w.kill("the runtime was closed")
 		}
 	}
+	for _, w := range ws {
+		if w != nil {
+			select {
+			case <-w.exited:
+			case <-time.After(2 * time.Second): // killed above; its guard takes the tree down at once
+			}
+		}
+	}
+	r.loads.remove()
 	r.gate.stop()
 	r.logGate.stop()
 	return nil

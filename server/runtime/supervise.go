@@ -212,7 +212,7 @@ func (r *Runtime) restartLocked(ctx context.Context, slot int) error {
 			return err
 		}
 		// The interpreter's start is not the first module's import: on a busy machine it may take longer.
-		if _, err := r.roundTrip(ctx, w, newPing(), r.cfg.StartTimeout); err != nil {
+		if _, err := r.ping(ctx, w, r.cfg.StartTimeout); err != nil {
 			if !errors.Is(err, errWorkerExited) {
 				w.kill("it did not start within " + r.cfg.StartTimeout.String())
 			}

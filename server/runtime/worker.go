@@ -39,6 +39,9 @@ type worker struct {
 	drained   chan struct{}        // closed when pending empties while a load waits
 	explained bool                 // it died while killed or loading: not a crash of its own; set before exited
 	noStart   bool                 // it never answered its first ping: not a module's crash either
+
+	pid     atomic.Int64 // the python process (its main thread, the loader), from its first ping
+	boosted atomic.Bool  // its loader was moved out of the idle cgroup because it starved (loads_linux.go)
 }
 
 // pipeWriter writes whole lines to one of the worker's pipes, one at a time, each within a deadline.
@@ -96,6 +99,9 @@ func (r *Runtime) spawnLocked(slot int, replaying bool) (*worker, error) {
 	}
 	if procs := cg.procs(); len(procs) > 0 {
 		cmd.Env = append(cmd.Env, "ZATO_CGROUP_PROCS="+strings.Join(procs, string(os.PathListSeparator)))
+	}
+	if tasks := r.loads.tasks(); tasks != "" {
+		cmd.Env = append(cmd.Env, "ZATO_LOADS_TASKS="+tasks)
 	}
 	cmd.Dir = r.cfg.Dir
 	pl, err := plumb(cmd)
@@ -307,6 +313,15 @@ func (e *workerExit) Is(target error) bool { return target == errWorkerExited }
 
 func exitOf(w *worker) error { return &workerExit{killedBecause: w.killedBecause(), oom: w.oom} }
 
+// ping waits for w to answer, which it does once its interpreter is up, and notes its pid.
+func (r *Runtime) ping(ctx context.Context, w *worker, timeout time.Duration) (reply, error) {
+	rep, err := r.roundTrip(ctx, w, newPing(), timeout)
+	if err == nil && rep.PID > 0 {
+		w.pid.Store(int64(rep.PID))
+	}
+	return rep, err
+}
+
 // roundTrip sends one request to w and waits for its reply, all within timeout. It neither kills nor replaces w: on
 // errTimeout (the worker did not read the request in time, or did not answer it) the caller decides.
 func (r *Runtime) roundTrip(ctx context.Context, w *worker, req request, timeout time.Duration) (reply, error) {
@@ -326,6 +341,9 @@ func (r *Runtime) roundTrip(ctx context.Context, w *worker, req request, timeout
 		w.loadingID = h.ID
 	}
 	w.pmu.Unlock()
+	if loaderOp(h.Op) {
+		defer r.loads.during(w)()
+	}
 	defer func() {
 		w.pmu.Lock()
 		w.forgetLocked(h.ID)

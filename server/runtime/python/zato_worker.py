@@ -634,6 +634,15 @@ def main():
     shared = queue.SimpleQueue() if LOADS is None else None
     reader = threading.Thread(target=read_requests, args=(REQUESTS, shared, pool), name='zato-requests', daemon=True)
     reader.start()
+    # Imports at idle CPU priority (the server's loads cgroup): this thread, and whatever an import starts, yield a
+    # CPU at once to the threads that read requests and run services, which stay where they are.
+    loads = os.environ.pop('ZATO_LOADS_TASKS', '')
+    if loads:
+        try:
+            with open(loads, 'w') as f:
+                f.write(str(threading.get_native_id()))
+        except OSError as e:
+            sys.stderr.write('zato: imports run at the services\' CPU priority: %s\n' % e)
     if shared is None:
         for req in requests(LOADS, 'loads'):
             handle(req)

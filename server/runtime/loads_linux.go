@@ -1,0 +1,126 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Loads run at idle CPU priority where the system lets the server make a cpu cgroup (v1's cpu hierarchy, with
+// cpu.idle: Linux 5.15 or later). Each worker's main thread, which imports the modules and replays them into a new
+// worker, moves itself into one cgroup of the runtime whose cpu.idle is 1, and so does everything an import starts
+// (forks, subprocesses and threads inherit it); the thread that reads requests, and the threads that run the
+// services, stay at the server's priority. The scheduler then gives a CPU to a service's request at once, however
+// many imports, forks and restarts are running: nice values and low cpu.shares did not (they change shares, not
+// who waits on wakeup). An idle cgroup gets next to nothing while other work keeps every CPU busy, so a load that
+// waits for a CPU more than half the time is moved back to the server's priority until it ends (boost), and the next
+// load starts idle again: on a busy server a deployment takes a little longer, never for ever.
+
+// loadsGroup is the runtime's idle cpu cgroup.
+type loadsGroup struct {
+	dir    string
+	normal string // the tasks file of the server's own cpu cgroup: where a boosted loader goes
+}
+
+// starvedTick and starvedShare decide a boost: the loader waited for a CPU more than starvedShare of a tick.
+const (
+	starvedTick  = 100 * time.Millisecond
+	starvedShare = 2 // more than 1/2
+)
+
+// newLoadsGroup makes the runtime's idle cpu cgroup, or says why it cannot.
+func newLoadsGroup(server string) (*loadsGroup, error) {
+	mount := mounts()["cpu"]
+	if mount == "" {
+		return nil, errors.New("no cpu cgroup hierarchy (cgroup v1) to put the imports in")
+	}
+	parent := filepath.Join(mount, ownPaths()["cpu"])
+	if _, err := os.Stat(filepath.Join(parent, "cpu.idle")); err != nil {
+		return nil, errors.New("the kernel's cpu cgroups have no cpu.idle (Linux 5.15 or later)")
+	}
+	// Sequence 0 of the server's process: the workers' own cgroups count from 1, and removeStale reads the pid.
+	dir := filepath.Join(parent, fmt.Sprintf("zato-%s-%d-0", safeName(server), os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	if err := write(dir, "cpu.idle", "1"); err != nil {
+		_ = os.Remove(dir)
+		return nil, err
+	}
+	return &loadsGroup{dir: dir, normal: filepath.Join(parent, "tasks")}, nil
+}
+
+// tasks is the file a worker's main thread writes its thread id into; "" without the group.
+func (g *loadsGroup) tasks() string {
+	if g == nil {
+		return ""
+	}
+	return filepath.Join(g.dir, "tasks")
+}
+
+// remove deletes the cgroup once the workers are gone; removeStale takes it otherwise, at the next start.
+func (g *loadsGroup) remove() {
+	if g != nil {
+		_ = os.Remove(g.dir)
+	}
+}
+
+// during watches one load of the worker whose main thread is tid, until the returned func is called: a loader that
+// was boosted for an earlier load is made idle again first, and one that starves now is boosted.
+func (g *loadsGroup) during(w *worker) (end func()) {
+	tid := int(w.pid.Load())
+	if g == nil || tid <= 0 {
+		return func() {}
+	}
+	if w.boosted.Load() {
+		if write(g.dir, "tasks", strconv.Itoa(tid)) == nil {
+			w.boosted.Store(false)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(starvedTick)
+		defer t.Stop()
+		last, ok := runDelay(tid)
+		for ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			now, ok2 := runDelay(tid)
+			if !ok2 {
+				return
+			}
+			if now-last > starvedTick/starvedShare {
+				if os.WriteFile(g.normal, []byte(strconv.Itoa(tid)), 0o644) == nil {
+					w.boosted.Store(true)
+				}
+				return
+			}
+			last = now
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// runDelay is how long the thread has waited for a CPU in all, from /proc/<tid>/schedstat (its second field).
+func runDelay(tid int) (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/schedstat")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(f[1], 10, 64)
+	return time.Duration(ns), err == nil
+}
