@@ -60,6 +60,9 @@ func (w *worker) score() int {
 	if w.replaying.Load() {
 		n += scoreBusy
 	}
+	if w.retiring.Load() {
+		return scoreGone // about to be replaced: what picks it waits for its replacement
+	}
 	return n
 }
 
@@ -113,6 +116,32 @@ func (r *Runtime) unloadElsewhere(ctx context.Context, except int, name string) 
 		}
 		if _, err := r.roundTrip(ctx, w, newUnload(name), r.cfg.ImportTimeout); errors.Is(err, errTimeout) {
 			w.kill("unloading the quarantined " + name + " took longer than " + r.cfg.ImportTimeout.String())
+		}
+	}
+}
+
+// retireElsewhere replaces every worker but except, now that name is quarantined for killing the worker after its
+// import; r.loadMu is held. Unloading it would not do: what its import started (threads, timers, processes) goes on
+// running in the workers that imported it, and would kill them once more. Each worker gets drainMax for the
+// invocations in flight, then is killed and replayed without it; new invocations wait for the new worker meanwhile.
+func (r *Runtime) retireElsewhere(ctx context.Context, except int, name string) {
+	for slot := range r.ws {
+		if slot == except {
+			continue
+		}
+		r.mu.Lock()
+		w := r.ws[slot]
+		r.mu.Unlock()
+		select {
+		case <-w.exited:
+			continue // its replay leaves the module out
+		default:
+		}
+		w.retiring.Store(true)
+		w.drain(drainMax)
+		w.kill(name + " was quarantined, and what its import started goes with the worker")
+		if err := r.restartLocked(context.WithoutCancel(ctx), slot); err != nil && !errors.Is(err, ErrClosed) {
+			r.log.Error("restarting a python worker failed", "worker", slot, "err", err)
 		}
 	}
 }

@@ -310,3 +310,37 @@ func TestCorpusCanaryKeepsAnswering(t *testing.T) {
 	gone(t, guard, 0, all...)
 	sids.Range(func(k, _ any) bool { gone(t, 0, k.(int)); return true })
 }
+
+// With several workers, quarantining a time bomb takes what it started away from every worker that imported it (each
+// is replaced without it): no worker dies of it after the quarantine, and no invocation fails.
+func TestTimeBombGoesWithEveryWorker(t *testing.T) {
+	q := make(quarantines, 16)
+	r, _ := start(t, Config{Workers: 2, OnQuarantine: q.hook})
+	load(t, r, "canary.py", canary)
+	if res := load(t, r, "bomb.py", bomb); res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	q.wait(t, "bomb.py", 30*time.Second)
+	pids := func() []int64 {
+		var out []int64
+		for slot := range r.ws {
+			w, err := r.acquire(context.Background(), slot, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, w.pid.Load())
+		}
+		return out
+	}
+	before := pids()
+	// Three times the fuse (0.3 s): a worker still holding the bomb's timer would die meanwhile.
+	for end := time.Now().Add(900 * time.Millisecond); time.Now().Before(end); {
+		if _, err := call(t, r, "canary.ping", ""); err != nil {
+			t.Fatalf("an invocation failed after the quarantine: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // the canary's pace; the loop is bounded by end
+	}
+	if after := pids(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("a worker died after the quarantine: pids %v, then %v", before, after)
+	}
+}

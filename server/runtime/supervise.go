@@ -53,6 +53,13 @@ func (r *Runtime) acquire(ctx context.Context, slot int, holdsLoadMu bool) (*wor
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		if w.retiring.Load() { // about to be killed and replaced: wait for that
+			select {
+			case <-w.exited:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
 		select {
 		case <-w.exited: // died between requests
 			if err := r.replace(ctx, w, holdsLoadMu); err != nil {
@@ -95,7 +102,7 @@ func (r *Runtime) replace(ctx context.Context, dead *worker, holdsLoadMu bool) e
 		r.log.Warn("the python worker exited", "worker", dead.slot, "status", fmt.Sprint(dead.exitErr))
 		wait, blamed := r.crashedLocked(time.Now(), dead.exitErr)
 		if blamed != "" {
-			r.unloadElsewhere(ctx, dead.slot, blamed) // the other workers still hold it
+			r.retireElsewhere(ctx, dead.slot, blamed) // the other workers still hold it, and what it started
 		}
 		if wait > 0 {
 			r.log.Warn("the python worker keeps exiting: its restart waits", "for", wait)

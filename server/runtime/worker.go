@@ -40,8 +40,9 @@ type worker struct {
 	explained bool                 // it died while killed or loading: not a crash of its own; set before exited
 	noStart   bool                 // it never answered its first ping: not a module's crash either
 
-	pid     atomic.Int64 // the python process (its main thread, the loader), from its first ping
-	boosted atomic.Bool  // its loader was moved out of the idle cgroup because it starved (loads_linux.go)
+	pid      atomic.Int64 // the python process (its main thread, the loader), from its first ping
+	boosted  atomic.Bool  // its loader was moved out of the idle cgroup because it starved (loads_linux.go)
+	retiring atomic.Bool  // it holds a module quarantined for what it started: it is replaced, send it nothing new
 }
 
 // pipeWriter writes whole lines to one of the worker's pipes, one at a time, each within a deadline.
