@@ -24,20 +24,23 @@ import (
 
 var (
 	buildOnce sync.Once
+	buildDir  string
 	buildPath string
 	buildErr  error
 )
 
-// ZatoBinary builds cmd/zato once per test process and returns its path.
+// ZatoBinary builds cmd/zato once per test process and returns its path. Main removes it when the tests end; a
+// build left by a test process that died (a timeout's panic, a kill) is removed by the next one.
 func ZatoBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "zato-testbin-")
+		removeStaleBuilds()
+		dir, err := os.MkdirTemp("", fmt.Sprintf("zato-testbin-%d-", os.Getpid()))
 		if err != nil {
 			buildErr = err
 			return
 		}
-		buildPath = filepath.Join(dir, "zato")
+		buildDir, buildPath = dir, filepath.Join(dir, "zato")
 		cmd := exec.Command("go", "build", "-o", buildPath, "github.com/zato-go/zato/cmd/zato")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -48,6 +51,38 @@ func ZatoBinary(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return buildPath
+}
+
+// Main runs a package's tests, then removes the binary ZatoBinary built (about 40 MB a test process); a package
+// whose tests start clusters calls it from its TestMain.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	return code
+}
+
+// removeStaleBuilds removes the builds of test processes that are gone: zato-testbin-<pid>-*.
+func removeStaleBuilds() {
+	if _, err := os.Stat("/proc/self"); err != nil {
+		return // no /proc to tell which processes run
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "zato-testbin-*"))
+	for _, d := range dirs {
+		f := strings.Split(filepath.Base(d), "-")
+		if len(f) != 4 {
+			continue
+		}
+		pid, err := strconv.Atoi(f[2])
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + f[2]); !errors.Is(err, os.ErrNotExist) {
+			continue // its process runs
+		}
+		_ = os.RemoveAll(d)
+	}
 }
 
 // Options of StartCluster.
