@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,50 +27,18 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 	mustStatus(t, deploy(t, cl, "canary_svc.py", fmt.Sprintf(greet, 1)), "deployed")
 
 	// The canary: every server, all along.
-	stop := make(chan struct{})
-	var mu sync.Mutex
-	var canaryErrs []string
-	var current atomic.Value // the module deploying, to tell what the slowest answers coincided with
-	current.Store("")
-	type sample struct {
-		took           time.Duration
-		server, during string
-	}
-	var samples []sample
-	var wg sync.WaitGroup
+	clients := map[string]*deployclient.Client{}
 	for _, s := range c.Servers {
-		wg.Add(1)
-		// The first call of a client pays for checking its password (bcrypt, about 100 ms; the server remembers it
-		// afterwards): that is the API's door, not the isolation measured here.
 		sc := client(t, c, s.URL)
-		if _, err := sc.Invoke(ctx(t), "canary-svc.greet", []byte(`{"name": "c"}`)); err != nil {
+		if _, err := sc.Invoke(ctx(t), "canary-svc.greet", []byte(`{"name": "c"}`)); err != nil { // pays for bcrypt
 			t.Fatal(err)
 		}
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-				start, during := time.Now(), current.Load().(string)
-				ictx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				_, err := sc.Invoke(ictx, "canary-svc.greet", []byte(`{"name": "c"}`))
-				cancel()
-				mu.Lock()
-				if err != nil {
-					canaryErrs = append(canaryErrs, s.Name+": "+err.Error())
-				} else {
-					samples = append(samples, sample{time.Since(start), s.Name, during})
-				}
-				mu.Unlock()
-			}
-		}()
+		clients[s.Name] = sc
 	}
+	canary := hostile.StartCanary(clients, "canary-svc.greet", []byte(`{"name": "c"}`))
 
 	for _, h := range hostile.Corpus {
-		current.Store(h.Name)
+		canary.During(h.Name)
 		d, err := cl.Deploy(ctx(t), h.Name, []byte(h.Source), "api", nil)
 		if err != nil {
 			t.Fatalf("deploy %s: %v", h.Name, err)
@@ -88,7 +53,7 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 			}
 		}
 	}
-	current.Store("huge")
+	canary.During("huge_reply.get")
 	// A huge reply fails its own invocation, clearly.
 	_, err := cl.Invoke(ctx(t), "huge-reply.get", nil)
 	var ae *deployclient.APIError
@@ -97,8 +62,7 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 	}
 	// The canary ends with the corpus: the checks below make new clients, whose first calls pay for checking a
 	// password (bcrypt), which is the API's door and not what the corpus does to the cluster.
-	close(stop)
-	wg.Wait()
+	samples, canaryErrs := canary.Stop()
 	// A module deployed after the corpus deploys and serves everywhere.
 	mustStatus(t, deploy(t, cl, "after_corpus.py", fmt.Sprintf(greet, 2)), "deployed")
 	for _, s := range c.Servers {
@@ -110,10 +74,10 @@ func TestHostileModulesDoNotHarmTheCluster(t *testing.T) {
 		t.Errorf("the canary failed %d times while the corpus deployed, first: %s", len(canaryErrs), canaryErrs[0])
 	}
 	if n := len(samples); n > 0 {
-		slices.SortFunc(samples, func(a, b sample) int { return cmp.Compare(a.took, b.took) })
-		t.Logf("FIGURE canary-p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d invocations", ms(samples[n/2].took), ms(samples[n*99/100].took), ms(samples[n-1].took), n)
+		slices.SortFunc(samples, func(a, b hostile.Sample) int { return cmp.Compare(a.Took, b.Took) })
+		t.Logf("FIGURE canary-p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d invocations", ms(samples[n/2].Took), ms(samples[n*99/100].Took), ms(samples[n-1].Took), n)
 		for _, x := range slices.Backward(samples[max(0, n-5):]) {
-			t.Logf("  slow: %.2f ms on %s while %s deployed", ms(x.took), x.server, x.during)
+			t.Logf("  slow: %.2f ms on %s while %s deployed", ms(x.Took), x.Server, x.During)
 		}
 	}
 

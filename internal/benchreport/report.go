@@ -234,6 +234,8 @@ func write(recs []benchout.Record, mdPath, docs string) error {
 	row("the same, with 3 broken modules (hang, exit, syntax error)", r, ok, 500*fl.py, "", "< 2 s")
 	r, ok = f.get("BenchmarkWorkerRestart", "modules", "508")
 	row("python worker restart, 500 modules and the hostile corpus held (invoke timeout to serving again)", r, ok, 508*fl.py, "", "")
+	r, ok = f.get("BenchmarkCanaryDuringCorpus", "servers", "2")
+	row("a service on every server while the hostile corpus deploys (the canary, 2 servers)", r, ok, rtt, " RTT", "p99 < 10 ms")
 	for _, r := range f.all("BenchmarkStartToLive") {
 		n := r.Label("modules")
 		row(fmt.Sprintf("start to live, %d modules held (fastest / mean / slowest)", n), r, true, float64(n)*fl.py, "", "",
@@ -371,7 +373,10 @@ const method = `## Method
 - **Restart** with 500 modules (and with 3 broken ones besides): 3 restarts each. **Worker restart**
   (` + "`BenchmarkWorkerRestart`" + `): one server with one python worker holding 500 modules and issue 11's hostile corpus
   (fork, spawn, threads, closed fds, 25 MB printed at import); a service that never answers has the worker killed at
-  the invoke timeout (1 s), and the figure is the time from then until the replay is over, 3 times.
+  the invoke timeout (1 s), and the figure is the time from then until the replay is over, 3 times. **Canary**
+  (` + "`BenchmarkCanaryDuringCorpus`" + `): a trivial service invoked on each server of a 2-server cluster every 20 ms
+  while the whole corpus is deployed 5 times over (a new version of each module each round, so each is imported
+  again) and its 70 MiB reply asked for; the figure is every answer of the canary.
 - **Language server** benchmarks (lsp/) run for Go's default benchtime (1 s each) against a 2-server cluster.
 - **Floor**: 200 samples each, at the start and at the end of the run, in the same temp dir filesystem as the
   clusters: an SQLite WAL commit with synchronous=FULL of a row holding the module, an atomic write (temp file,
