@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/zato-go/zato/internal/testenv"
+	"github.com/zato-go/zato/server/config"
 )
 
 const greet = `from zato.server.service import Service
@@ -62,7 +63,7 @@ func TestDeployConfirmedByEveryServer(t *testing.T) {
 		t.Fatalf("receiving server's log lacks the upload line")
 	}
 	// The environment's servers share the machine's cores: each schedules Go code on its share.
-	if log, want := readLog(t, c, d.ReceivedBy), fmt.Sprintf("max_procs=%d", max(1, runtime.NumCPU()/len(c.Servers))); !strings.Contains(log, want) {
+	if log, want := readLog(t, c, d.ReceivedBy), fmt.Sprintf("max_procs=%d", config.SharedMaxProcs(runtime.NumCPU(), len(c.Servers))); !strings.Contains(log, want) {
 		t.Fatalf("receiving server's log lacks %s", want)
 	}
 

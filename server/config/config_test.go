@@ -50,8 +50,13 @@ func TestCreateEnvAndLoad(t *testing.T) {
 			t.Errorf("got %q, want %q", got, want)
 		}
 	}
-	// The three servers share this machine's cores.
-	if want := max(1, runtime.NumCPU()/3); s.MaxProcs != want {
+	// The three servers share this machine's cores, with 2 at least.
+	for _, c := range []struct{ cpus, servers, want int }{{1, 2, 1}, {2, 2, 2}, {2, 16, 2}, {8, 2, 4}, {32, 3, 10}} {
+		if got := SharedMaxProcs(c.cpus, c.servers); got != c.want {
+			t.Errorf("%d servers on %d cores: max_procs %d, want %d", c.servers, c.cpus, got, c.want)
+		}
+	}
+	if want := SharedMaxProcs(runtime.NumCPU(), 3); s.MaxProcs != want {
 		t.Errorf("max_procs %d, want %d", s.MaxProcs, want)
 	}
 	if s.Port != 21001 || s.ImportTimeout != 2*time.Second || s.PickupPoll != 500*time.Millisecond || s.BackupHistory != 100 || s.DeleteAfterPickUp {
