@@ -97,16 +97,23 @@ func (r *Runtime) deployAll(ctx context.Context, req request, what string) (repl
 	return first, nil
 }
 
+// others returns the current worker of every slot but except.
+func (r *Runtime) others(except int) []*worker {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*worker
+	for slot, w := range r.ws {
+		if slot != except {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 // unloadElsewhere unloads a module that was just quarantined from every worker but except; r.loadMu is held. A worker
 // that does not answer in time is killed: its replay leaves the module out.
 func (r *Runtime) unloadElsewhere(ctx context.Context, except int, name string) {
-	for slot := range r.ws {
-		if slot == except {
-			continue
-		}
-		r.mu.Lock()
-		w := r.ws[slot]
-		r.mu.Unlock()
+	for _, w := range r.others(except) {
 		select {
 		case <-w.exited:
 			continue // its replay leaves the module out
@@ -125,13 +132,7 @@ func (r *Runtime) unloadElsewhere(ctx context.Context, except int, name string) 
 // running in the workers that imported it, and would kill them once more. Each worker gets drainMax for the
 // invocations in flight, then is killed and replayed without it; new invocations wait for the new worker meanwhile.
 func (r *Runtime) retireElsewhere(ctx context.Context, except int, name string) {
-	for slot := range r.ws {
-		if slot == except {
-			continue
-		}
-		r.mu.Lock()
-		w := r.ws[slot]
-		r.mu.Unlock()
+	for _, w := range r.others(except) {
 		select {
 		case <-w.exited:
 			continue // its replay leaves the module out
@@ -140,8 +141,8 @@ func (r *Runtime) retireElsewhere(ctx context.Context, except int, name string) 
 		w.retiring.Store(true)
 		w.drain(drainMax)
 		w.kill(name + " was quarantined, and what its import started goes with the worker")
-		if err := r.restartLocked(context.WithoutCancel(ctx), slot); err != nil && !errors.Is(err, ErrClosed) {
-			r.log.Error("restarting a python worker failed", "worker", slot, "err", err)
+		if err := r.restartLocked(context.WithoutCancel(ctx), w.slot); err != nil && !errors.Is(err, ErrClosed) {
+			r.log.Error("restarting a python worker failed", "worker", w.slot, "err", err)
 		}
 	}
 }
