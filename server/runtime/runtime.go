@@ -449,15 +449,7 @@ func (r *Runtime) Close() error {
 			w.kill("the runtime was closed")
 		}
 	}
-	for _, w := range ws {
-		if w != nil {
-			select {
-			case <-w.exited:
-			case <-time.After(2 * time.Second): // killed above; its guard takes the tree down at once
-			}
-		}
-	}
-	r.loads.remove()
+	r.loads.remove() // every worker has exited: the loop above waits, or kills and waits
 	r.gate.stop()
 	r.logGate.stop()
 	return nil
