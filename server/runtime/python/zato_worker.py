@@ -559,8 +559,9 @@ def at_least(value, limit, budget=100000):
 def op_invoke(req):
     try:
         out = run_service(req['service'], req.get('payload'), req.get('cid'))
-        if at_least(out, MAX_REPLY) > MAX_REPLY:
-            return too_large(req['service'], at_least(out, MAX_REPLY), 'at least ')
+        bound = at_least(out, MAX_REPLY)
+        if bound > MAX_REPLY:
+            return too_large(req['service'], bound, 'at least ')
         body = json.dumps(out, default=_not_serializable)
     except InvokeFailure as e:
         return {'ok': False, 'status': e.status or 500, 'error': {'type': e.type, 'message': clip(e.message), 'traceback': clip(e.tb)}}
