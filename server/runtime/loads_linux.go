@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -24,7 +23,7 @@ import (
 // loadsGroup is the runtime's idle cpu cgroup.
 type loadsGroup struct {
 	dir    string
-	normal string // the tasks file of the server's own cpu cgroup: where a boosted loader goes
+	parent string // the server's own cpu cgroup: where a boosted loader goes
 }
 
 // starvedTick and starvedShare decide a boost: the loader waited for a CPU more than starvedShare of a tick.
@@ -52,7 +51,7 @@ func newLoadsGroup(server string) (*loadsGroup, error) {
 		_ = os.Remove(dir)
 		return nil, err
 	}
-	return &loadsGroup{dir: dir, normal: filepath.Join(parent, "tasks")}, nil
+	return &loadsGroup{dir: dir, parent: parent}, nil
 }
 
 // tasks is the file a worker's main thread writes its thread id into; "" without the group.
@@ -82,8 +81,7 @@ func (g *loadsGroup) during(w *worker) (end func()) {
 			w.boosted.Store(false)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		t := time.NewTicker(starvedTick)
@@ -91,7 +89,7 @@ func (g *loadsGroup) during(w *worker) (end func()) {
 		last, ok := runDelay(tid)
 		for ok {
 			select {
-			case <-ctx.Done():
+			case <-stop:
 				return
 			case <-t.C:
 			}
@@ -100,7 +98,7 @@ func (g *loadsGroup) during(w *worker) (end func()) {
 				return
 			}
 			if now-last > starvedTick/starvedShare {
-				if os.WriteFile(g.normal, []byte(strconv.Itoa(tid)), 0o644) == nil {
+				if write(g.parent, "tasks", strconv.Itoa(tid)) == nil {
 					w.boosted.Store(true)
 				}
 				return
@@ -108,7 +106,7 @@ func (g *loadsGroup) during(w *worker) (end func()) {
 			last = now
 		}
 	}()
-	return func() { cancel(); <-done }
+	return func() { close(stop); <-done }
 }
 
 // runDelay is how long the thread has waited for a CPU in all, from /proc/<tid>/schedstat (its second field).
