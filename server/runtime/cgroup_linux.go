@@ -84,8 +84,11 @@ func mounts() map[string]string {
 }
 
 // ownPaths returns the server's own cgroup path in each hierarchy: "" for v2, else by v1 controller.
-func ownPaths() map[string]string {
-	b, err := os.ReadFile("/proc/self/cgroup")
+func ownPaths() map[string]string { return cgroupPaths("/proc/self/cgroup") }
+
+// cgroupPaths reads a /proc/<pid>/cgroup file: the cgroup path in each hierarchy, "" for v2, else by v1 controller.
+func cgroupPaths(file string) map[string]string {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil
 	}

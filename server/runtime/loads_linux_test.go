@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -27,21 +26,11 @@ func loadsOrSkip(t *testing.T) {
 // cpuCgroup is the cpu cgroup a thread is in, from /proc/<tid>/cgroup.
 func cpuCgroup(t *testing.T, tid int) string {
 	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/cgroup")
-	if err != nil {
-		t.Fatal(err)
+	p, ok := cgroupPaths("/proc/" + strconv.Itoa(tid) + "/cgroup")["cpu"]
+	if !ok {
+		t.Fatalf("thread %d is in no cpu cgroup", tid)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if parts := strings.SplitN(line, ":", 3); len(parts) == 3 {
-			for _, c := range strings.Split(parts[1], ",") {
-				if c == "cpu" {
-					return parts[2]
-				}
-			}
-		}
-	}
-	t.Fatalf("thread %d is in no cpu cgroup: %s", tid, b)
-	return ""
+	return p
 }
 
 // The thread that imports, and what an import starts, run in the runtime's idle cpu cgroup; the threads that read
