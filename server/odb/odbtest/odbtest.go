@@ -501,10 +501,9 @@ func testMarkOffline(t *testing.T, a, b odb.Store) {
 	d3 := deploy(t, a, "z.py", "3", "s1", "pending", "s2", "failed")
 	ok(t, b.MarkOffline(ctx, "s2"))
 	ok(t, b.MarkOffline(ctx, "unknown"))
-	status := func(id int64) []odb.Status { return statuses(t, a, id) }
-	equal(t, "d1", status(d1.ID), []odb.Status{odb.StatusPending, odb.StatusOffline})
-	equal(t, "d2", status(d2.ID), []odb.Status{odb.StatusDeployed, odb.StatusOffline})
-	equal(t, "d3", status(d3.ID), []odb.Status{odb.StatusPending, odb.StatusFailed})
+	equal(t, "d1", statuses(t, a, d1.ID), []odb.Status{odb.StatusPending, odb.StatusOffline})
+	equal(t, "d2", statuses(t, a, d2.ID), []odb.Status{odb.StatusDeployed, odb.StatusOffline})
+	equal(t, "d3", statuses(t, a, d3.ID), []odb.Status{odb.StatusPending, odb.StatusFailed})
 	equal(t, "PendingFor(s2)", len(must(a.PendingFor(ctx, "s2"))(t)), 0)
 	equal(t, "PendingFor(s1)", len(must(a.PendingFor(ctx, "s1"))(t)), 2)
 }
@@ -518,11 +517,10 @@ func testSupersedePending(t *testing.T, a, b odb.Store) {
 	y1 := deploy(t, a, "y.py", "1", "s1", "pending", "s2", "pending")
 	ok(t, b.SupersedePending(ctx, "s2"))
 	ok(t, b.SupersedePending(ctx, "unknown"))
-	status := func(id int64) []odb.Status { return statuses(t, a, id) }
-	equal(t, "x1", status(x1.ID), []odb.Status{odb.StatusPending, odb.StatusOffline})
-	equal(t, "x2", status(x2.ID), []odb.Status{odb.StatusPending, odb.StatusDeployed})
-	equal(t, "x3 (the newest of x.py)", status(x3.ID), []odb.Status{odb.StatusPending, odb.StatusPending})
-	equal(t, "y1 (the newest of y.py)", status(y1.ID), []odb.Status{odb.StatusPending, odb.StatusPending})
+	equal(t, "x1", statuses(t, a, x1.ID), []odb.Status{odb.StatusPending, odb.StatusOffline})
+	equal(t, "x2", statuses(t, a, x2.ID), []odb.Status{odb.StatusPending, odb.StatusDeployed})
+	equal(t, "x3 (the newest of x.py)", statuses(t, a, x3.ID), []odb.Status{odb.StatusPending, odb.StatusPending})
+	equal(t, "y1 (the newest of y.py)", statuses(t, a, y1.ID), []odb.Status{odb.StatusPending, odb.StatusPending})
 }
 
 func testSources(t *testing.T, a, b odb.Store) {
