@@ -24,8 +24,11 @@ class Ping(Service):
         self.response.payload = {'n': %d}
 `
 
-func newClient(b *testing.B, c *testenv.Cluster) *deployclient.Client {
-	cl, err := deployclient.New(deployclient.Config{URL: c.URL, Username: c.Username, Password: c.Password, Timeout: 30 * time.Second})
+func newClient(b *testing.B, c *testenv.Cluster) *deployclient.Client { return clientOf(b, c, c.URL) }
+
+// clientOf is a client of the cluster's API at url (one server's, or the cluster's own).
+func clientOf(b *testing.B, c *testenv.Cluster, url string) *deployclient.Client {
+	cl, err := deployclient.New(deployclient.Config{URL: url, Username: c.Username, Password: c.Password, Timeout: 30 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -25,10 +25,7 @@ func BenchmarkCanaryDuringCorpus(b *testing.B) {
 	}
 	clients := map[string]*deployclient.Client{}
 	for _, s := range c.Servers {
-		sc, err := deployclient.New(deployclient.Config{URL: s.URL, Username: c.Username, Password: c.Password, Timeout: 30 * time.Second})
-		if err != nil {
-			b.Fatal(err)
-		}
+		sc := clientOf(b, c, s.URL)
 		if _, err := sc.Invoke(ctx, "canary.ping", nil); err != nil { // pays for bcrypt, the API's door
 			b.Fatal(err)
 		}
