@@ -24,7 +24,6 @@ import (
 
 var (
 	buildOnce sync.Once
-	buildDir  string
 	buildPath string
 	buildErr  error
 )
@@ -40,7 +39,7 @@ func ZatoBinary(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		buildDir, buildPath = dir, filepath.Join(dir, "zato")
+		buildPath = filepath.Join(dir, "zato")
 		cmd := exec.Command("go", "build", "-o", buildPath, "github.com/zato-go/zato/cmd/zato")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -57,8 +56,8 @@ func ZatoBinary(t testing.TB) string {
 // whose tests start clusters calls it from its TestMain.
 func Main(m *testing.M) int {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
+	if buildPath != "" {
+		_ = os.RemoveAll(filepath.Dir(buildPath))
 	}
 	return code
 }
