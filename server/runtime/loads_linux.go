@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,14 +17,19 @@ import (
 // (forks, subprocesses and threads inherit it); the thread that reads requests, and the threads that run the
 // services, stay at the server's priority. The scheduler then gives a CPU to a service's request at once, however
 // many imports, forks and restarts are running: nice values and low cpu.shares did not (they change shares, not
-// who waits on wakeup). An idle cgroup gets next to nothing while other work keeps every CPU busy, so a load that
-// waits for a CPU more than half the time is moved back to the server's priority until it ends (boost), and the next
-// load starts idle again: on a busy server a deployment takes a little longer, never for ever.
+// who waits on wakeup). An idle cgroup gets next to nothing while other work keeps every CPU busy, so when a load
+// waits for a CPU more than half the time the cgroup is made an ordinary one until that load ends (boost), and the
+// next load starts idle again: on a busy server a deployment takes a little longer, never for ever.
+//
+// Threads never move between cgroups after they start, because moving another thread, or a whole process, takes a
+// lock that holds every fork, exit and new thread of the machine for an RCU grace period (milliseconds, more on a
+// busy machine): the loader moves itself, by writing 0 to tasks, which takes no such lock, and a boost flips the
+// cgroup's cpu.idle instead of moving the loader out.
 
 // loadsGroup is the runtime's idle cpu cgroup.
 type loadsGroup struct {
-	dir    string
-	parent string // the server's own cpu cgroup: where a boosted loader goes
+	dir     string
+	boosted atomic.Bool // cpu.idle is 0: a load starved
 }
 
 // starvedTick and starvedShare decide a boost: the loader waited for a CPU more than starvedShare of a tick.
@@ -51,10 +57,10 @@ func newLoadsGroup(server string) (*loadsGroup, error) {
 		_ = os.Remove(dir)
 		return nil, err
 	}
-	return &loadsGroup{dir: dir, parent: parent}, nil
+	return &loadsGroup{dir: dir}, nil
 }
 
-// tasks is the file a worker's main thread writes its thread id into; "" without the group.
+// tasks is the file a worker's main thread writes 0 into, which moves that thread alone; "" without the group.
 func (g *loadsGroup) tasks() string {
 	if g == nil {
 		return ""
@@ -69,17 +75,15 @@ func (g *loadsGroup) remove() {
 	}
 }
 
-// during watches one load of the worker whose main thread is tid, until the returned func is called: a loader that
-// was boosted for an earlier load is made idle again first, and one that starves now is boosted.
+// during watches one load of the worker whose main thread is tid, until the returned func is called: a cgroup that
+// was boosted for an earlier load is made idle again first, and it is boosted if this load starves.
 func (g *loadsGroup) during(w *worker) (end func()) {
 	tid := int(w.pid.Load())
 	if g == nil || tid <= 0 {
 		return func() {}
 	}
-	if w.boosted.Load() {
-		if write(g.dir, "tasks", strconv.Itoa(tid)) == nil {
-			w.boosted.Store(false)
-		}
+	if g.boosted.Load() && write(g.dir, "cpu.idle", "1") == nil {
+		g.boosted.Store(false)
 	}
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -98,8 +102,8 @@ func (g *loadsGroup) during(w *worker) (end func()) {
 				return
 			}
 			if now-last > starvedTick/starvedShare {
-				if write(g.parent, "tasks", strconv.Itoa(tid)) == nil {
-					w.boosted.Store(true)
+				if write(g.dir, "cpu.idle", "0") == nil {
+					g.boosted.Store(true)
 				}
 				return
 			}

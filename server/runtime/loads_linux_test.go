@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -122,19 +123,31 @@ func TestAStarvingImportIsBoosted(t *testing.T) {
 	if res := load(t, r, "busy_import.py", src); res.Error != nil {
 		t.Fatalf("the import under load: %v", res.Error)
 	}
+	if got := readIdle(t, r.loads.dir); got != "0" {
+		t.Errorf("the starving import was not boosted: cpu.idle is %s", got)
+	}
+	// The next load starts idle again (the check is made at its start: a loader that waits for its next request
+	// does not wait for a CPU, so nothing boosts it meanwhile). The loader never left the idle cgroup.
+	stopHogs()
 	r.mu.Lock()
 	w := r.ws[0]
 	r.mu.Unlock()
-	if !w.boosted.Load() {
-		t.Error("the starving import was not boosted")
-	}
-	// The next load starts idle again: its start moves the loader back (the check is made at once: a loader that
-	// waits for its next request does not wait for a CPU, so nothing boosts it meanwhile).
-	stopHogs()
 	end := r.loads.during(w)
-	got := cpuCgroup(t, int(w.pid.Load()))
+	idle, got := readIdle(t, r.loads.dir), cpuCgroup(t, int(w.pid.Load()))
 	end()
-	if filepath.Base(got) != filepath.Base(r.loads.dir) {
-		t.Errorf("after a boosted load the next one starts in %s, not the idle cgroup", got)
+	if idle != "1" {
+		t.Errorf("after a boosted load the next one starts with cpu.idle %s", idle)
 	}
+	if filepath.Base(got) != filepath.Base(r.loads.dir) {
+		t.Errorf("the loader runs in %s, not the idle cgroup", got)
+	}
+}
+
+func readIdle(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "cpu.idle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }

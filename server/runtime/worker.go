@@ -41,7 +41,6 @@ type worker struct {
 	noStart   bool                 // it never answered its first ping: not a module's crash either
 
 	pid      atomic.Int64 // the python process (its main thread, the loader), from its first ping
-	boosted  atomic.Bool  // its loader was moved out of the idle cgroup because it starved (loads_linux.go)
 	retiring atomic.Bool  // it holds a module quarantined for what it started: it is replaced, send it nothing new
 }
 
