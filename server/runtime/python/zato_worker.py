@@ -588,11 +588,48 @@ LOADER_OPS = ('load', 'import', 'unload', 'replayed')  # run one after another o
 
 
 # A module that forks at import leaves a child sharing the worker's memory: each page the worker writes afterwards is
-# copied first (copy on write), a cost the next invocations would pay, tens of ms in all. A collection right after
-# such a load writes most object pages at once, while the load runs (its worker is given no invocation meanwhile).
+# copied first (copy on write), a cost the next invocations would pay, tens of ms in all. Right after such a load, while
+# it runs (its worker is given no invocation meanwhile, and the loader has the imports' idle CPU priority), every
+# page still shared is copied at once by the kernel (MADV_POPULATE_WRITE), or, before Linux 5.14, a collection writes
+# the pages of the objects it tracks.
 FORKED = threading.Event()
 if __name__ == '__main__' and hasattr(os, 'register_at_fork'):
     os.register_at_fork(after_in_parent=FORKED.set)
+
+
+MADV_POPULATE_WRITE = 23  # Linux 5.14
+
+
+def unshare_pages():
+    """ Copies every page of the worker's private writable memory that is present and shared with a process it forked;
+    False where the kernel cannot. Pages never touched stay unallocated (thread stacks, arenas' free space). """
+    try:
+        import ctypes
+        import struct
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        page = os.sysconf('SC_PAGE_SIZE')
+        ranges = []
+        with open('/proc/self/maps') as maps, open('/proc/self/pagemap', 'rb') as pagemap:
+            for line in maps:
+                f = line.split()
+                if f[1] != 'rw-p':
+                    continue
+                lo, hi = (int(x, 16) for x in f[0].split('-'))
+                pagemap.seek(lo // page * 8)
+                start = None
+                for i, (entry,) in enumerate(struct.iter_unpack('<Q', pagemap.read((hi - lo) // page * 8))):
+                    shared = entry >> 63 and not (entry >> 56) & 1  # present, and not mapped by this process alone
+                    if shared and start is None:
+                        start = i
+                    elif not shared and start is not None:
+                        ranges.append((lo + start * page, (i - start) * page))
+                        start = None
+                if start is not None:
+                    ranges.append((lo + start * page, hi - lo - start * page))
+        return all(libc.madvise(addr, size, MADV_POPULATE_WRITE) == 0 for addr, size in ranges)
+    except Exception:
+        return False
 
 
 def handle(req):
@@ -604,7 +641,8 @@ def handle(req):
         resp = OPS[req['op']](req)
         if FORKED.is_set() and req.get('op') in LOADER_OPS:
             FORKED.clear()
-            gc.collect()
+            if not unshare_pages():
+                gc.collect()
     except BaseException as e:
         resp = {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': clip(str(e)), 'traceback': clip(traceback.format_exc())}}
     head = b'{"id": %d, ' % rid  # first on the line, so that the server can fail the right request with an unreadable one
