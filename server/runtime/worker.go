@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,7 +84,7 @@ func (r *Runtime) spawnLocked(slot int, replaying bool) (*worker, error) {
 		python = *exe
 	}
 	cmd := exec.Command(python, args...)
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", "ZATO_SERVER_NAME="+r.cfg.Server,
+	cmd.Env = append(hugeMalloc(os.Environ()), "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", "ZATO_SERVER_NAME="+r.cfg.Server,
 		"ZATO_MAX_REPLY="+strconv.Itoa(r.cfg.MaxResponse))
 	if replaying {
 		cmd.Env = append(cmd.Env, "ZATO_REPLAYING=1")
@@ -386,4 +387,29 @@ func (r *Runtime) roundTrip(ctx context.Context, w *worker, req request, timeout
 			return reply{}, ctx.Err()
 		}
 	}
+}
+
+// hugeMalloc asks glibc's malloc to back its large blocks with transparent huge pages (glibc 2.35 or later; other C
+// libraries ignore it), unless GLIBC_TUNABLES already says otherwise. A service that builds a large value then takes
+// one page fault per 2 MiB instead of one per 4 KiB: a 70 MiB string costs 14 ms of CPU instead of 270 ms on a virtual
+// machine whose page faults are dear, CPU that the other services' requests no longer wait for.
+func hugeMalloc(env []string) []string {
+	const tunable = "glibc.malloc.hugetlb"
+	for i, kv := range env {
+		v, ok := strings.CutPrefix(kv, "GLIBC_TUNABLES=")
+		switch {
+		case !ok:
+			continue
+		case strings.Contains(v, tunable+"="):
+			return env // the user's own choice
+		case v == "":
+			env = slices.Clone(env)
+			env[i] = "GLIBC_TUNABLES=" + tunable + "=1"
+		default:
+			env = slices.Clone(env)
+			env[i] = kv + ":" + tunable + "=1"
+		}
+		return env
+	}
+	return append(env, "GLIBC_TUNABLES="+tunable+"=1")
 }
