@@ -225,19 +225,7 @@ func TestForkAtImportSharesNoMemory(t *testing.T) {
 	load(t, r, "canary.py", canary)
 	load(t, r, "big.py", "data = [dict(a=i, b=str(i)) for i in range(200000)]\n")
 	load(t, r, "forker.py", "import os, time\nif os.fork() == 0:\n    time.sleep(10**6)\n")
-	r.mu.Lock()
-	pid := int(r.ws[0].pid.Load())
-	r.mu.Unlock()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb := map[string]int{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if name, v, ok := strings.Cut(l, ":"); ok {
-			kb[name], _ = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-		}
-	}
+	kb := workerMemory(t, r)
 	if kb["Anonymous"] < 50<<10 || kb["Shared_Dirty"] > kb["Anonymous"]/20 {
 		t.Errorf("the worker shares %d kB of its %d kB with the child it forked at import", kb["Shared_Dirty"], kb["Anonymous"])
 	}
