@@ -95,9 +95,9 @@ func TestImportsRunAtIdlePriority(t *testing.T) {
 	}
 }
 
-// An import that starves at idle priority, because other work keeps every CPU busy, is moved back to the server's
-// priority: it ends within the import timeout (at idle priority it would need minutes), and the next load starts
-// idle again.
+// An import that starves at idle priority, because other work keeps every CPU busy, has its cgroup made an ordinary
+// one: it ends within the import timeout (at idle priority it would need minutes), and the next load starts idle
+// again.
 func TestAStarvingImportIsBoosted(t *testing.T) {
 	loadsOrSkip(t)
 	r, _ := start(t, Config{Workers: 2, Server: "boost", ImportTimeout: 20 * time.Second})

@@ -397,18 +397,17 @@ func hugeMalloc(env []string) []string {
 	const tunable = "glibc.malloc.hugetlb"
 	for i, kv := range env {
 		v, ok := strings.CutPrefix(kv, "GLIBC_TUNABLES=")
-		switch {
-		case !ok:
+		if !ok {
 			continue
-		case strings.Contains(v, tunable+"="):
-			return env // the user's own choice
-		case v == "":
-			env = slices.Clone(env)
-			env[i] = "GLIBC_TUNABLES=" + tunable + "=1"
-		default:
-			env = slices.Clone(env)
-			env[i] = kv + ":" + tunable + "=1"
 		}
+		if strings.Contains(v, tunable+"=") {
+			return env // the user's own choice
+		}
+		if v != "" {
+			v += ":"
+		}
+		env = slices.Clone(env)
+		env[i] = "GLIBC_TUNABLES=" + v + tunable + "=1"
 		return env
 	}
 	return append(env, "GLIBC_TUNABLES="+tunable+"=1")
