@@ -29,11 +29,21 @@ PR_SET_CHILD_SUBREAPER = 36
 LINUX = sys.platform.startswith('linux')
 
 
+_LIBC = []
+
+
+def _libc():
+    """ The C library, loaded once for prctl, sched_setattr and madvise (an exception where ctypes is missing). """
+    if not _LIBC:
+        import ctypes
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return _LIBC[0]
+
+
 def _prctl(option, arg):
     try:
         import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0) == 0
+        return _libc().prctl(option, ctypes.c_ulong(arg), 0, 0, 0) == 0
     except Exception:
         return False
 
@@ -44,26 +54,26 @@ def _prctl(option, arg):
 # The thread's share of the CPU is unchanged. The imports' thread, and what an import starts, keep the default, and so
 # do the server's threads: with short slices of their own, the services' threads would gain nothing on them.
 SERVICE_SLICE_NS = 100000
-_SCHED_SETATTR = {'x86_64': 314, 'aarch64': 274, 'riscv64': 274, 'loongarch64': 274}  # x86-64's table; the generic one
+# sched_setattr's number in x86-64's table and in the generic one; None where it is not known
+_SCHED_SETATTR = ({'x86_64': 314, 'aarch64': 274, 'riscv64': 274, 'loongarch64': 274}.get(os.uname().machine)
+                  if LINUX else None)
 
 
 def short_slice():
     """ Gives this thread SERVICE_SLICE_NS, keeping its policy and nice value; nothing where the system has no such
     call, or the thread runs at another policy than the default ones. Kernels before 6.12 ignore the slice. """
-    number = _SCHED_SETATTR.get(os.uname().machine) if LINUX else None
-    if number is None:
+    if _SCHED_SETATTR is None:
         return
     try:
         policy = os.sched_getscheduler(0)
         if policy not in (os.SCHED_OTHER, os.SCHED_BATCH):
             return
-        import ctypes
         import struct
         nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # this thread's: Linux gives each its own
         # struct sched_attr, its first version (48 bytes): size, policy, flags, nice, priority, runtime (the slice),
         # deadline, period.
         attr = struct.pack('=IIQiIQQQ', 48, policy, 0, nice, 0, SERVICE_SLICE_NS, 0, 0)
-        ctypes.CDLL(None, use_errno=True).syscall(number, 0, attr, 0)
+        _libc().syscall(_SCHED_SETATTR, 0, attr, 0)
     except Exception:
         pass
 
@@ -636,7 +646,7 @@ def unshare_pages():
     try:
         import ctypes
         import struct
-        libc = ctypes.CDLL(None, use_errno=True)
+        libc = _libc()
         libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
         page = os.sysconf('SC_PAGE_SIZE')
         ranges = []
