@@ -15,7 +15,8 @@ import (
 // BenchmarkCanaryDuringCorpus is issue 11's canary: a trivial service invoked on each server of a 2-server cluster
 // (two python workers each, the default) every 20 ms while issue 11's hostile corpus deploys, each round a new
 // version of every module (so that each is imported again: forks, subprocesses, threads, closed fds, 25 MB printed)
-// and the 70 MiB reply asked for. The figure is the canary's latency over every round; the target is p99 under 10 ms.
+// and the 70 MiB reply asked for. The figure is the canary's latency over every round; the target is p99 under 10 ms,
+// and the run fails when it is missed.
 func BenchmarkCanaryDuringCorpus(b *testing.B) {
 	c := testenv.StartCluster(b, testenv.Options{})
 	cl := newClient(b, c)
@@ -57,5 +58,9 @@ func BenchmarkCanaryDuringCorpus(b *testing.B) {
 	for i, s := range samples {
 		lat[i] = s.Took
 	}
-	report(b, lat, 0, "", "servers", "2")
+	report(b, lat, 0, "", "servers", "2") // sorts lat
+	// Go first runs every benchmark once with b.N = 1 (a cold start, about 80 answers): judge only the real run.
+	if p99 := lat[int(0.99*float64(len(lat)-1))]; b.N > 1 && p99 >= 10*time.Millisecond {
+		b.Errorf("the canary's p99 is %s over %d answers, target under 10 ms", p99, len(lat))
+	}
 }

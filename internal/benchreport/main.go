@@ -42,7 +42,7 @@ func steps(quick bool) []step {
 		{name: "floor (start)", pkg: "./bench/", bench: "^BenchmarkFloor$", benchtime: n("200x", "20x"), env: []string{"ZATO_BENCH_PHASE=start"}},
 		{name: "deploy, status, pickup", pkg: "./bench/", bench: "DeployConfirmed|Status|Pickup", benchtime: n("200x", "3x")},
 		{name: "restart", pkg: "./bench/", bench: "Restart", benchtime: "3x"},
-		{name: "canary", pkg: "./bench/", bench: "^BenchmarkCanaryDuringCorpus$", benchtime: n("5x", "1x")},
+		{name: "canary", pkg: "./bench/", bench: "^BenchmarkCanaryDuringCorpus$", benchtime: n("15x", "1x")},
 		{name: "cluster size", pkg: "./bench/", bench: "^BenchmarkClusterSize$", benchtime: n("30x", "3x"),
 			env: []string{"ZATO_BENCH_SIZES=" + n("2,4,8,16", "2,4")}},
 		{name: "start to live", pkg: "./bench/", bench: "^BenchmarkStartToLive$", benchtime: "2x",

@@ -375,7 +375,7 @@ const method = `## Method
   (fork, spawn, threads, closed fds, 25 MB printed at import); a service that never answers has the worker killed at
   the invoke timeout (1 s), and the figure is the time from then until the replay is over, 3 times. **Canary**
   (` + "`BenchmarkCanaryDuringCorpus`" + `): a trivial service invoked on each server of a 2-server cluster every 20 ms
-  while the whole corpus is deployed 5 times over (a new version of each module each round, so each is imported
+  while the whole corpus is deployed 15 times over (a new version of each module each round, so each is imported
   again) and its 70 MiB reply asked for; the figure is every answer of the canary.
 - **Language server** benchmarks (lsp/) run for Go's default benchtime (1 s each) against a 2-server cluster.
 - **Floor**: 200 samples each, at the start and at the end of the run, in the same temp dir filesystem as the
