@@ -45,6 +45,9 @@ func TestDeployConfirmedByEveryServer(t *testing.T) {
 		if !contains(s.Services, "greet-mod.greet") || !contains(s.Services, "greet-mod.farewell") {
 			t.Fatalf("%s services %v", s.Name, s.Services)
 		}
+		if s.DurationMs <= 0 { // an import in python3 takes a while: 0 would be a time never measured
+			t.Fatalf("%s says it took %v ms to apply the deployment", s.Name, s.DurationMs)
+		}
 	}
 	for _, s := range c.Servers {
 		out := invoke(t, client(t, c, s.URL), "greet-mod.greet", `{"name": "Ann"}`)
@@ -106,6 +109,11 @@ func TestDeployConfirmedByEveryServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustStatus(t, ud, "undeployed")
+	for _, s := range ud.Servers {
+		if s.DurationMs <= 0 {
+			t.Fatalf("%s says it took %v ms to apply the undeployment", s.Name, s.DurationMs)
+		}
+	}
 	for _, s := range c.Servers {
 		if _, err := client(t, c, s.URL).Invoke(ctx(t), "greet-mod.greet", []byte(`{"name":"x"}`)); err == nil {
 			t.Fatalf("%s still serves an undeployed module", s.Name)

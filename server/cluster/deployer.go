@@ -151,10 +151,10 @@ func (c *Cluster) applyOne(ctx context.Context, id int64, module string, action 
 // apply makes the runtime and the work dir hold src for module (or nothing, for undeploy). The file is written only
 // after the runtime accepted the module, so current/ always holds the last good versions. BeforeApply (a backup)
 // runs only when the work dir is about to change.
-func (c *Cluster) apply(ctx context.Context, module string, action odb.Action, src string, quiet bool) odb.ServerStatus {
+func (c *Cluster) apply(ctx context.Context, module string, action odb.Action, src string, quiet bool) (st odb.ServerStatus) {
 	start := time.Now()
-	st := odb.ServerStatus{Server: c.cfg.Name}
-	defer func() { st.DurationMs = ms(time.Since(start)) }()
+	st = odb.ServerStatus{Server: c.cfg.Name}
+	defer func() { st.DurationMs = ms(time.Since(start)) }() // on the result: every return path has its time
 	path := filepath.Join(c.cfg.CurrentDir, module)
 	clash := c.sourceClash(module)
 	if action == odb.ActionUndeploy {
