@@ -156,8 +156,8 @@ func (c *Cluster) apply(ctx context.Context, module string, action odb.Action, s
 	st = odb.ServerStatus{Server: c.cfg.Name}
 	defer func() { st.DurationMs = ms(time.Since(start)) }() // on the result: every return path has its time
 	path := filepath.Join(c.cfg.CurrentDir, module)
-	clash := c.sourceClash(module)
 	if action == odb.ActionUndeploy {
+		clash := c.sourceClash(module)
 		var removed []string
 		var err error
 		if clash == nil { // else the module loaded is service-sources' own: it stays
@@ -183,41 +183,56 @@ func (c *Cluster) apply(ctx context.Context, module string, action odb.Action, s
 		c.log.Info(fmt.Sprintf("Undeployed %s, removed services -> %v", module, removed))
 		return st
 	}
-	if clash != nil {
-		st.Status, st.Error = odb.StatusFailed, clash
-		c.log.Error(fmt.Sprintf("Could not deploy %s: %s", module, clash.Message))
+	res, failed := c.importModule(ctx, module, path, src, "deploy")
+	if failed != nil {
+		st.Status, st.Error = odb.StatusFailed, failed
 		return st
+	}
+	c.beforeApply(ctx, module)
+	if err := writeAtomic(path, []byte(src)); err != nil {
+		st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "WriteError", Message: err.Error()}
+		return st
+	}
+	st.Status, st.Services = odb.StatusDeployed, res.Services
+	if st.Services == nil {
+		st.Services = []string{}
+	}
+	c.serves(module, src)
+	if !quiet {
+		c.log.Info(fmt.Sprintf("Deployed %d services from %s -> %v", len(res.Services), module, res.Services),
+			"removed", res.Removed)
+	}
+	return st
+}
+
+// importModule loads src into the runtime as module, its file at path: the one place where a load's outcome becomes
+// this server's error for it, whether a deployment or a start loads it. verb names the step in the log. A module
+// whose import failed is told to the dependency tracker, which retries it when a module it imports deploys.
+func (c *Cluster) importModule(ctx context.Context, module, path, src, verb string) (runtime.LoadResult, *odb.ErrorDetail) {
+	if clash := c.sourceClash(module); clash != nil {
+		c.log.Error(fmt.Sprintf("Could not %s %s: %s", verb, module, clash.Message))
+		return runtime.LoadResult{}, clash
 	}
 	res, err := c.rt.Load(ctx, module, path, []byte(src))
 	switch {
 	case err != nil:
-		st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "RuntimeError", Message: err.Error()}
+		return res, &odb.ErrorDetail{Type: "RuntimeError", Message: err.Error()}
 	case res.Error != nil:
 		e := res.Error
-		st.Status = odb.StatusFailed
-		st.Error = &odb.ErrorDetail{Type: e.Type, Message: e.Message, Line: e.Line, Column: e.Column, Traceback: e.Traceback}
-		c.deps.failed(module, st.Error)
-		c.log.Error(fmt.Sprintf("Could not deploy %s: %s: %s (line %d)", module, e.Type, e.Message, e.Line))
-	default:
-		c.beforeApply(ctx, module)
-		if werr := writeAtomic(path, []byte(src)); werr != nil {
-			st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "WriteError", Message: werr.Error()}
-			break
-		}
-		st.Status, st.Services = odb.StatusDeployed, res.Services
-		if st.Services == nil {
-			st.Services = []string{}
-		}
-		c.mu.Lock()
-		c.loaded[module] = sha(src)
-		c.mu.Unlock()
-		c.deps.loaded(module, src)
-		if !quiet {
-			c.log.Info(fmt.Sprintf("Deployed %d services from %s -> %v", len(res.Services), module, res.Services),
-				"removed", res.Removed)
-		}
+		failed := &odb.ErrorDetail{Type: e.Type, Message: e.Message, Line: e.Line, Column: e.Column, Traceback: e.Traceback}
+		c.deps.failed(module, failed)
+		c.log.Error(fmt.Sprintf("Could not %s %s: %s: %s (line %d)", verb, module, e.Type, e.Message, e.Line))
+		return res, failed
 	}
-	return st
+	return res, nil
+}
+
+// serves records that module's src is what this server serves now.
+func (c *Cluster) serves(module, src string) {
+	c.mu.Lock()
+	c.loaded[module] = sha(src)
+	c.mu.Unlock()
+	c.deps.loaded(module, src)
 }
 
 // sourceClash is why module may not be hot-deployed on this server: a module of the same file name was imported

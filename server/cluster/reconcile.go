@@ -161,30 +161,15 @@ func (c *Cluster) readWorkDir(modules []odb.Module) (map[string]string, error) {
 // loadKept loads a version already in the work dir into the runtime, without writing anything.
 func (c *Cluster) loadKept(ctx context.Context, module, src string) odb.ServerStatus {
 	st := odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusDeployed, Services: []string{}}
-	if clash := c.sourceClash(module); clash != nil {
-		st.Status, st.Error = odb.StatusFailed, clash
-		c.log.Error(fmt.Sprintf("Could not load %s: %s", module, clash.Message))
+	res, failed := c.importModule(ctx, module, filepath.Join(c.cfg.CurrentDir, module), src, "load")
+	if failed != nil {
+		st.Status, st.Error = odb.StatusFailed, failed
 		return st
 	}
-	res, err := c.rt.Load(ctx, module, filepath.Join(c.cfg.CurrentDir, module), []byte(src))
-	switch {
-	case err != nil:
-		st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "RuntimeError", Message: err.Error()}
-	case res.Error != nil:
-		e := res.Error
-		st.Status = odb.StatusFailed
-		st.Error = &odb.ErrorDetail{Type: e.Type, Message: e.Message, Line: e.Line, Column: e.Column, Traceback: e.Traceback}
-		c.deps.failed(module, st.Error)
-		c.log.Error(fmt.Sprintf("Could not load %s: %s: %s (line %d)", module, e.Type, e.Message, e.Line))
-	default:
-		if res.Services != nil {
-			st.Services = res.Services
-		}
-		c.mu.Lock()
-		c.loaded[module] = sha(src)
-		c.mu.Unlock()
-		c.deps.loaded(module, src)
+	if res.Services != nil {
+		st.Services = res.Services
 	}
+	c.serves(module, src)
 	return st
 }
 
