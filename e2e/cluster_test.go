@@ -323,6 +323,24 @@ func TestAPIRefusesBadInputAndBadCredentials(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"version": 9`) && !strings.Contains(body, `"version":9`) {
 		t.Fatalf("service uploaded as a package: %d %s", code, body)
 	}
+
+	// A module never deployed, or a version number that cannot be, is refused in the same words by every endpoint.
+	for _, r := range []struct {
+		method, path, body string
+		code               int
+		words              string
+	}{
+		{"GET", "/api/v1/modules/nope.py/versions", "", 404, "nope.py has never been deployed"},
+		{"GET", "/api/v1/modules/nope.py/versions/1", "", 404, "nope.py has never been deployed"},
+		{"POST", "/api/v1/modules/nope.py/rollback", "", 404, "nope.py has never been deployed"},
+		{"POST", "/api/v1/modules/nope.py/rollback", `{"version": 1}`, 404, "nope.py has never been deployed"},
+		{"GET", "/api/v1/modules/ide_mod.py/versions/0", "", 400, "versions are numbered 1, 2, 3"},
+		{"POST", "/api/v1/modules/ide_mod.py/rollback", `{"version": -1}`, 400, "versions are numbered 1, 2, 3"},
+	} {
+		if code, body, _ := do(r.method, r.path, c.Username, c.Password, []byte(r.body)); code != r.code || !strings.Contains(body, r.words) {
+			t.Errorf("%s %s %s: %d %s, want %d saying %q", r.method, r.path, r.body, code, body, r.code, r.words)
+		}
+	}
 }
 
 // GET /api/v1/deployments/{id}?wait= holds the request until the deployment is done (or the wait runs out), so a

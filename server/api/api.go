@@ -155,9 +155,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 // bodyLimit leaves room for JSON framing and base64's 4/3.
 func (a *API) bodyLimit() int64 { return a.cfg.MaxPayload*4/3 + 64<<10 }
 
-// refusal is the status and code of an error that cluster.Submit refused the input with; ok is false for any
-// other error.
-func refusal(err error) (status int, code string, ok bool) {
+// Refusal is the status and code of an input that the cluster refused (its text is for the user as it is); ok is
+// false for any other error. The web admin answers with the same statuses.
+func Refusal(err error) (status int, code string, ok bool) {
 	switch {
 	case errors.Is(err, cluster.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, "too_large", true
@@ -165,6 +165,8 @@ func refusal(err error) (status int, code string, ok bool) {
 		return http.StatusBadRequest, "bad_name", true
 	case errors.Is(err, cluster.ErrBadPayload):
 		return http.StatusBadRequest, "bad_payload", true
+	case errors.Is(err, cluster.ErrBadVersion):
+		return http.StatusBadRequest, "bad_request", true
 	case errors.Is(err, cluster.ErrNoVersion), errors.Is(err, cluster.ErrNotDeployed):
 		return http.StatusNotFound, "not_found", true
 	case errors.Is(err, odb.ErrKeyReused):
@@ -175,7 +177,7 @@ func refusal(err error) (status int, code string, ok bool) {
 
 // fail answers a refused input with its 4xx and anything else as an internal error.
 func (a *API) fail(w http.ResponseWriter, err error) {
-	if status, code, ok := refusal(err); ok {
+	if status, code, ok := Refusal(err); ok {
 		writeError(w, status, code, err.Error())
 		return
 	}

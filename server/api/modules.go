@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -52,17 +51,9 @@ func (a *API) listModules(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) versions(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if !cluster.ValidName(name) {
-		writeError(w, http.StatusBadRequest, "bad_name", "bad module name")
-		return
-	}
 	vs, err := a.cl.Versions(r.Context(), name)
 	if err != nil {
-		a.internal(w, err)
-		return
-	}
-	if len(vs) == 0 {
-		writeError(w, http.StatusNotFound, "not_found", "no such module: "+name)
+		a.fail(w, err)
 		return
 	}
 	out := make([]VersionJSON, 0, len(vs))
@@ -76,8 +67,8 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) {
 func (a *API) version(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	n, err := strconv.Atoi(r.PathValue("n"))
-	if err != nil || n <= 0 {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%q is not a version number: versions are numbered 1, 2, 3...", r.PathValue("n")))
+	if err != nil {
+		a.fail(w, cluster.NotAVersion(r.PathValue("n")))
 		return
 	}
 	v, err := a.cl.Version(r.Context(), name, n)

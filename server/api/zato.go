@@ -83,7 +83,7 @@ func (a *API) zatoDeploy(w http.ResponseWriter, r *http.Request, elem, origin st
 		return
 	}
 	d, err := a.cl.Submit(r.Context(), deploySubmission(r, req.PayloadName, src, origin))
-	if _, _, ok := refusal(err); ok {
+	if _, _, ok := Refusal(err); ok {
 		reply(false, err.Error(), nil)
 		return
 	} else if err != nil {

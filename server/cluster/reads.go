@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/zato-go/zato/server/odb"
@@ -19,21 +20,27 @@ func (c *Cluster) Module(ctx context.Context, name string) (odb.Module, error) {
 	return c.store.Module(ctx, name)
 }
 
-// Versions lists a module's versions, newest first.
+// Versions lists a module's versions, newest first. A module never deployed is ErrNoVersion (wrapped) in the words
+// every way in shows. Only the name's syntax is checked: a module stored before today's naming rules keeps its
+// history.
 func (c *Cluster) Versions(ctx context.Context, module string) ([]odb.Version, error) {
-	return c.store.Versions(ctx, module)
-}
-
-// Version returns one version of a module, source included. A module never deployed, or a number it has no version
-// of, is ErrNoVersion (wrapped) in words that name the versions that exist.
-func (c *Cluster) Version(ctx context.Context, module string, number int) (odb.Version, error) {
-	if err := ValidateName(module); err != nil {
-		return odb.Version{}, err
+	if err := nameSyntax(module); err != nil {
+		return nil, err
 	}
 	vs, err := c.store.Versions(ctx, module)
 	if errors.Is(err, odb.ErrNotFound) || err == nil && len(vs) == 0 {
-		return odb.Version{}, refuse(ErrNoVersion, "%s has never been deployed", module)
+		return nil, refuse(ErrNoVersion, "%s has never been deployed", module)
 	}
+	return vs, err
+}
+
+// Version returns one version of a module, source included. A module never deployed, or a number it has no version
+// of, is ErrNoVersion (wrapped) in words that name the versions that exist; a number below 1 is ErrBadVersion.
+func (c *Cluster) Version(ctx context.Context, module string, number int) (odb.Version, error) {
+	if number < 1 {
+		return odb.Version{}, NotAVersion(strconv.Itoa(number))
+	}
+	vs, err := c.Versions(ctx, module)
 	if err != nil {
 		return odb.Version{}, err
 	}

@@ -10,8 +10,17 @@ import (
 	"github.com/zato-go/zato/server/odb"
 )
 
-// ErrNoVersion is returned (wrapped, with the versions that exist) by Rollback when there is nothing to roll back to.
+// ErrNoVersion is returned (wrapped, with the versions that exist) for a module never deployed, a version it does not
+// have, or a rollback with nothing to go back to.
 var ErrNoVersion = errors.New("no such version")
+
+// ErrBadVersion is returned (wrapped) for a number that no version can have.
+var ErrBadVersion = errors.New("bad version number")
+
+// NotAVersion refuses s, as asked for a version, in the words every way in shows: versions are numbered from 1.
+func NotAVersion(s string) error {
+	return refuse(ErrBadVersion, "%q is not a version number: versions are numbered 1, 2, 3...", s)
+}
 
 // ErrNotDeployed is returned (wrapped) by Undeploy for a module that is not deployed.
 var ErrNotDeployed = errors.New("not deployed")
@@ -96,12 +105,12 @@ func (c *Cluster) Rollback(ctx context.Context, r RollbackRequest) (odb.Deployme
 	if err := ValidateName(r.Module); err != nil {
 		return odb.Deployment{}, err
 	}
-	vs, err := c.store.Versions(ctx, r.Module)
+	if r.Version < 0 {
+		return odb.Deployment{}, NotAVersion(strconv.Itoa(r.Version))
+	}
+	vs, err := c.Versions(ctx, r.Module)
 	if err != nil {
 		return odb.Deployment{}, err
-	}
-	if len(vs) == 0 {
-		return odb.Deployment{}, refuse(ErrNoVersion, "%s has never been deployed", r.Module)
 	}
 	var target *odb.Version
 	if r.Version > 0 {

@@ -58,8 +58,8 @@ func ValidateModule(name string, src []byte, max int64) error {
 
 // ValidateName checks the name of a module about to be deployed, as ValidateModule does (a rollback deploys too).
 func ValidateName(name string) error {
-	if !wire.ValidModuleName(name) {
-		return fmt.Errorf("%w: %q must be a flat module file name like my_services.py (letters, digits and _ only, no paths)", ErrBadName, name)
+	if err := nameSyntax(name); err != nil {
+		return err
 	}
 	if len(name) > MaxNameBytes {
 		return fmt.Errorf("%w: %s... is %d bytes long; a module name may have at most %d bytes, .py included",
@@ -71,6 +71,14 @@ func ValidateName(name string) error {
 	}
 	if _, ok := stdlibModules[mod]; ok {
 		return fmt.Errorf("%w: %s would shadow Python's standard module %s; rename it", ErrBadName, name, mod)
+	}
+	return nil
+}
+
+// nameSyntax is ValidName as an error: what reading a module's history checks.
+func nameSyntax(name string) error {
+	if !wire.ValidModuleName(name) {
+		return fmt.Errorf("%w: %q must be a flat module file name like my_services.py (letters, digits and _ only, no paths)", ErrBadName, name)
 	}
 	return nil
 }

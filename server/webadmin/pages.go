@@ -98,7 +98,7 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) {
 			Module: name, Action: odb.ActionDeploy, Source: string(src), Who: user, Origin: "admin",
 		})
 		if err != nil {
-			if !errors.Is(err, cluster.ErrBadName) && !errors.Is(err, cluster.ErrBadPayload) && !errors.Is(err, cluster.ErrTooLarge) {
+			if _, _, refused := api.Refusal(err); !refused {
 				h.log.Error("admin upload failed", "module", name, "err", err)
 			}
 			out.Errors = append(out.Errors, uploadError{File: name, Message: err.Error()})
@@ -322,7 +322,7 @@ func (h *handler) module(w http.ResponseWriter, r *http.Request) {
 	}
 	var vs []odb.Version
 	if cluster.ValidName(name) {
-		if vs, err = h.cl.Versions(r.Context(), name); err != nil && !errors.Is(err, odb.ErrNotFound) {
+		if vs, err = h.cl.Versions(r.Context(), name); err != nil && !errors.Is(err, cluster.ErrNoVersion) {
 			h.internal(w, r, err)
 			return
 		}
@@ -390,11 +390,7 @@ func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
 	}
 	vs, err := h.cl.Versions(r.Context(), name)
 	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
-	if len(vs) == 0 {
-		h.fail(w, r, http.StatusNotFound, "No such module: "+name)
+		h.refused(w, r, err)
 		return
 	}
 	byNumber := make(map[int]odb.Version, len(vs))
@@ -586,35 +582,32 @@ func (h *handler) rollback(w http.ResponseWriter, r *http.Request) {
 	if s := strings.TrimSpace(r.PostFormValue("version")); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			h.fail(w, r, http.StatusBadRequest, "version must be a number")
+			h.refused(w, r, cluster.NotAVersion(s))
 			return
 		}
 		want = n
 	}
 	d, err := h.cl.Rollback(r.Context(), cluster.RollbackRequest{Module: name, Version: want, Who: sessionOf(r).user})
 	if err != nil {
-		h.submitError(w, r, err)
+		h.refused(w, r, err)
 		return
 	}
 	h.accepted(w, r, d.ID)
 }
 
-// submitError answers a refused rollback or undeploy in the user's words.
-func (h *handler) submitError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, cluster.ErrBadName):
-		h.fail(w, r, http.StatusBadRequest, "Bad module name.")
-	case errors.Is(err, cluster.ErrNoVersion), errors.Is(err, cluster.ErrNotDeployed):
-		h.fail(w, r, http.StatusNotFound, err.Error()+".")
-	default:
-		h.internal(w, r, err)
+// refused answers an input that the cluster refused in the user's words, with the status the API gives it.
+func (h *handler) refused(w http.ResponseWriter, r *http.Request, err error) {
+	if status, _, ok := api.Refusal(err); ok {
+		h.fail(w, r, status, err.Error()+".")
+		return
 	}
+	h.internal(w, r, err)
 }
 
 func (h *handler) undeploy(w http.ResponseWriter, r *http.Request) {
 	d, err := h.cl.Undeploy(r.Context(), r.PathValue("name"), sessionOf(r).user, "admin", "")
 	if err != nil {
-		h.submitError(w, r, err)
+		h.refused(w, r, err)
 		return
 	}
 	h.accepted(w, r, d.ID)

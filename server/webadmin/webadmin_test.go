@@ -501,6 +501,18 @@ func TestRollbackAndUndeploy(t *testing.T) {
 	if resp, raw := e.postForm(t, c, "/admin/modules/mod.py/rollback", url.Values{"version": {"9"}}, hdr); resp.StatusCode != http.StatusNotFound || !strings.Contains(raw, "versions 1-3") {
 		t.Errorf("rollback to v9: %d %s", resp.StatusCode, raw)
 	}
+	// Refusals in the API's words and with its statuses.
+	for _, v := range []string{"-1", "two"} {
+		if resp, raw := e.postForm(t, c, "/admin/modules/mod.py/rollback", url.Values{"version": {v}}, hdr); resp.StatusCode != http.StatusBadRequest || !strings.Contains(raw, "versions are numbered 1, 2, 3") {
+			t.Errorf("rollback to %s: %d %s", v, resp.StatusCode, raw)
+		}
+	}
+	if resp, raw := e.postForm(t, c, "/admin/modules/never.py/rollback", url.Values{}, hdr); resp.StatusCode != http.StatusNotFound || !strings.Contains(raw, "never.py has never been deployed") {
+		t.Errorf("rollback of a module never deployed: %d %s", resp.StatusCode, raw)
+	}
+	if resp, page := e.get(t, c, "/admin/modules/never.py/diff"); resp.StatusCode != http.StatusNotFound || !strings.Contains(page, "never.py has never been deployed") {
+		t.Errorf("diff of a module never deployed: %d %.300s", resp.StatusCode, page)
+	}
 	// A form post (no script) lands on the deployment's page.
 	resp, _ = e.postForm(t, c, "/admin/modules/mod.py/rollback", url.Values{"version": {"3"}, "csrf": {token}}, nil)
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/admin/deployments/") {
