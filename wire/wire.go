@@ -190,7 +190,7 @@ type Module struct {
 	Name         string         `json:"name"`
 	Version      int            `json:"version"`
 	SHA256       string         `json:"sha256"`
-	Deployed     bool           `json:"deployed"`
+	Deployed     bool           `json:"deployed"` // false once undeployed; whether its version serves is Status
 	DeploymentID int64          `json:"deployment_id"`
 	Status       string         `json:"status"`
 	UpdatedAt    time.Time      `json:"updated_at"`
