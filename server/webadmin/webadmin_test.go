@@ -457,7 +457,8 @@ func TestFailedDeploymentIsEscapedWithDetails(t *testing.T) {
 	if strings.Contains(page, "<script>alert") || strings.Contains(page, "<b>x</b>") {
 		t.Fatal("error details are not escaped")
 	}
-	for _, want := range []string{"SyntaxError", "&lt;script&gt;alert(1)&lt;/script&gt;", "line 3", "<details><summary>Traceback</summary>", "status-failed"} {
+	// " ms</td>": the time the server took, which a failed load has too.
+	for _, want := range []string{"SyntaxError", "&lt;script&gt;alert(1)&lt;/script&gt;", "line 3", "<details><summary>Traceback</summary>", "status-failed", " ms</td>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("deployment page lacks %q", want)
 		}
