@@ -164,6 +164,20 @@ func TestRollbackDefaultIsLastVersionThatLoaded(t *testing.T) {
 	if _, err := c.Zato(t, "rollback", "rb_mod.py", "--to", "99"); err == nil || !strings.Contains(err.Error(), "versions 1-3") {
 		t.Fatalf("rollback to 99 should name the versions: %v", err)
 	}
+	// After an undeploy nothing serves, so no version is the current one to step away from: a rollback brings back
+	// the newest version that loaded everywhere (here version 1, through the rollback above).
+	if out, err := c.Zato(t, "undeploy", "rb_mod.py"); err != nil {
+		t.Fatalf("undeploy: %v\n%s", err, out)
+	}
+	out, err = c.Zato(t, "rollback", "rb_mod.py")
+	if err != nil || !strings.Contains(out, "version 1 deployed on every server (2/2)") {
+		t.Fatalf("rollback after an undeploy: %v\n%s", err, out)
+	}
+	for _, s := range c.Servers {
+		if got := invoke(t, client(t, c, s.URL), "rb-mod.greet", `{"name": "Al"}`); got["version"] != float64(1) {
+			t.Fatalf("%s serves %v after the rollback", s.Name, got)
+		}
+	}
 }
 
 // Issue 12.6: a hot-deployed module named like a service-sources module fails with both named, and the
@@ -199,7 +213,7 @@ func TestHotDeployDoesNotReplaceServiceSourcesModule(t *testing.T) {
 		}
 	}
 	check("after the hot deploy")
-	if _, err := cl.Undeploy(ctx(t), "util_a.py"); err != nil {
+	if _, err := cl.Undeploy(ctx(t), "util_a.py", ""); err != nil {
 		t.Fatal(err)
 	}
 	c.Stop(t, "server1")
@@ -250,7 +264,7 @@ func TestRetriedWritesAreIdempotent(t *testing.T) {
 	if err != nil || len(ds) != 1 || len(vs) != 1 {
 		t.Fatalf("one upload retried made %d deployments and %d versions", len(ds), len(vs))
 	}
-	u, err := cl.Undeploy(ctx(t), "once_mod.py")
+	u, err := cl.Undeploy(ctx(t), "once_mod.py", "")
 	if err != nil {
 		t.Fatalf("retried undeploy: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -41,10 +42,11 @@ func refuse(kind error, format string, args ...any) error {
 // LastGood is where a rollback without a version goes, and what a server on which the current version fails (with
 // nothing else of the module loaded) serves: the newest version, with other content than current, whose deployment
 // loaded on every server that took it (no row failed). Without one it is the newest version that loaded on some
-// server, and then the newest version older than current.
+// server, and then the newest version older than current. current is nil for an undeployed module: nothing serves,
+// so every version is other than current, and a rollback undoes the undeploy.
 func (c *Cluster) LastGood(ctx context.Context, module string, current *odb.Version) (*odb.Version, error) {
 	if current == nil {
-		return nil, nil
+		current = &odb.Version{Number: math.MaxInt} // no content and newer than every version: it excludes none
 	}
 	vs, err := c.store.Versions(ctx, module)
 	if err != nil {
