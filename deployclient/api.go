@@ -140,13 +140,18 @@ func (c *Client) Rollback(ctx context.Context, module string, version int) (Depl
 	return d, nil
 }
 
-// Undeploy removes a module from every server and returns the deployment (not yet done: Watch it).
-func (c *Client) Undeploy(ctx context.Context, module string) (Deployment, error) {
+// Undeploy removes a module from every server and returns the deployment (not yet done: Watch it). origin is the
+// way in that the history shows (cli, ide...; "" for api), as Deploy's.
+func (c *Client) Undeploy(ctx context.Context, module, origin string) (Deployment, error) {
 	if c.cfg.Kind == KindZato {
 		return Deployment{}, fmt.Errorf("undeploy: %w", ErrUnsupported)
 	}
 	var d Deployment
-	if err := c.doKeyed(ctx, retryKeyedWrite, NewKey(), http.MethodDelete, "/api/v1/modules/"+url.PathEscape(module), nil, &d); err != nil {
+	path := "/api/v1/modules/" + url.PathEscape(module)
+	if origin != "" {
+		path += "?origin=" + url.QueryEscape(origin)
+	}
+	if err := c.doKeyed(ctx, retryKeyedWrite, NewKey(), http.MethodDelete, path, nil, &d); err != nil {
 		return Deployment{}, fmt.Errorf("undeploy %s: %w", module, err)
 	}
 	return d, nil

@@ -101,7 +101,7 @@ func TestDeployConfirmedByEveryServer(t *testing.T) {
 	}
 
 	// Undeploy removes every service of the module from every server.
-	ud, err := cl.Undeploy(ctx(t), "greet_mod.py")
+	ud, err := cl.Undeploy(ctx(t), "greet_mod.py", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,6 +336,7 @@ func TestAPIRefusesBadInputAndBadCredentials(t *testing.T) {
 		{"POST", "/api/v1/modules/nope.py/rollback", `{"version": 1}`, 404, "nope.py has never been deployed"},
 		{"GET", "/api/v1/modules/ide_mod.py/versions/0", "", 400, "versions are numbered 1, 2, 3"},
 		{"POST", "/api/v1/modules/ide_mod.py/rollback", `{"version": -1}`, 400, "versions are numbered 1, 2, 3"},
+		{"DELETE", "/api/v1/modules/ide_mod.py?origin=nowhere", "", 400, "unknown origin"},
 	} {
 		if code, body, _ := do(r.method, r.path, c.Username, c.Password, []byte(r.body)); code != r.code || !strings.Contains(body, r.words) {
 			t.Errorf("%s %s %s: %d %s, want %d saying %q", r.method, r.path, r.body, code, body, r.code, r.words)

@@ -169,6 +169,9 @@ func TestRollbackDefaultIsLastVersionThatLoaded(t *testing.T) {
 	if out, err := c.Zato(t, "undeploy", "rb_mod.py"); err != nil {
 		t.Fatalf("undeploy: %v\n%s", err, out)
 	}
+	if ds, err := cl.Deployments(ctx(t), "rb_mod.py", 1); err != nil || len(ds) != 1 || ds[0].Action != "undeploy" || ds[0].Origin != "cli" {
+		t.Fatalf("the undeploy made with the command line: %+v %v", ds, err)
+	}
 	out, err = c.Zato(t, "rollback", "rb_mod.py")
 	if err != nil || !strings.Contains(out, "version 1 deployed on every server (2/2)") {
 		t.Fatalf("rollback after an undeploy: %v\n%s", err, out)

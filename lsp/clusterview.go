@@ -295,7 +295,7 @@ func (s *server) clusterWrite(ctx context.Context, command string, a commandArg)
 	action := "rollback"
 	if command == cmdUndeploy {
 		action = "undeploy"
-		d, err = cl.Undeploy(ctx, a.Module)
+		d, err = cl.Undeploy(ctx, a.Module, "ide")
 	} else {
 		d, err = cl.Rollback(ctx, a.Module, a.Version)
 	}

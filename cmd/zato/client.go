@@ -461,7 +461,7 @@ func (a *app) undeployCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := cl.Undeploy(cmd.Context(), moduleArg(args[0]))
+			d, err := cl.Undeploy(cmd.Context(), moduleArg(args[0]), "cli")
 			if err != nil {
 				return err
 			}

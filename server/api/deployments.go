@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zato-go/zato/server/cluster"
@@ -39,15 +42,24 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_json", "malformed JSON: "+err.Error())
 		return
 	}
-	origin := req.Origin
-	if origin == "" {
-		origin = "api"
-	}
-	if !origins[origin] {
-		writeError(w, http.StatusBadRequest, "bad_origin", fmt.Sprintf("unknown origin %q", origin))
+	origin, ok := a.origin(w, req.Origin)
+	if !ok {
 		return
 	}
 	a.submitBase(w, r, req.Name, []byte(req.Source), origin, req.Base)
+}
+
+// origin is the way in that a client names for its write ("" is api), or false once a 400 has answered one that is
+// not among origins.
+func (a *API) origin(w http.ResponseWriter, named string) (string, bool) {
+	if named == "" {
+		return "api", true
+	}
+	if !origins[named] {
+		writeError(w, http.StatusBadRequest, "bad_origin", fmt.Sprintf("unknown origin %q: one of %s", named, strings.Join(slices.Sorted(maps.Keys(origins)), ", ")))
+		return "", false
+	}
+	return named, true
 }
 
 func (a *API) submit(w http.ResponseWriter, r *http.Request, name string, src []byte, origin string) {

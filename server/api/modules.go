@@ -104,8 +104,13 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 	a.accepted(w, r, d)
 }
 
+// undeploy takes the way in from ?origin= (a DELETE has no body), as deploy takes it from its body.
 func (a *API) undeploy(w http.ResponseWriter, r *http.Request) {
-	d, err := a.cl.Undeploy(r.Context(), r.PathValue("name"), userOf(r), "api", r.Header.Get(wire.IdempotencyHeader))
+	origin, ok := a.origin(w, r.URL.Query().Get("origin"))
+	if !ok {
+		return
+	}
+	d, err := a.cl.Undeploy(r.Context(), r.PathValue("name"), userOf(r), origin, r.Header.Get(wire.IdempotencyHeader))
 	if err != nil {
 		a.fail(w, err)
 		return
