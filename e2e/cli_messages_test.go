@@ -100,6 +100,14 @@ func TestCLIMessages(t *testing.T) {
 	if strings.Contains(hist, "(current)") || !strings.Contains(hist, "undeploy") {
 		t.Errorf("history after undeploy:\n%s", hist)
 	}
+
+	// The time a deployment took is not read as the state of the last server named: not "server2 offline in 14ms".
+	c.Stop(t, "server2")
+	out, err = c.Zato(t, "deploy", write("half_mod.py", "x = 1\n"))
+	if err == nil || !strings.Contains(out, "half_mod.py: deployed on 1 of 2 servers; server2 offline (deployment ") || strings.Contains(out, "offline in ") ||
+		!strings.Contains(out, "server1: deployed half_mod.py (it defines no services)") {
+		t.Errorf("deploy with a server stopped: %v\n%s", err, out)
+	}
 }
 
 // Issue 13: with server1 down, the command line talks to another server of the client file.

@@ -176,8 +176,9 @@ func (a *app) deployCmd() *cobra.Command {
 				}
 				results = append(results, toResult(d))
 				if !asJSON {
-					fmt.Printf("%s: %s in %s (deployment %d)\n", d.Module, wire.Outcome(d),
-						time.Since(start).Round(time.Millisecond), d.ID)
+					// The time last: after "; server2 offline" it would read as that server's.
+					fmt.Printf("%s: %s (deployment %d, %s)\n", d.Module, wire.Outcome(d), d.ID,
+						time.Since(start).Round(time.Millisecond))
 				}
 			}
 			if asJSON {
@@ -207,6 +208,8 @@ func serverLine(module string, s deployclient.ServerStatus) string {
 			loc = fmt.Sprintf(" at line %d, column %d", s.Error.Line, s.Error.Column)
 		}
 		return fmt.Sprintf("  %s: %s %s: %s: %s%s", s.Name, s.Status, module, s.Error.Type, s.Error.Message, loc)
+	case s.Status == "deployed" && len(s.Services) == 0:
+		return fmt.Sprintf("  %s: deployed %s (it defines no services)", s.Name, module)
 	case s.Status == "deployed":
 		return fmt.Sprintf("  %s: deployed %s -> %s", s.Name, module, strings.Join(s.Services, ", "))
 	default:
