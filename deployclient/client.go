@@ -307,6 +307,10 @@ func (c *Client) netErr(parent context.Context, method, path string, err error) 
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s %s%s: %w: no answer within %s", method, c.base, path, ErrUnreachable, c.cfg.Timeout)
 	}
+	// net/http's *url.Error repeats the method and URL said above: its cause alone ("dial tcp ...: connection refused").
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
+	}
 	return fmt.Errorf("%s %s%s: %w: %w", method, c.base, path, ErrUnreachable, err)
 }
 

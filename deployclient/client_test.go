@@ -234,6 +234,10 @@ func TestUnreachable(t *testing.T) {
 	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("err %v", err)
 	}
+	// Said once: the request, then the cause, without net/http's repeat of both.
+	if msg := err.Error(); strings.Count(msg, addr) != 2 || strings.Contains(msg, `Post "`) || !strings.Contains(msg, "connection refused") {
+		t.Fatalf("the error says the address other than once in the request and once in the cause: %s", msg)
+	}
 	if time.Since(start) > 5*time.Second {
 		t.Fatalf("took %s", time.Since(start))
 	}
