@@ -35,13 +35,16 @@ func clientOf(b *testing.B, c *testenv.Cluster, url string) *deployclient.Client
 	return cl
 }
 
+// quantile is the sample of sorted lat at p (0.99: p99), as benchout.Latencies takes it.
+func quantile(lat []time.Duration, p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+
 // report records p50, p95 and p99 (their units end in suffix) and fails the benchmark when p50 is over target (0:
 // no target); it also writes them to $ZATO_BENCH_OUT (benchout), under the benchmark's name and the labels given as
 // key, value pairs. It returns p50.
 func report(b *testing.B, lat []time.Duration, target time.Duration, suffix string, labels ...string) time.Duration {
 	slices.Sort(lat)
 	emit(b, b.Name(), len(lat), benchout.Latencies(lat), labels...)
-	at := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+	at := func(p float64) time.Duration { return quantile(lat, p) }
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(ms(at(0.50)), "p50-ms"+suffix)
 	b.ReportMetric(ms(at(0.95)), "p95-ms"+suffix)
