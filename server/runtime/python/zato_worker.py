@@ -14,10 +14,10 @@ kill -9), and the worker's exit. On either it kills the worker's process group a
 (orphans of the worker's tree reparent to the guard), reaps them, and exits with the worker's status.
 
 Loads, imports and unloads run in order on the main thread, as imports do in Zato (signal.signal works there only).
-A thread reads the other requests; invocations and the other queries run on a pool of threads (ZATO_INVOKE_THREADS,
-256 by default), so a module that takes long to import never holds up the services already deployed. Replies may
-come back in any order: each echoes its request's id, first on its line, so that the server can tell which request an
-unreadable line belonged to.
+The other requests (invocations and queries) are read and run by threads of their own, leader and followers (Serving:
+the thread that reads a request runs it, at most ZATO_INVOKE_THREADS at once, 256 by default), so a module that takes
+long to import never holds up the services already deployed. Replies may come back in any order: each echoes its
+request's id, first on its line, so that the server can tell which request an unreadable line belonged to.
 """
 
 import os
@@ -270,7 +270,7 @@ def repair_std():
                 pass
 WORKER_PID = os.getpid()
 
-import concurrent.futures  # noqa: E402
+import collections  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
@@ -715,30 +715,113 @@ def requests(f, what):
             yield req
 
 
-def read_requests(f, loads, pool):
-    """ Invocations and queries go to the pool; loads (when they share the stream) to the main thread. """
-    short_slice()
-    try:
-        for req in requests(f, 'requests'):
-            if req.get('op') in LOADER_OPS and loads is not None:
-                loads.put(req)
-            else:
-                pool.submit(handle, req)
-    finally:
-        if loads is not None:
-            loads.put(None)
+class Serving:
+    """ The threads that read requests and run them, leader and followers: the thread that reads a request runs it
+    itself, and a thread that waits (or a new one) takes over the reading. A request costs one thread's wakeup, not
+    two (a reader's, then a pool thread's), and each wakeup waits for a CPU on a busy server. At most limit requests
+    run at once: with limit threads running, one more thread reads on and keeps what it reads for the first of them
+    to finish. Loads, when they share the stream (no ZATO_FDS), go to the main thread's queue as they are read. """
+
+    def __init__(self, f, loads, limit):
+        self.f, self.loads, self.limit = f, loads, limit
+        self.reading = threading.Lock()  # held by the thread that reads: one at a time
+        self.state = threading.Lock()    # guards what follows
+        self.waiting = 0                 # threads waiting to read
+        self.threads = []
+        self.backlog = collections.deque()
+        self.eof = False
+
+    def start(self):
+        with self.state:
+            if not self.spawn():
+                _fatal('starting the thread that reads requests', RuntimeError('no thread could start'))
+
+    def spawn(self):
+        """ A new thread, which will read; self.state is held. False where none can start (a pids limit). """
+        t = threading.Thread(target=self.run, name='zato-request', daemon=True)
+        try:
+            t.start()
+        except RuntimeError:
+            return False
+        self.threads.append(t)
+        return True
+
+    def run(self):
+        short_slice()
+        while True:
+            req = self.next()
+            if req is None:
+                return
+            handle(req)
+
+    def next(self):
+        """ The next request for this thread to run, kept or read; None at the end of the stream. """
+        with self.state:
+            if self.backlog:
+                return self.backlog.popleft()
+            self.waiting += 1
+        with self.reading:
+            with self.state:
+                self.waiting -= 1
+            while not self.eof:
+                req = self.read()
+                if req is None:
+                    continue
+                with self.state:
+                    if self.waiting or self.spawn_reader():
+                        return req
+                    self.backlog.append(req)
+        with self.state:  # the stream has ended: what was kept still runs
+            return self.backlog.popleft() if self.backlog else None
+
+    def spawn_reader(self):
+        """ Whether this thread may run what it read, another thread reading; self.state is held. Without a place for
+        a new thread it may not (the limit reached: it reads on). Where no thread can start, it runs the request,
+        and the first thread to finish reads next. """
+        if len(self.threads) > self.limit:
+            return False
+        return self.spawn() or True
+
+    def read(self):
+        """ One request for a thread to run; None for a load (queued), a line that is not a request, or the end. """
+        try:
+            line = self.f.readline()
+        except BaseException as e:
+            _fatal('reading requests', e)
+        if not line:
+            self.eof = True
+            if self.loads is not None:
+                self.loads.put(None)
+            return None
+        try:
+            req = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(req, dict):
+            return None
+        if req.get('op') in LOADER_OPS and self.loads is not None:
+            self.loads.put(req)
+            return None
+        return req
+
+    def join(self):
+        """ Returns once every thread has ended: at the end of the stream, those running and those kept finish. """
+        while True:
+            with self.state:
+                alive = [t for t in self.threads if t.is_alive()]
+            if not alive:
+                return
+            for t in alive:
+                t.join()
 
 
 def main():
     # Loads run on the main thread, as imports do in Zato: a module may call signal.signal at import, which Python
-    # allows on the main thread only. Requests are read by a thread of their own, so invocations keep being served
+    # allows on the main thread only. Requests are read by threads of their own, so invocations keep being served
     # while an import runs (or hangs); at most ZATO_INVOKE_THREADS run at once, the others wait their turn.
-    pool = concurrent.futures.ThreadPoolExecutor(
-        max_workers=int(os.environ.get('ZATO_INVOKE_THREADS') or 256), thread_name_prefix='zato-request',
-        initializer=short_slice)
     shared = queue.SimpleQueue() if LOADS is None else None
-    reader = threading.Thread(target=read_requests, args=(REQUESTS, shared, pool), name='zato-requests', daemon=True)
-    reader.start()
+    serving = Serving(REQUESTS, shared, int(os.environ.get('ZATO_INVOKE_THREADS') or 256))
+    serving.start()
     # Imports at idle CPU priority (the server's loads cgroup): this thread, and whatever an import starts, yield a
     # CPU at once to the threads that read requests and run services, which stay where they are.
     loads = os.environ.pop('ZATO_LOADS_TASKS', '')
@@ -754,8 +837,7 @@ def main():
     else:
         for req in iter(shared.get, None):
             handle(req)
-    reader.join()
-    pool.shutdown(wait=True)  # at EOF the requests in progress, and those waiting, still answer
+    serving.join()  # at EOF the requests in progress, and those kept, still answer
     # Not a normal exit: that would wait for the threads a module started and left running.
     for f in (sys.stdout, sys.stderr):
         try:
