@@ -1,11 +1,13 @@
 package runtime
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cgroupsOrSkip checks that this system lets the test make the cgroups; in CI it must.
@@ -109,5 +111,37 @@ func removeStaleAs(t *testing.T, server string) {
 func TestHelperRemoveStale(t *testing.T) {
 	if s := os.Getenv("ZATO_REMOVE_STALE"); s != "" {
 		removeStale(s)
+	}
+}
+
+// A worker whose process limit a module used up with threads goes on answering: a request that finds no thread free
+// and none that can start runs on the thread that read it, and the others wait their turn, none lost.
+func TestRequestsWithoutThreadsLeft(t *testing.T) {
+	cgroupsOrSkip(t)
+	r, _ := start(t, Config{Workers: 1, PidsMax: 24, InvokeTimeout: 20 * time.Second, Server: "threads"})
+	if res := load(t, r, "slow.py", "import time\nfrom zato.server.service import Service\n"+
+		"class Slow(Service):\n    def handle(self):\n        time.sleep(0.2)\n        self.response.payload = {'ok': True}\n"); res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	if res := load(t, r, "threads.py", "import threading, time\nts = []\nwhile True:\n    try:\n"+
+		"        t = threading.Thread(target=time.sleep, args=(1000,), daemon=True)\n        t.start()\n"+
+		"    except RuntimeError:\n        break\n    ts.append(t)\nassert ts\n"); res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	const calls = 4
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			out, err := call(t, r, "slow.slow", "")
+			if err == nil && out["ok"] != true {
+				err = fmt.Errorf("answer %v", out)
+			}
+			errs <- err
+		}()
+	}
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Fatalf("with every thread the limit allows started: %v", err)
+		}
 	}
 }
