@@ -29,14 +29,7 @@ import (
 
 	"github.com/zato-go/zato/server/api"
 	"github.com/zato-go/zato/server/cluster"
-	"github.com/zato-go/zato/server/runtime"
 )
-
-// Runtime is what the web admin needs of this server's Python runtime.
-type Runtime interface {
-	Invoke(ctx context.Context, service string, payload []byte, opts runtime.InvokeOptions) (json.RawMessage, error)
-	Services() []runtime.ServiceInfo
-}
 
 // Config of the web admin.
 type Config struct {
@@ -71,7 +64,7 @@ type handler struct {
 	cfg        Config
 	api        *api.API
 	cl         *cluster.Cluster
-	rt         Runtime
+	rt         api.Runtime // the same calls as the API: invoke and list services
 	log        *slog.Logger
 	mux        *http.ServeMux
 	pages      map[string]*template.Template
@@ -82,7 +75,7 @@ type handler struct {
 }
 
 // New returns the handler of /admin/ and below.
-func New(cfg Config, a *api.API, cl *cluster.Cluster, rt Runtime) http.Handler {
+func New(cfg Config, a *api.API, cl *cluster.Cluster, rt api.Runtime) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
