@@ -1,6 +1,7 @@
 package webadmin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"github.com/zato-go/zato/server/cluster"
 	"github.com/zato-go/zato/server/odb"
 	"github.com/zato-go/zato/server/runtime"
+	"github.com/zato-go/zato/wire"
 )
 
 // internal answers a failed read of the ODB.
@@ -630,31 +632,23 @@ type invokeResult struct {
 	OK         bool            `json:"ok"`
 	Status     int             `json:"status"`
 	Response   json.RawMessage `json:"response,omitempty"`
+	Pretty     string          `json:"pretty,omitempty"` // Response indented (indented), which the page shows
 	Error      *invokeErr      `json:"error,omitempty"`
 	DurationMs float64         `json:"duration_ms"`
 }
 
-type invokeErr struct {
-	Type      string `json:"type"`
-	Message   string `json:"message"`
-	Traceback string `json:"traceback,omitempty"`
-}
+// invokeErr is why an invocation failed; the page shows it with errorDetail, as a deployment's error (an invocation's
+// has no line).
+type invokeErr = wire.DeployError
 
-// Pretty is the response indented for the page.
-func (res *invokeResult) Pretty() string {
-	if len(res.Response) == 0 {
-		return ""
+// indented is a JSON response indented for reading, as the service returned it: the same numbers, to the last
+// digit, and the same order of keys (decoding it would give neither).
+func indented(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Indent(&b, raw, "", "  ") != nil {
+		return string(raw)
 	}
-	var v any
-	if json.Unmarshal(res.Response, &v) != nil {
-		return string(res.Response)
-	}
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // the template escapes
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-	return strings.TrimSuffix(b.String(), "\n")
+	return b.String()
 }
 
 func (h *handler) serviceList() []runtime.ServiceInfo {
@@ -730,6 +724,6 @@ func (h *handler) runInvoke(ctx context.Context, service, payload string) *invok
 	if len(out) == 0 {
 		out = json.RawMessage("null")
 	}
-	res.OK, res.Status, res.Response = true, http.StatusOK, out
+	res.OK, res.Status, res.Response, res.Pretty = true, http.StatusOK, out, indented(out)
 	return res
 }

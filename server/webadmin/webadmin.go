@@ -244,7 +244,15 @@ func (h *handler) action(limit int64, fn http.HandlerFunc) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		if err := r.ParseMultipartForm(8 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		// ParseForm first: for a url-encoded body ParseMultipartForm says only ErrNotMultipart, whatever went wrong
+		// reading it (a body over the limit then read as an empty form).
+		err := r.ParseForm()
+		if err == nil {
+			if err = r.ParseMultipartForm(8 << 20); errors.Is(err, http.ErrNotMultipart) {
+				err = nil
+			}
+		}
+		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
 				h.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request is over %d bytes.", limit))

@@ -577,7 +577,39 @@ func TestInvoke(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(page, `id="invoke-response"`) || !strings.Contains(page, `&#34;\u003ci\u003e&#34;`) && !strings.Contains(page, "&lt;i&gt;") {
 		t.Errorf("form invoke: %d\n%s", resp.StatusCode, page)
 	}
+	// The response as the service gave it: every digit of a large number, the keys in its order; with the script
+	// (pretty, which the page shows) and without.
+	big := url.Values{"service": {"hello.echo"}, "payload": {`{"z": 1, "id": 12345678901234567890}`}}
+	resp, raw = e.postForm(t, c, "/admin/services/invoke", big, map[string]string{"Accept": "application/json", "X-CSRF-Token": token})
+	if err := json.Unmarshal([]byte(raw), &res); err != nil || !strings.Contains(res.Pretty, "12345678901234567890") || strings.Index(res.Pretty, `"z"`) > strings.Index(res.Pretty, `"id"`) {
+		t.Errorf("a large number, with the script: %d %s", resp.StatusCode, raw)
+	}
+	big.Set("csrf", token)
+	resp, page = e.postForm(t, c, "/admin/services/invoke", big, nil)
+	shown, _, _ := strings.Cut(page[strings.Index(page, `id="invoke-response"`)+1:], "</pre>") // not the form's payload
+	if !strings.Contains(shown, "12345678901234567890") || strings.Index(shown, `&#34;z&#34;`) > strings.Index(shown, `&#34;id&#34;`) {
+		t.Errorf("a large number, without the script: %d\n%s", resp.StatusCode, shown)
+	}
+	// A failed invocation without the script: the page with the error, as the script shows it.
+	for payload, want := range map[string]string{`{nope`: "must be JSON", `{}`: "NotFound"} {
+		service := "hello.echo"
+		if want == "NotFound" {
+			service = "nope"
+		}
+		resp, page = e.postForm(t, c, "/admin/services/invoke", url.Values{"service": {service}, "payload": {payload}, "csrf": {token}}, nil)
+		if resp.StatusCode != 200 || !strings.Contains(page, `class="error-detail"`) || !strings.Contains(page, want) {
+			t.Errorf("form invoke of %s with %s: %d, want the page with %q\n%s", service, payload, resp.StatusCode, want, page)
+		}
+	}
+	// A payload over the limit, url-encoded as the script sends it: too large, not an empty form.
+	huge := url.Values{"service": {"hello.echo"}, "payload": {`"` + strings.Repeat("a", maxInvokeBody) + `"`}}
+	resp, raw = e.postForm(t, c, "/admin/services/invoke", huge, map[string]string{"Accept": "application/json", "X-CSRF-Token": token})
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(raw, "over") {
+		t.Errorf("a payload over the limit: %d %s", resp.StatusCode, clip(raw))
+	}
 }
+
+func clip(s string) string { return s[:min(len(s), 300)] }
 
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{

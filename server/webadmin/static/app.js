@@ -230,7 +230,7 @@
           ' HTTP ' + status + ' · ' + (data.service || select.value) + (data.duration_ms !== undefined ? ' · ' + data.duration_ms.toFixed(1) + ' ms' : ''));
         result.replaceChildren(head);
         if (data.ok) {
-          result.append(el('pre', { id: 'invoke-response', text: JSON.stringify(data.response, null, 2) }));
+          result.append(el('pre', { id: 'invoke-response', text: data.pretty || JSON.stringify(data.response, null, 2) }));
         } else if (data.error) {
           result.append(errorDetail(data.error));
         }
