@@ -185,6 +185,16 @@ func TestServicesAnswer(t *testing.T) {
 	if len(svcs) != 3 || svcs[0].Module != "billing_invoice.py" {
 		t.Fatalf("%+v", svcs)
 	}
+	// NaN and infinities are not JSON (1e400 is valid JSON that Python reads as inf): the service's error says so,
+	// rather than a reply the server cannot read.
+	load(t, r, "nan.py", "from zato.server.service import Service\nclass N(Service):\n    def handle(self):\n"+
+		"        self.response.payload = self.request.payload or {'nan': float('nan')}\n")
+	for _, payload := range []string{"", `{"e": 1e400}`} {
+		_, err = call(t, r, "nan.n", payload)
+		if !errors.As(err, &ie) || ie.Status != 500 || !strings.Contains(ie.Message, "cannot be sent as JSON") {
+			t.Errorf("a NaN in the response (payload %q): %v", payload, err)
+		}
+	}
 }
 
 func TestRedeployRemovesAndConflicts(t *testing.T) {

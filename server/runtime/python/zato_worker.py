@@ -602,7 +602,10 @@ def op_invoke(req):
         bound = at_least(out, MAX_REPLY)
         if bound > MAX_REPLY:
             return too_large(req['service'], bound, 'at least ')
-        body = json.dumps(out, default=_not_serializable)
+        try:
+            body = json.dumps(out, default=_not_serializable, allow_nan=False)  # NaN is no JSON: the server cannot read it
+        except ValueError as e:
+            raise ValueError('the response cannot be sent as JSON: ' + str(e)) from None
     except InvokeFailure as e:
         return {'ok': False, 'status': e.status or 500, 'error': {'type': e.type, 'message': clip(e.message), 'traceback': clip(e.tb)}}
     except BaseException as e:
