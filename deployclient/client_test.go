@@ -485,3 +485,27 @@ func TestRetriesOnNetworkErrors(t *testing.T) {
 		t.Errorf("invoke: %d attempts, want 1", n)
 	}
 }
+
+// A module that a JSON string cannot carry as it is (a Latin-1 'café' would arrive as 'caf\ufffd' and deploy) is
+// refused before anything is sent, in the server's words; so are an empty module and one with a NUL byte.
+func TestUploadRefusesWhatJSONWouldAlter(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "no", http.StatusTeapot)
+	}))
+	defer srv.Close()
+	for _, kind := range []string{"", KindZato} {
+		c := newClient(t, Config{URL: srv.URL, Kind: kind})
+		for src, want := range map[string]string{"word = 'caf\xe9'\n": "not UTF-8 text; save it as UTF-8",
+			"\ufeff": "empty", "x = 1\x00\n": "NUL byte"} {
+			_, err := c.Upload(ctx(t), "latin.py", []byte(src), "cli")
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "latin.py") {
+				t.Errorf("kind %q, %q: %v, want an error saying %q", kind, src, err, want)
+			}
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests reached the server", n)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/zato-go/zato/wire"
 )
 
 // longPollWait is how long one long-poll asks the server to hold the answer.
@@ -46,6 +48,9 @@ func (c *Client) UploadWith(ctx context.Context, u Upload) (Deployment, error) {
 	name, source, origin, key := u.Name, u.Source, u.Origin, u.Key
 	if key == "" {
 		key = NewKey()
+	}
+	if err := wire.CheckSourceText(source); err != nil { // the server's words, before the JSON would alter the bytes
+		return Deployment{}, fmt.Errorf("upload %s: %w", name, err)
 	}
 	if c.cfg.Kind == KindZato {
 		return c.zatoUpload(ctx, name, source)

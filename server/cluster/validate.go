@@ -1,11 +1,9 @@
 package cluster
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/zato-go/zato/wire"
 )
@@ -13,9 +11,6 @@ import (
 // MaxNameBytes bounds a module's file name, ".py" included. File systems allow 255 bytes, but the deployer writes a
 // twin and temporary files named after the module, with suffixes; 200 leaves room for them on every system.
 const MaxNameBytes = 200
-
-// bom is the UTF-8 byte order mark some editors put at the start of a file.
-const bom = "\ufeff"
 
 // runtimeModules are the top-level names the servers' Python runtime imports itself: a hot-deployed module of the
 // same name would replace them.
@@ -44,14 +39,8 @@ func ValidateModule(name string, src []byte, max int64) error {
 	if int64(len(src)) > max {
 		return fmt.Errorf("%w: %s is %d bytes, over the %d-byte limit ([api] max_payload in server.conf)", ErrTooLarge, name, len(src), max)
 	}
-	if len(bytes.TrimPrefix(src, []byte(bom))) == 0 {
-		return fmt.Errorf("%w: the module is empty", ErrBadPayload)
-	}
-	if !utf8.Valid(src) {
-		return fmt.Errorf("%w: the module is not UTF-8 text; save it as UTF-8", ErrBadPayload)
-	}
-	if bytes.IndexByte(src, 0) >= 0 {
-		return fmt.Errorf("%w: the module contains a NUL byte", ErrBadPayload)
+	if err := wire.CheckSourceText(src); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadPayload, err)
 	}
 	return nil
 }
@@ -89,4 +78,4 @@ func ValidName(name string) bool { return wire.ValidModuleName(name) }
 
 // NormalizeSource removes a UTF-8 BOM from the start of a module, as python3 does when it reads a file: the worker
 // compiles a str, where a BOM is a syntax error.
-func NormalizeSource(src string) string { return strings.TrimPrefix(src, bom) }
+func NormalizeSource(src string) string { return strings.TrimPrefix(src, wire.BOM) }
