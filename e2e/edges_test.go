@@ -320,3 +320,42 @@ func TestTracebacksLeaveOutTheRuntime(t *testing.T) {
 		}())
 	}
 }
+
+// A version that failed for want of something in the server's environment (a package missing from zato_extra_paths)
+// is imported again when the server starts: adding the package and restarting, as the README says, brings it in,
+// without deploying the same file again.
+func TestStartRetriesWhatTheEnvironmentBroke(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{Servers: 1})
+	cl := client(t, c, "")
+	src := "from zato.server.service import Service\nfrom acme2.money import fmt\n\nclass Total(Service):\n    def handle(self):\n        self.response.payload = {'total': fmt(2)}\n"
+	d := deploy(t, cl, "invoice_fmt.py", src)
+	mustStatus(t, d, "failed")
+	if e := d.Servers[0].Error; e == nil || e.Type != "ModuleNotFoundError" {
+		t.Fatalf("without acme2: %+v", d.Servers[0])
+	}
+	dir := c.Server(t, "server1").Dir
+	for name, body := range map[string]string{"__init__.py": "", "money.py": "def fmt(x):\n    return 'EUR %.2f' % x\n"} {
+		p := filepath.Join(dir, "zato_extra_paths", "acme2", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Stop(t, "server1")
+	c.Start(t, "server1")
+	if out := invoke(t, cl, "invoice-fmt.total", ""); out["total"] != "EUR 2.00" {
+		t.Fatalf("after the restart: %v", out)
+	}
+	ms, err := cl.Modules(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Name == "invoice_fmt.py" && (m.Status != "deployed" || m.Servers[0].Status != "deployed") {
+			t.Fatalf("after the restart: %s %+v", m.Status, m.Servers)
+		}
+	}
+}

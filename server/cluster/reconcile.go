@@ -44,7 +44,7 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 			} else {
 				st = odb.ServerStatus{Server: c.cfg.Name, Status: odb.StatusDeployed, Services: []string{}}
 			}
-		case hasRow && row.Status == odb.StatusFailed && !transient(row.Error) && (!isOnDisk || sha(onDisk) != m.Current.SHA256):
+		case hasRow && row.Status == odb.StatusFailed && !retriedAtStart(row.Error) && (!isOnDisk || sha(onDisk) != m.Current.SHA256):
 			// This version failed here already: keep its row, serve the last good version.
 			c.deps.failed(m.Name, row.Error)
 			c.log.Warn(fmt.Sprintf("Version %d of %s failed on this server (%s): not imported again until a new version is deployed",
@@ -107,10 +107,20 @@ func inLoadOrder(modules []odb.Module) []odb.Module {
 // quarantinedType is the error type of a module the runtime quarantined (runtime.Config.OnQuarantine).
 const quarantinedType = "Quarantined"
 
-// transient reports whether a failure says nothing about the module (the runtime or the disk failed), so that the
-// version is tried again at start.
-func transient(e *odb.ErrorDetail) bool {
-	return e == nil || e.Type == "RuntimeError" || e.Type == "WriteError" || e.Type == "UndeployError"
+// retriedAtStart reports whether a version that failed on this server is imported again when the server starts. Not
+// when that would cost every start again (a hang, an interpreter exit, the memory limit, a quarantine), nor when it
+// can only fail again (a syntax error is in the source itself). Every other failure is tried again: the runtime or
+// the disk failed, or the import raised what the server's environment may have caused (a package missing from
+// zato_extra_paths, a name taken by service-sources.txt, a variable unset), and a restart is how one changes that.
+func retriedAtStart(e *odb.ErrorDetail) bool {
+	if e == nil {
+		return true
+	}
+	switch e.Type {
+	case "ImportTimeout", "WorkerExited", "MemoryLimit", quarantinedType, "SyntaxError", "IndentationError", "TabError":
+		return false
+	}
+	return true
 }
 
 func sameRow(a, b odb.ServerStatus) bool {
