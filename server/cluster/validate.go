@@ -5,22 +5,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/zato-go/zato/server/runtime"
 	"github.com/zato-go/zato/wire"
 )
 
 // MaxNameBytes bounds a module's file name, ".py" included. File systems allow 255 bytes, but the deployer writes a
 // twin and temporary files named after the module, with suffixes; 200 leaves room for them on every system.
 const MaxNameBytes = 200
-
-// runtimeModules are the top-level names the servers' Python runtime imports itself: a hot-deployed module of the
-// same name would replace them.
-var runtimeModules = map[string]string{
-	"zato":        "the zato package (from zato.server.service import Service)",
-	"zato_worker": "the runtime's zato_worker",
-	"zato_guard":  "the runtime's zato_guard",
-	"__init__":    "a package's __init__ (hot-deployed modules are flat: there is no package here)",
-	"__main__":    "the interpreter's __main__",
-}
 
 // Validation errors; each maps to a 4xx.
 var (
@@ -54,12 +45,8 @@ func ValidateName(name string) error {
 		return fmt.Errorf("%w: %s... is %d bytes long; a module name may have at most %d bytes, .py included",
 			ErrBadName, name[:40], len(name), MaxNameBytes)
 	}
-	mod := strings.TrimSuffix(name, ".py")
-	if what, ok := runtimeModules[mod]; ok {
-		return fmt.Errorf("%w: %s would shadow %s; rename it", ErrBadName, name, what)
-	}
-	if _, ok := stdlibModules[mod]; ok {
-		return fmt.Errorf("%w: %s would shadow Python's standard module %s; rename it", ErrBadName, name, mod)
+	if what := runtime.Shadows(strings.TrimSuffix(name, ".py")); what != "" {
+		return fmt.Errorf("%w: %s", ErrBadName, runtime.ShadowMessage(name, what))
 	}
 	return nil
 }

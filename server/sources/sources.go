@@ -1,12 +1,12 @@
 // Package sources imports what service-sources.txt lists when a server starts, in Zato's format: one entry per line,
 // '#' comments and blank lines ignored, relative paths resolved against the server dir. An entry is a directory
-// (a flat scan of its *.py files: common*, util*, model*, then the rest, each sorted), a .py file, or a dotted module
-// name importable from the services' PYTHONPATH. An entry that fails is logged and reported; it never stops the
-// server.
+// (a flat scan of its *.py files, names starting with '.' skipped: common*, util*, model*, then the rest, each
+// sorted), a .py file, or a dotted module name importable from the services' PYTHONPATH. A module name is loaded
+// once: the first entry to reach it keeps it. An entry that fails is logged and reported; it never stops the server.
 package sources
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/zato-go/zato/server/runtime"
+	"github.com/zato-go/zato/wire"
 )
 
 // Runtime is what sources needs of the Python runtime.
@@ -31,25 +32,6 @@ type Result struct {
 	Message  string
 	Services []string
 	Modules  []string // the module files the entry loaded from files (not dotted imports)
-}
-
-// Parse reads the entries of a service-sources.txt.
-func Parse(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		out = append(out, line)
-	}
-	return out, sc.Err()
 }
 
 // Order sorts module file names as Zato does: common*, util*, model*, then the rest, each group sorted.
@@ -73,6 +55,9 @@ func Order(names []string) []string {
 	return out
 }
 
+// maxEntry bounds an entry's length: no path or module name is longer (PATH_MAX is 4096 on Linux).
+const maxEntry = 4096
+
 // Load imports every entry of the file at path; serverDir resolves relative paths. A missing file is no entries.
 func Load(ctx context.Context, rt Runtime, path, serverDir string, log *slog.Logger) []Result {
 	entries, err := Parse(path)
@@ -82,74 +67,126 @@ func Load(ctx context.Context, rt Runtime, path, serverDir string, log *slog.Log
 		}
 		return nil
 	}
+	l := &loader{rt: rt, serverDir: serverDir, taken: map[string]string{}}
 	var results []Result
 	for _, e := range entries {
-		r := loadEntry(ctx, rt, e, serverDir)
+		r := l.entry(ctx, e)
 		if r.OK {
-			log.Info(fmt.Sprintf("Service source %s: %d services %v", e, len(r.Services), r.Services))
+			log.Info(fmt.Sprintf("Service source %s: %d services %v", r.Entry, len(r.Services), r.Services))
 		} else {
-			log.Error(fmt.Sprintf("Service source %s failed: %s", e, r.Message))
+			log.Error(fmt.Sprintf("Service source %s failed: %s", r.Entry, r.Message))
 		}
 		results = append(results, r)
 	}
 	return results
 }
 
-func loadEntry(ctx context.Context, rt Runtime, entry, serverDir string) Result {
+// loader imports the entries of one service-sources.txt.
+type loader struct {
+	rt        Runtime
+	serverDir string
+	// taken maps each Python module name an entry has claimed to what claimed it. The worker keys modules and their
+	// services by that name: a second file of the same name would replace the first's module and services.
+	taken map[string]string
+}
+
+// claim takes a module name for what; it says who has it already.
+func (l *loader) claim(modname, what string) error {
+	if by, ok := l.taken[modname]; ok {
+		return fmt.Errorf("module name %s is taken by %s; rename one of them", modname, by)
+	}
+	l.taken[modname] = what
+	return nil
+}
+
+func (l *loader) entry(ctx context.Context, entry string) Result {
 	res := Result{Entry: entry, Services: []string{}}
+	if len(entry) > maxEntry {
+		res.Entry = strings.ToValidUTF8(entry[:60], "") + "..."
+		res.Message = fmt.Sprintf("the entry is %d bytes long; an entry (a directory, a .py file or a dotted module "+
+			"name) has at most %d bytes", len(entry), maxEntry)
+		return res
+	}
 	path := entry
 	if !filepath.IsAbs(path) {
-		path = filepath.Join(serverDir, path)
+		path = filepath.Join(l.serverDir, path)
 	}
 	fi, statErr := os.Stat(path)
 	isPath := statErr == nil || strings.ContainsAny(entry, `/\`) || strings.HasSuffix(entry, ".py")
 	switch {
 	case !isPath: // a dotted module name
-		lr, err := rt.ImportDotted(ctx, entry)
+		if err := l.claim(entry, "entry "+entry); err != nil {
+			return fill(res, runtime.LoadResult{}, err)
+		}
+		lr, err := l.rt.ImportDotted(ctx, entry)
 		return fill(res, lr, err)
 	case statErr != nil:
 		res.Message = fmt.Sprintf("no such file or directory: %s", path)
 		return res
 	case fi.IsDir():
-		ents, err := os.ReadDir(path)
-		if err != nil {
-			res.Message = err.Error()
-			return res
-		}
-		var names []string
-		for _, e := range ents {
-			if !e.IsDir() && strings.HasSuffix(e.Name(), ".py") {
-				names = append(names, e.Name())
-			}
-		}
-		res.OK = true
-		var failed []string
-		for _, n := range Order(names) {
-			r := loadFile(ctx, rt, filepath.Join(path, n), Result{Entry: entry})
-			res.Services = append(res.Services, r.Services...)
-			res.Modules = append(res.Modules, r.Modules...)
-			if !r.OK {
-				failed = append(failed, n+": "+r.Message)
-			}
-		}
-		if len(failed) > 0 {
-			res.OK = false
-			res.Message = strings.Join(failed, "; ")
-		}
+		return l.dir(ctx, path, res)
+	case !fi.Mode().IsRegular() || filepath.Ext(path) != ".py":
+		res.Message = fmt.Sprintf("%s is not a .py file; an entry is a directory, a .py file or a dotted module name", path)
 		return res
 	default:
-		return loadFile(ctx, rt, path, res)
+		return l.file(ctx, path, res)
 	}
 }
 
-func loadFile(ctx context.Context, rt Runtime, path string, res Result) Result {
+// dir imports a directory's *.py files in Zato's order. Names starting with '.' are skipped, as Zato's glob('*.py')
+// does: editors' lock files and hidden files are no modules.
+func (l *loader) dir(ctx context.Context, path string, res Result) Result {
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		res.Message = err.Error()
+		return res
+	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".py") && !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	res.OK = true
+	var failed []string
+	for _, n := range Order(names) {
+		r := l.file(ctx, filepath.Join(path, n), Result{Entry: res.Entry})
+		res.Services = append(res.Services, r.Services...)
+		res.Modules = append(res.Modules, r.Modules...)
+		if !r.OK {
+			failed = append(failed, n+": "+r.Message)
+		}
+	}
+	if len(failed) > 0 {
+		res.OK = false
+		res.Message = strings.Join(failed, "; ")
+	}
+	return res
+}
+
+func (l *loader) file(ctx context.Context, path string, res Result) Result {
+	module := filepath.Base(path)
+	if what := runtime.Shadows(strings.TrimSuffix(module, ".py")); what != "" {
+		res.Message = runtime.ShadowMessage(module, what)
+		return res
+	}
+	if err := l.claim(strings.TrimSuffix(module, ".py"), fmt.Sprintf("%s (entry %s)", path, res.Entry)); err != nil {
+		return fill(res, runtime.LoadResult{}, err)
+	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		res.Message = err.Error()
 		return res
 	}
-	lr, err := rt.Load(ctx, filepath.Base(path), path, src)
-	res.Modules = append(res.Modules, filepath.Base(path))
+	// The rules of a hot-deployed module's text, in its words: the worker gets the source as a JSON string, where
+	// other bytes than UTF-8 would arrive replaced; a BOM goes, as python3 skips it.
+	if err := wire.CheckSourceText(src); err != nil {
+		res.Message = err.Error()
+		return res
+	}
+	src = bytes.TrimPrefix(src, []byte(wire.BOM))
+	lr, err := l.rt.Load(ctx, module, path, src)
+	res.Modules = append(res.Modules, module)
 	return fill(res, lr, err)
 }
 

@@ -25,3 +25,15 @@ func TestParseSkipsCommentsAndBlanks(t *testing.T) {
 		t.Fatalf("%v %v", got, err)
 	}
 }
+
+// TestParseStripsBOM: Windows Notepad starts the file with a BOM, which is not part of the first entry.
+func TestParseStripsBOM(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "service-sources.txt")
+	if err := os.WriteFile(p, []byte("\ufeff./extra/billing_jobs.py\r\nacme.crm.services\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(p)
+	if err != nil || !reflect.DeepEqual(got, []string{"./extra/billing_jobs.py", "acme.crm.services"}) {
+		t.Fatalf("%q %v", got, err)
+	}
+}

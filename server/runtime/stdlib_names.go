@@ -5,10 +5,11 @@
 // and wrapped into Go syntax. Regenerate it when the Python the servers run changes (a name removed from a newer
 // Python's standard library may stay: refusing it costs little).
 
-package cluster
+package runtime
 
 // stdlibModules is python3.11's sys.stdlib_module_names (305 names): top-level modules and packages of the standard
-// library, which a hot-deployed module of the same name would shadow for every module loaded after it.
+// library, which a module of the same name (hot-deployed, or from service-sources.txt) would shadow for every module
+// loaded after it.
 var stdlibModules = map[string]struct{}{
 	"__future__": {}, "_abc": {}, "_aix_support": {}, "_ast": {}, "_asyncio": {}, "_bisect": {}, "_blake2": {},
 	"_bootsubprocess": {}, "_bz2": {}, "_codecs": {}, "_codecs_cn": {}, "_codecs_hk": {}, "_codecs_iso2022": {},
