@@ -96,3 +96,39 @@ func (c *Cluster) Served() map[string]string {
 	}
 	return out
 }
+
+// Serving says which version of a module each server serves, as the module's deployments tell, newest first: the
+// newest one a server applied decides, its version, or nothing (0) for an undeploy. A row that failed, is pending or
+// offline leaves the version before it serving there, as the runtime keeps it, except a quarantine, after which
+// nothing of the module serves on that server. The servers are those of the newest deployment.
+func (c *Cluster) Serving(ctx context.Context, module string) (map[string]int, error) {
+	ds, err := c.store.Deployments(ctx, odb.DeploymentFilter{Module: module, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	if len(ds) == 0 {
+		return out, nil
+	}
+	for _, s := range ds[0].Servers {
+		out[s.Server] = 0
+	}
+	decided := map[string]bool{}
+	for _, d := range ds {
+		for _, s := range d.Servers {
+			if _, ok := out[s.Server]; !ok || decided[s.Server] {
+				continue
+			}
+			switch {
+			case s.Status == odb.StatusDeployed:
+				if d.Action == odb.ActionDeploy {
+					out[s.Server] = d.Version.Number
+				}
+				decided[s.Server] = true
+			case s.Status == odb.StatusFailed && s.Error != nil && s.Error.Type == quarantinedType:
+				decided[s.Server] = true
+			}
+		}
+	}
+	return out, nil
+}

@@ -295,12 +295,52 @@ func (h *handler) modules(w http.ResponseWriter, r *http.Request) {
 
 type moduleData struct {
 	Name        string
-	Current     int // 0 once undeployed
+	Current     int // the newest version deployed (0 once undeployed), whether or not it serves
+	Serving     []servingGroup
+	ServedBy    map[int]int // version -> how many servers serve it
+	Servers     int
 	Versions    []versionData
 	Deployments []api.DeploymentJSON
 	Sources     []sourceEntry // service-sources.txt entries that load a module of this name too
 	DiffFrom    int           // the diff form's defaults: the version before the newest, and the newest
 	DiffTo      int
+}
+
+// servingGroup is a version and the servers that serve it.
+type servingGroup struct {
+	Version int
+	Servers []string
+}
+
+// Everywhere is the version every server serves, 0 when they differ or none does.
+func (d moduleData) Everywhere() int {
+	if len(d.Serving) == 1 && len(d.Serving[0].Servers) == d.Servers {
+		return d.Serving[0].Version
+	}
+	return 0
+}
+
+// serving groups the servers by the version they serve (cluster.Serving), newest first; none for servers that serve
+// nothing of it.
+func serving(by map[string]int) (groups []servingGroup, count map[int]int) {
+	count = map[int]int{}
+	for _, v := range by {
+		if v > 0 {
+			count[v]++
+		}
+	}
+	for v := range count {
+		g := servingGroup{Version: v}
+		for server, sv := range by {
+			if sv == v {
+				g.Servers = append(g.Servers, server)
+			}
+		}
+		sort.Strings(g.Servers)
+		groups = append(groups, g)
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i].Version > groups[j].Version })
+	return groups, count
 }
 
 // versionData is a version in the history, with its source while the page stays small.
@@ -347,6 +387,13 @@ func (h *handler) module(w http.ResponseWriter, r *http.Request) {
 	if mod.Current != nil {
 		d.Current = mod.Current.Number
 	}
+	by, err := h.cl.Serving(r.Context(), name)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	d.Servers = len(by)
+	d.Serving, d.ServedBy = serving(by)
 	budget := maxInlineSources
 	for i, v := range vs { // newest first
 		vd := versionData{VersionJSON: api.VersionView(v), Source: v.Source, Lines: len(splitLines(v.Source))}

@@ -474,7 +474,7 @@ func TestRollbackAndUndeploy(t *testing.T) {
 		e.events(t, c, out.Deployments[0].ID)
 	}
 	_, page := e.get(t, c, "/admin/modules/mod.py")
-	for _, want := range []string{"Roll back to v1", "Roll back to v2", "status-current", "v3"} {
+	for _, want := range []string{"Roll back to v1", "Roll back to v2", "status-current", "Serving <strong>v3</strong> on every server."} {
 		if !strings.Contains(page, want) {
 			t.Errorf("module page lacks %q", want)
 		}
@@ -540,6 +540,31 @@ func TestRollbackDefaultSkipsFailedVersion(t *testing.T) {
 	var d api.DeploymentJSON
 	if resp.StatusCode != http.StatusAccepted || json.Unmarshal([]byte(raw), &d) != nil || d.Version != 1 {
 		t.Fatalf("default rollback went to %d, want v1 (v2 never loaded): %d %s", d.Version, resp.StatusCode, raw)
+	}
+}
+
+// The module page says what serves: after a version that failed everywhere, the one before it, never the failed one.
+func TestModulePageSaysWhatServes(t *testing.T) {
+	e := start(t)
+	c := e.client(t)
+	token := e.login(t, c)
+	for _, src := range []string{"v = 1\n", "boom = 2\n"} {
+		_, out := e.upload(t, c, map[string]string{"mod.py": src}, token)
+		e.events(t, c, out.Deployments[0].ID)
+	}
+	_, out := e.upload(t, c, map[string]string{"never.py": "boom = 1\n"}, token)
+	e.events(t, c, out.Deployments[0].ID)
+	_, page := e.get(t, c, "/admin/modules/mod.py")
+	for _, want := range []string{"Serving <strong>v1</strong> on every server.", "The newest version, v2, serves on 0 of", "not serving"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("mod.py's page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "Serving <strong>v2</strong>") {
+		t.Error("mod.py's page says v2 serves: it failed everywhere")
+	}
+	if _, page = e.get(t, c, "/admin/modules/never.py"); !strings.Contains(page, "No server serves it.") || strings.Contains(page, "Serving <strong>") {
+		t.Errorf("never.py's page: %s", page)
 	}
 }
 
