@@ -131,7 +131,14 @@ func (h *handler) upload(w http.ResponseWriter, r *http.Request) {
 		for _, e := range out.Errors {
 			msgs = append(msgs, e.File+": "+e.Message)
 		}
-		h.fail(w, r, status, strings.Join(msgs, "\n"))
+		if len(out.Deployments) == 0 {
+			h.fail(w, r, status, strings.Join(msgs, "\n"))
+			return
+		}
+		// Some files deployed and some did not: both, the deployments with links to follow them.
+		msg := "Not deployed: " + strings.Join(msgs, "\n")
+		h.render(w, status, "error", h.page(r, "", "Some files were not deployed", map[string]any{
+			"Status": status, "Message": msg, "Deployments": out.Deployments}))
 		return
 	}
 	http.Redirect(w, r, "/admin/deployments", http.StatusSeeOther)

@@ -400,6 +400,17 @@ func TestUploadNeedsCSRFAndDeploysEachFile(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/admin/deployments/") {
 		t.Fatalf("form upload: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	// A form with a file that deploys and one that cannot: the page says both, with the deployment to follow.
+	b, ct = multipartBody(t, map[string]string{"delta.py": "z = 4\n", "notes.txt": "hi"}, map[string]string{"csrf": token})
+	resp, err = c.Post(e.srv.URL+"/admin/upload", ct, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(mixed), "notes.txt") || !regexp.MustCompile(`href="/admin/deployments/\d+">delta.py: deployment \d+`).Match(mixed) {
+		t.Fatalf("form upload of a good and a bad file: %d\n%s", resp.StatusCode, mixed)
+	}
 
 	files["../evil.py"] = "z = 1\n"
 	files["bad name.py"] = "z = 1\n"
