@@ -60,6 +60,35 @@ func splitLines(s string) []string {
 	return lines
 }
 
+// invisible says how two sources with the same lines (splitLines) differ: their line endings, their final newline.
+func invisible(a, b string, from, to int) string {
+	ending := func(s string) string {
+		switch crlf := strings.Count(s, "\r\n"); {
+		case crlf == 0:
+			return "LF"
+		case crlf == strings.Count(s, "\n"):
+			return "CRLF"
+		default:
+			return "mixed LF and CRLF"
+		}
+	}
+	var out []string
+	if ea, eb := ending(a), ending(b); ea != eb {
+		out = append(out, fmt.Sprintf("line endings (%s in v%d, %s in v%d)", ea, from, eb, to))
+	}
+	if fa, fb := strings.HasSuffix(a, "\n"), strings.HasSuffix(b, "\n"); fa != fb {
+		with, without := from, to
+		if fb {
+			with, without = to, from
+		}
+		out = append(out, fmt.Sprintf("the final newline (v%d ends with one, v%d does not)", with, without))
+	}
+	if len(out) == 0 {
+		out = append(out, "line endings")
+	}
+	return strings.Join(out, " and ")
+}
+
 // lineDiff returns the edit script turning a into b: every line of both, in order, marked equal, deleted or inserted.
 // It is a shortest one unless the two differ in more than maxEdits lines.
 func lineDiff(a, b []string) []diffLine {

@@ -428,14 +428,15 @@ func (h *handler) module(w http.ResponseWriter, r *http.Request) {
 // ---- a diff between two versions ----
 
 type diffData struct {
-	Name     string
-	From, To int
-	Versions []int // every version, newest first, for the form
-	Hunks    []diffHunk
-	Same     bool
-	Source   string // of the version, when From and To are one
-	Added    int
-	Removed  int
+	Name      string
+	From, To  int
+	Versions  []int // every version, newest first, for the form
+	Hunks     []diffHunk
+	Same      bool
+	Invisible string // how two versions with the same lines differ (line endings, the final newline)
+	Source    string // of the version, when From and To are one
+	Added     int
+	Removed   int
 }
 
 func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
@@ -488,7 +489,10 @@ func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Hunks = unified(script, 3)
-	d.Same = len(d.Hunks) == 0
+	d.Same = from.Source == to.Source
+	if len(d.Hunks) == 0 && !d.Same {
+		d.Invisible = invisible(from.Source, to.Source, d.From, d.To)
+	}
 	if d.From == d.To {
 		d.Source = from.Source
 	}

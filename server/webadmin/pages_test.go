@@ -204,6 +204,15 @@ func TestModuleHistorySourcesAndDiff(t *testing.T) {
 	if resp, _ := e.get(t, c, "/admin/modules/nope.py/diff?from=1&to=2"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("diff of an unknown module: %d", resp.StatusCode)
 	}
+	// Versions with the same lines are not the same: the diff says what differs.
+	e.deploy(t, c, token, "eol.py", "x = 1\ny = 2\n")
+	e.deploy(t, c, token, "eol.py", "x = 1\r\ny = 2\r\n")
+	e.deploy(t, c, token, "eol.py", "x = 1\ny = 2")
+	_, page = e.get(t, c, "/admin/modules/eol.py/diff?from=1&to=2")
+	mustContain(t, "diff of line endings", page, "differ only in line endings (LF in v1, CRLF in v2)")
+	_, page = e.get(t, c, "/admin/modules/eol.py/diff?from=1&to=3")
+	mustContain(t, "diff of the final newline", page, "differ only in the final newline (v1 ends with one, v3 does not)")
+	mustNotContain(t, "diff of the final newline", page, "are the same")
 }
 
 // Long names may wrap at their separators, and stay escaped.
