@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/zato-go/zato/server/api"
 	"github.com/zato-go/zato/server/cluster"
 	"github.com/zato-go/zato/server/odb"
+	"github.com/zato-go/zato/wire"
 )
 
 // syncBuffer is a log sink tests read while the server writes.
@@ -385,5 +387,33 @@ func TestModuleVersion(t *testing.T) {
 		if e := errorOf(t, rec); rec.Code != want.status || e.Error.Code != want.code || !strings.Contains(e.Error.Message, want.words) {
 			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
 		}
+	}
+}
+
+// GET /api/v1/deployments pages with before: the deployments older than the one given, newest first.
+func TestDeploymentsBefore(t *testing.T) {
+	s := newServer(t, api.Config{})
+	for i := range 3 {
+		body, _ := json.Marshal(map[string]string{"name": "page.py", "source": fmt.Sprintf("x = %d\n", i)})
+		if rec := s.do(t, http.MethodPost, "/api/v1/deploy", body); rec.Code != http.StatusAccepted {
+			t.Fatalf("deploy: %d %s", rec.Code, rec.Body)
+		}
+	}
+	ids := func(path string) (out []int64) {
+		var list struct{ Deployments []wire.Deployment }
+		if rec := s.do(t, http.MethodGet, path, nil); rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &list) != nil {
+			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+		for _, d := range list.Deployments {
+			out = append(out, d.ID)
+		}
+		return out
+	}
+	all := ids("/api/v1/deployments?module=page.py")
+	if len(all) != 3 {
+		t.Fatalf("deployments %v", all)
+	}
+	if got := ids(fmt.Sprintf("/api/v1/deployments?module=page.py&before=%d", all[0])); fmt.Sprint(got) != fmt.Sprint(all[1:]) {
+		t.Errorf("before %d: %v, want %v", all[0], got, all[1:])
 	}
 }

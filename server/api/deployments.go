@@ -210,7 +210,8 @@ func StreamEvents(ctx context.Context, w http.ResponseWriter, cl *cluster.Cluste
 
 func (a *API) listDeployments(w http.ResponseWriter, r *http.Request) {
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	vs, err := a.cl.Deployments(r.Context(), odb.DeploymentFilter{Module: r.URL.Query().Get("module"), Limit: limit})
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	vs, err := a.cl.Deployments(r.Context(), odb.DeploymentFilter{Module: r.URL.Query().Get("module"), Limit: limit, Before: before})
 	if err != nil {
 		a.internal(w, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -380,10 +381,14 @@ func (s *store) Deployments(ctx context.Context, f DeploymentFilter) ([]Deployme
 	if limit <= 0 {
 		limit = 50
 	}
-	// Two spellings rather than ($2 = '' OR module = $2), so that the module filter can use its index.
-	sel, args := `SELECT d.id FROM deployments d ORDER BY d.id DESC LIMIT $1`, []any{int64(limit)}
+	// Two spellings rather than ($3 = '' OR module = $3), so that the module filter can use its index.
+	before := f.Before
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	sel, args := `SELECT d.id FROM deployments d WHERE d.id < $2 ORDER BY d.id DESC LIMIT $1`, []any{int64(limit), before}
 	if f.Module != "" {
-		sel, args = `SELECT d.id FROM deployments d WHERE d.module = $2 ORDER BY d.id DESC LIMIT $1`, append(args, f.Module)
+		sel, args = `SELECT d.id FROM deployments d WHERE d.module = $3 AND d.id < $2 ORDER BY d.id DESC LIMIT $1`, append(args, f.Module)
 	}
 	var ds []Deployment
 	err := s.b.read(ctx, func(q querier) error {

@@ -155,6 +155,7 @@ type NewDeployment struct {
 type DeploymentFilter struct {
 	Module string // "" = all
 	Limit  int    // 0 = 50
+	Before int64  // > 0: only deployments older than this id (the next page of a list, newest first)
 }
 
 // Store is the ODB. Every method is safe for concurrent use, also from several processes sharing one database.

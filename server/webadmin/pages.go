@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"sort"
@@ -159,26 +160,28 @@ type deploymentsData struct {
 	Module      string   // the filter as typed
 	Matches     []string // the modules it matched (one when it named a module exactly)
 	Deployments []api.DeploymentJSON
+	Older       string // the link to the next page, "" on the last
 }
 
-// maxFilterModules bounds the modules one filter reads deployments of.
-const maxFilterModules = 50
-
 func (h *handler) deployments(w http.ResponseWriter, r *http.Request) {
-	module := strings.TrimSpace(r.URL.Query().Get("module"))
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	q := r.URL.Query()
+	module := strings.TrimSpace(q.Get("module"))
+	limit, _ := strconv.Atoi(q.Get("limit"))
 	if limit <= 0 {
 		limit = 50
 	}
 	limit = min(limit, 500)
+	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
 	d := deploymentsData{Module: module, Deployments: []api.DeploymentJSON{}}
 	if module == "" {
-		ds, err := h.recent(r.Context(), "", limit)
+		vs, err := h.cl.Deployments(r.Context(), odb.DeploymentFilter{Limit: limit, Before: before})
 		if err != nil {
 			h.internal(w, r, err)
 			return
 		}
-		d.Deployments = ds
+		for _, v := range vs {
+			d.Deployments = append(d.Deployments, api.DeploymentView(v))
+		}
 	} else {
 		// The filter is part of a module's name, in any case, as one types it; a module's full name is only itself.
 		mods, err := h.cl.Modules(r.Context())
@@ -187,18 +190,59 @@ func (h *handler) deployments(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d.Matches = matchNames(moduleNames(mods), module)
-		for _, m := range d.Matches[:min(len(d.Matches), maxFilterModules)] {
-			ds, err := h.recent(r.Context(), m, limit)
-			if err != nil {
-				h.internal(w, r, err)
-				return
-			}
-			d.Deployments = append(d.Deployments, ds...)
+		if d.Deployments, err = h.newestOf(r.Context(), matching(mods, d.Matches), limit, before); err != nil {
+			h.internal(w, r, err)
+			return
 		}
-		sort.Slice(d.Deployments, func(i, j int) bool { return d.Deployments[i].ID > d.Deployments[j].ID })
-		d.Deployments = d.Deployments[:min(len(d.Deployments), limit)]
+	}
+	if len(d.Deployments) == limit { // there may be older ones
+		v := url.Values{"before": {strconv.FormatInt(d.Deployments[len(d.Deployments)-1].ID, 10)}}
+		if module != "" {
+			v.Set("module", module)
+		}
+		if limit != 50 {
+			v.Set("limit", strconv.Itoa(limit))
+		}
+		d.Older = "/admin/deployments?" + v.Encode()
 	}
 	h.render(w, http.StatusOK, "deployments", h.page(r, "deployments", "Deployments", d))
+}
+
+// matching returns the modules named in names, the most recently deployed first.
+func matching(mods []odb.Module, names []string) []odb.Module {
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []odb.Module
+	for _, m := range mods {
+		if want[m.Name] {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LastDeployment > out[j].LastDeployment })
+	return out
+}
+
+// newestOf returns the newest limit deployments of mods (most recently deployed first) older than before (0: all).
+// It reads a module's deployments only while that module's newest one could still be among them.
+func (h *handler) newestOf(ctx context.Context, mods []odb.Module, limit int, before int64) ([]api.DeploymentJSON, error) {
+	out := []api.DeploymentJSON{}
+	for _, m := range mods {
+		if len(out) == limit && m.LastDeployment < out[limit-1].ID {
+			break // every deployment of this module and of the ones after it is older than the limit-th
+		}
+		vs, err := h.cl.Deployments(ctx, odb.DeploymentFilter{Module: m.Name, Limit: limit, Before: before})
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			out = append(out, api.DeploymentView(v))
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+		out = out[:min(len(out), limit)]
+	}
+	return out, nil
 }
 
 func moduleNames(mods []odb.Module) []string {

@@ -2,6 +2,8 @@ package webadmin
 
 import (
 	"context"
+	"fmt"
+	"html"
 	"html/template"
 	"net/http"
 	"regexp"
@@ -223,5 +225,36 @@ func TestBreakableNames(t *testing.T) {
 	}
 	if got := f("<b>_x"); got != "&lt;b&gt;_<wbr>x" {
 		t.Errorf("breakable escapes: %q", got)
+	}
+}
+
+// The deployments list shows the newest first, filtered or not, and links to the older ones page by page: with more
+// modules matching a filter than one page holds, the newest were missing.
+func TestDeploymentsPagesNewestFirst(t *testing.T) {
+	e := start(t)
+	c := e.client(t)
+	token := e.login(t, c)
+	for i := range 55 {
+		e.deploy(t, c, token, fmt.Sprintf("bulk_%02d.py", i), "x = 1\n")
+	}
+	rows := regexp.MustCompile(`bulk_(\d\d)\.py`)
+	for _, path := range []string{"/admin/deployments", "/admin/deployments?module=bulk"} {
+		_, page := e.get(t, c, path)
+		first := rows.FindStringSubmatch(page)
+		if first == nil || first[1] != "54" {
+			t.Errorf("%s: the first row is %v, want bulk_54.py, the newest", path, first)
+		}
+		older := regexp.MustCompile(`href="(/admin/deployments\?[^"]+)" id="older"`).FindStringSubmatch(page)
+		if older == nil {
+			t.Fatalf("%s: no link to older deployments with 55 of them", path)
+		}
+		_, next := e.get(t, c, html.UnescapeString(older[1]))
+		seen := map[string]bool{}
+		for _, m := range rows.FindAllStringSubmatch(next, -1) {
+			seen[m[1]] = true
+		}
+		if len(seen) != 5 || !seen["00"] || !seen["04"] || strings.Contains(next, `id="older"`) {
+			t.Errorf("%s, next page: %v, want bulk_00 to bulk_04 and no further link", path, seen)
+		}
 	}
 }

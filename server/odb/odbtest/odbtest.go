@@ -363,6 +363,11 @@ func testDeployments(t *testing.T, a, b odb.Store) {
 	equal(t, "limit", []int64{lim[0].ID, lim[1].ID}, []int64{ids[4], ids[3]})
 	equal(t, "limit count", len(lim), 2)
 	equal(t, "unknown module", len(must(a.Deployments(ctx, odb.DeploymentFilter{Module: "nope.py"}))(t)), 0)
+	next := must(a.Deployments(ctx, odb.DeploymentFilter{Limit: 2, Before: lim[1].ID}))(t)
+	equal(t, "the next page", []int64{next[0].ID, next[1].ID}, []int64{ids[2], ids[1]})
+	nextA := must(a.Deployments(ctx, odb.DeploymentFilter{Module: "a.py", Before: ids[2]}))(t)
+	equal(t, "the next page of a module", len(nextA), 1)
+	equal(t, "the next page of a module", nextA[0].ID, ids[0])
 
 	for i := range 50 {
 		deploy(t, a, "c.py", fmt.Sprintf("c %d", i))
