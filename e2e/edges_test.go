@@ -359,3 +359,36 @@ func TestStartRetriesWhatTheEnvironmentBroke(t *testing.T) {
 		}
 	}
 }
+
+// A start that takes longer in all than zato start's timeout, because service-sources.txt lists modules that take
+// their time to import each, is not killed: the timeout counts from the server's last step (README: an entry never
+// stops the server).
+func TestSlowStartThatMovesIsNotKilled(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{Servers: 1, NoStart: true})
+	dir := c.Server(t, "server1").Dir
+	write := func(rel, body string) {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const modules = 8 // 0.5 s each in each of the two python workers: 8 s at least, against a timeout of 6 s
+	for i := range modules {
+		write(fmt.Sprintf("slow/slow_%d.py", i), fmt.Sprintf("import time\ntime.sleep(0.5)\nfrom zato.server.service import Service\n\n"+
+			"class Ping(Service):\n    def handle(self):\n        self.response.payload = {'slow': %d}\n", i))
+	}
+	write("config/repo/service-sources.txt", "./slow\n")
+	if out, err := c.Zato(t, "start", dir, "--timeout", "6s"); err != nil {
+		t.Fatalf("zato start: %v\n%s", err, out)
+	}
+	cl := client(t, c, "")
+	for i := range modules {
+		if out := invoke(t, cl, fmt.Sprintf("slow-%d.ping", i), ""); out["slow"] != float64(i) {
+			t.Fatalf("slow-%d.ping: %v", i, out)
+		}
+	}
+}

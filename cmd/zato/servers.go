@@ -169,7 +169,8 @@ func (a *app) serverCmd() *cobra.Command {
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			procs.ExitWithParent(cancel)
-			return node.Run(ctx, args[0], node.Options{Ready: procs.SignalReady})
+			parent := procs.Notify()
+			return node.Run(ctx, args[0], node.Options{Ready: parent.Ready, Progress: parent.Progress})
 		},
 	})
 	return s

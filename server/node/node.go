@@ -32,6 +32,8 @@ import (
 type Options struct {
 	// Ready, if set, is called once the server is live and listening.
 	Ready func(url string)
+	// Progress, if set, is told of each long step while the server starts (each import), until Ready.
+	Progress func(what string)
 	// LogTo receives the log as well as logs/server.log (e.g. stderr in the foreground).
 	LogTo io.Writer
 }
@@ -131,11 +133,12 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	}
 	defer rt.Close()
 
-	cl.UseRuntime(rt)
+	srt := &startingRuntime{Runtime: rt, progress: opts.Progress}
+	cl.UseRuntime(srt)
 
 	// service-sources.txt is imported before the hot-deployed modules, as in Zato.
 	var results []odb.SourceResult
-	for _, r := range sources.Load(ctx, rt, cfg.ServiceSources, cfg.Dir, log.With("component", "sources")) {
+	for _, r := range sources.Load(ctx, srt, cfg.ServiceSources, cfg.Dir, log.With("component", "sources")) {
 		for _, m := range r.Modules {
 			sourceModules[m] = r.Entry
 		}
@@ -185,6 +188,7 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		return fmt.Errorf("pickup dir: %w", err)
 	}
 	log.Info("Server started", "url", cfg.PublicURL, "pid", os.Getpid(), "odb", cfg.ODBEngine, "max_procs", goruntime.GOMAXPROCS(0))
+	srt.live.Store(true)
 	if opts.Ready != nil {
 		opts.Ready(cfg.PublicURL)
 	}

@@ -2,7 +2,6 @@
 package procs
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -88,42 +87,36 @@ func Start(ctx context.Context, exe, dir string, timeout time.Duration) (pid int
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(r).ReadString('\n')
-		line <- s
-	}()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case s := <-line:
-		if s = strings.TrimSpace(s); s != "" {
-			return pid, s, nil
-		}
+	rd := readLines(r)
+	defer rd.stop()
+	url, last, ok := rd.waitReady(timeout, ctx.Done())
+	switch {
+	case ok && url != "":
+		return pid, url, nil
+	case ok:
 		err := <-exited
-		return pid, "", fmt.Errorf("server in %s exited (%v) before it was ready:\n%s", dir, err, tail(stderrPath, 20))
-	case <-timer.C:
-		_ = cmd.Process.Kill()
-		return pid, "", fmt.Errorf("server in %s was not ready within %s:\n%s", dir, timeout, tail(stderrPath, 20))
-	case <-ctx.Done():
-		_ = cmd.Process.Kill()
-		return pid, "", ctx.Err()
+		return pid, "", fmt.Errorf("server in %s exited (%v) before it was ready:\n%s", dir, err, tails(dir, stderrPath))
 	}
+	_ = cmd.Process.Kill()
+	if err := ctx.Err(); err != nil {
+		return pid, "", err
+	}
+	step := ""
+	if last != "" {
+		step = " of its last step (" + last + ")"
+	}
+	return pid, "", fmt.Errorf("server in %s was not ready within %s%s:\n%s", dir, timeout, step, tails(dir, stderrPath))
 }
 
-// SignalReady tells the starting parent, if any, that the server is live.
-func SignalReady(url string) {
-	fd, err := strconv.ParseUint(os.Getenv(ReadyFDEnv), 10, 64) // an fd on Unix, a handle on Windows
-	if err != nil {
-		return
+// tails is the end of what a server that did not start wrote: its stderr (a crash) and its log (the reasons).
+func tails(dir, stderrPath string) string {
+	var parts []string
+	for _, p := range []string{stderrPath, filepath.Join(dir, config.LogRel)} {
+		if t := tail(p, 20); t != "" {
+			parts = append(parts, t)
+		}
 	}
-	f := os.NewFile(uintptr(fd), "ready")
-	if f == nil {
-		return
-	}
-	fmt.Fprintln(f, url)
-	f.Close()
-	os.Unsetenv(ReadyFDEnv)
+	return strings.Join(parts, "\n")
 }
 
 // Running returns the pid in dir's pid file if that process exists.
