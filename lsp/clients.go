@@ -20,18 +20,23 @@ type clientEntry struct {
 	stale  bool // its server stopped answering: the next use dials again
 }
 
-// client returns the deploy client of a target and its config, whose URL is the server the client talks to. The
-// first use dials as the CLI does (deployclient.Dial: the target's url, then the client file's other servers), and
-// so does the first use after redial found the server gone.
+// client returns the deploy client of a target of the workspace's configuration (see clientIn).
 func (s *server) client(ctx context.Context, name string) (string, *deployclient.Client, deployclient.Config, error) {
-	name, cc, others, e, err := s.resolveClient(name)
+	return s.clientIn(ctx, "", name)
+}
+
+// clientIn returns the deploy client of a target of a scope (folders.go) and its config, whose URL is the server the
+// client talks to. The first use dials as the CLI does (deployclient.Dial: the target's url, then the client file's
+// other servers), and so does the first use after redial found the server gone.
+func (s *server) clientIn(ctx context.Context, scope, name string) (string, *deployclient.Client, deployclient.Config, error) {
+	name, cc, others, e, err := s.resolveClient(scope, name)
 	if err != nil || e != nil {
 		return name, clientOf(e), at(cc, e), err
 	}
 	// Dial outside s.mu (it waits on the network), one dial at a time: a second caller finds the first's client.
 	s.dialMu.Lock()
 	defer s.dialMu.Unlock()
-	if name, cc, others, e, err = s.resolveClient(name); err != nil || e != nil {
+	if name, cc, others, e, err = s.resolveClient(scope, name); err != nil || e != nil {
 		return name, clientOf(e), at(cc, e), err
 	}
 	c, err := deployclient.Dial(ctx, cc, others)
@@ -40,9 +45,10 @@ func (s *server) client(ctx context.Context, name string) (string, *deployclient
 	}
 	e = &clientEntry{cfg: cc, others: others, client: c}
 	s.mu.Lock()
-	prev := s.clients[name]
-	s.clients[name] = e
-	servers := s.cfg.file.Servers
+	prev := s.clients[inScope(scope, name)]
+	s.clients[inScope(scope, name)] = e
+	cfg, _ := s.configOfLocked(scope)
+	servers := cfg.file.Servers
 	s.mu.Unlock()
 	if prev != nil {
 		_ = prev.client.Close()
@@ -66,15 +72,16 @@ func (s *server) client(ctx context.Context, name string) (string, *deployclient
 
 // resolveClient resolves a target under s.mu: its config, the other servers to dial, and its cached client when
 // that one is still good (nil when the target must be dialled).
-func (s *server) resolveClient(name string) (string, deployclient.Config, []string, *clientEntry, error) {
+func (s *server) resolveClient(scope, name string) (string, deployclient.Config, []string, *clientEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cfgErr != nil {
-		return name, deployclient.Config{}, nil, nil, s.cfgErr
+	cfg, cfgErr := s.configOfLocked(scope)
+	if cfgErr != nil {
+		return name, deployclient.Config{}, nil, nil, cfgErr
 	}
-	name, cc, err := s.cfg.file.ResolveTarget(name, s.getenv)
+	name, cc, err := cfg.file.ResolveTarget(name, s.getenv)
 	if err != nil {
-		if len(s.cfg.file.Targets) == 0 && s.cfg.file.URL == "" {
+		if len(cfg.file.Targets) == 0 && cfg.file.URL == "" {
 			err = errNoConfig
 		}
 		return name, cc, nil, nil, fmt.Errorf("target %s: %w", name, err)
@@ -83,8 +90,8 @@ func (s *server) resolveClient(name string) (string, deployclient.Config, []stri
 	// One retry policy for a save: the language server's own (retryBackoff, one idempotency key per save), not
 	// the HTTP client's stacked under it.
 	cc.Retries = -1
-	others := fallbackServers(s.cfg.file, cc.URL)
-	if e, ok := s.clients[name]; ok && e.cfg == cc && slices.Equal(e.others, others) && !e.stale {
+	others := fallbackServers(cfg.file, cc.URL)
+	if e, ok := s.clients[inScope(scope, name)]; ok && e.cfg == cc && slices.Equal(e.others, others) && !e.stale {
 		return name, cc, others, e, nil
 	}
 	return name, cc, others, nil, nil
@@ -92,13 +99,13 @@ func (s *server) resolveClient(name string) (string, deployclient.Config, []stri
 
 // redial is for a caller whose client of a target did not answer (deployclient.ErrUnreachable): the target is
 // dialled again, and the new client is returned when another server answers for it.
-func (s *server) redial(ctx context.Context, target string, failed *deployclient.Client) (*deployclient.Client, deployclient.Config, bool) {
+func (s *server) redial(ctx context.Context, scope, target string, failed *deployclient.Client) (*deployclient.Client, deployclient.Config, bool) {
 	s.mu.Lock()
-	if e := s.clients[target]; e != nil && e.client == failed {
+	if e := s.clients[inScope(scope, target)]; e != nil && e.client == failed {
 		e.stale = true
 	}
 	s.mu.Unlock()
-	_, c, cc, err := s.client(ctx, target)
+	_, c, cc, err := s.clientIn(ctx, scope, target)
 	if err != nil || c == failed || sameURL(c.URL(), failed.URL()) {
 		return nil, cc, false
 	}
@@ -107,10 +114,10 @@ func (s *server) redial(ctx context.Context, target string, failed *deployclient
 
 // read runs a read with the target's client cl and, when its server does not answer, once more with the server
 // that answers for the target now. Only for reads: they may be sent twice.
-func (s *server) read(ctx context.Context, target string, cl *deployclient.Client, call func(*deployclient.Client) error) error {
+func (s *server) read(ctx context.Context, scope, target string, cl *deployclient.Client, call func(*deployclient.Client) error) error {
 	err := call(cl)
 	if unreachable(err) && ctx.Err() == nil {
-		if ncl, _, ok := s.redial(ctx, target, cl); ok {
+		if ncl, _, ok := s.redial(ctx, scope, target, cl); ok {
 			err = call(ncl)
 		}
 	}

@@ -37,7 +37,7 @@ func (s *server) CodeLens(ctx context.Context, p *protocol.CodeLensParams) ([]pr
 	if err != nil {
 		return nil, err
 	}
-	last, final, finalAt := s.lastStatus(module)
+	last, final, finalAt := s.lastStatus(u.FsPath())
 	result := resultTitle(last, final, finalAt)
 	snap := s.services(ctx, s.moduleTarget(module, ""), false)
 	out := make([]protocol.CodeLens, 0, 4*len(services))

@@ -135,14 +135,22 @@ func (s *server) deployFile(a commandArg, force bool) (protocol.LSPAny, error) {
 		s.showMessage(protocol.MessageTypeError, "Zato: "+msg)
 		return nil, errors.New(msg)
 	}
+	// A folder of a multi-root workspace without its own .zato.yaml has nowhere to deploy (folders.go).
+	scope, _, cfgErr := s.scopeOf(path)
+	if scope != "" && cfgErr != nil {
+		msg := fmt.Sprintf("%s not deployed: %v", filepath.Base(path), cfgErr)
+		s.showMessage(protocol.MessageTypeError, "Zato: "+msg)
+		return nil, errors.New(msg)
+	}
 	// Read the text here (this handler may wait on the disk): the deployment goroutine gets it ready.
 	text, err := s.documentText(u)
 	if err != nil {
 		s.showMessage(protocol.MessageTypeError, "Zato: "+err.Error())
 		return nil, err
 	}
-	s.enqueue(deployRequest{uri: u, path: path, module: module, text: text, target: a.Target, savedAt: time.Now(), manual: true, force: force})
-	return lspAny(map[string]string{"module": module, "target": s.targetName(a.Target), "state": stateQueued})
+	s.enqueue(deployRequest{uri: u, path: path, module: module, text: text, target: a.Target, savedAt: time.Now(), manual: true, force: force,
+		scope: scope})
+	return lspAny(map[string]string{"module": module, "target": s.targetNameIn(scope, a.Target), "state": stateQueued})
 }
 
 // connectionResult is zato.testConnection's answer.

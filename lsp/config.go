@@ -309,9 +309,17 @@ func cloneMap(m map[string]any) map[string]any {
 func (s *server) reloadConfig(reason string) {
 	s.mu.Lock()
 	s.layers.folders = s.folders
-	c, err := s.layers.merge()
-	prevErr := s.cfgErr
-	s.cfg, s.cfgErr = c, err
+	folders := s.layers.folderConfigs()
+	var c config
+	var err error
+	if i := slices.IndexFunc(folders, func(f folderConfig) bool { return f.primary }); i >= 0 {
+		c, err = folders[i].cfg, folders[i].err
+	} else {
+		c, err = s.layers.merge()
+	}
+	prevErr := s.configErrLocked()
+	s.cfg, s.cfgErr, s.folderCfgs = c, err, folders
+	err = s.configErrLocked()
 	for name, e := range s.clients {
 		_ = e.client.Close()
 		delete(s.clients, name)
@@ -389,10 +397,15 @@ func (s *server) DidChangeWatchedFiles(_ context.Context, p *protocol.DidChangeW
 func (s *server) deployOnSave() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.deployOnSaveLocked(s.cfg, s.cfgErr)
+}
+
+// deployOnSaveLocked is deployOnSave for a file's configuration; s.mu is held.
+func (s *server) deployOnSaveLocked(c config, err error) bool {
 	if s.toggled != nil {
 		return *s.toggled
 	}
-	return s.cfgErr == nil && s.cfg.deployOnSave
+	return err == nil && c.deployOnSave
 }
 
 // matches applies the include and exclude globs to a file.
@@ -403,7 +416,7 @@ func (c config) matches(path string) bool {
 		// save; "Deploy Current File" still deploys it.
 		found := false
 		for _, root := range c.roots {
-			if r, err := filepath.Rel(root, path); err == nil && r != ".." && !strings.HasPrefix(r, "../") {
+			if r, ok := relTo(root, path); ok {
 				rel, found = r, true
 				break
 			}

@@ -125,20 +125,18 @@ func (s *server) checkOpened(u uri.URI, text string) {
 	opened := time.Now()
 	path := u.FsPath()
 	module := moduleName(path)
-	s.mu.Lock()
-	cfg, cfgErr := s.cfg, s.cfgErr
-	s.mu.Unlock()
+	scope, cfg, cfgErr := s.scopeOf(path)
 	if module == "" || cfgErr != nil || !cfg.matches(path) {
 		return
 	}
-	target, cl, cc, err := s.client(s.ctx, "")
+	target, cl, cc, err := s.clientIn(s.ctx, scope, "")
 	if err != nil || cc.Kind == deployclient.KindZato {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
 	var mods []deployclient.Module
-	err = s.read(ctx, target, cl, func(cl *deployclient.Client) (err error) {
+	err = s.read(ctx, scope, target, cl, func(cl *deployclient.Client) (err error) {
 		mods, err = cl.Modules(ctx)
 		return err
 	})
@@ -154,7 +152,7 @@ func (s *server) checkOpened(u uri.URI, text string) {
 			return
 		}
 		s.mu.Lock()
-		m := s.modules[moduleKey(target, module)]
+		m := s.modules[moduleKey(inScope(scope, target), module)]
 		saved := m != nil && (m.base == md.SHA256 || m.busy() || !m.lastSave.Before(opened))
 		s.mu.Unlock()
 		if saved {
@@ -188,10 +186,11 @@ func (s *server) showClusterVersion(a commandArg) (protocol.LSPAny, error) {
 		return nil, fmt.Errorf("%w: %s needs the file's URI", jsonrpc2.ErrInvalidParams, cmdShowClusterVersion)
 	}
 	module := moduleName(uri.URI(a.URI).FsPath())
-	target := s.targetName(a.Target)
+	scope, _, _ := s.scopeOf(uri.URI(a.URI).FsPath())
+	target := s.targetNameIn(scope, a.Target)
 	s.mu.Lock()
 	var c *wire.Conflict
-	if m := s.modules[moduleKey(target, module)]; m != nil {
+	if m := s.modules[moduleKey(inScope(scope, target), module)]; m != nil {
 		c = m.conflict
 	}
 	s.mu.Unlock()

@@ -34,6 +34,7 @@ type deployRequest struct {
 	module  string
 	text    string
 	target  string // "" for the default target
+	scope   string // the workspace folder whose configuration applies ("" for the workspace's: folders.go)
 	savedAt time.Time
 	manual  bool // zato.deploy: not subject to the burst rule
 	force   bool // zato.deployAnyway: no base, whatever the cluster has
@@ -75,17 +76,20 @@ func (m *moduleState) stopTimer() {
 func moduleKey(target, module string) string { return target + "/" + module }
 
 // targetName resolves "" to the default target's name.
-func (s *server) targetName(name string) string {
+func (s *server) targetName(name string) string { return s.targetNameIn("", name) }
+
+// targetNameIn resolves "" to the default target's name in a scope's configuration.
+func (s *server) targetNameIn(scope, name string) string {
 	s.mu.Lock()
-	fc := s.cfg.file
+	cfg, _ := s.configOfLocked(scope)
 	s.mu.Unlock()
-	n, _, _ := fc.ResolveTarget(name, s.getenv)
+	n, _, _ := cfg.file.ResolveTarget(name, s.getenv)
 	return n
 }
 
 // moduleFor returns (creating) a module's state; s.mu must be held.
-func (s *server) moduleFor(target, module string) *moduleState {
-	k := moduleKey(target, module)
+func (s *server) moduleFor(scope, target, module string) *moduleState {
+	k := moduleKey(inScope(scope, target), module)
 	m := s.modules[k]
 	if m == nil {
 		m = &moduleState{key: k, module: module, wake: make(chan struct{}, 1)}
@@ -97,19 +101,23 @@ func (s *server) moduleFor(target, module string) *moduleState {
 // enqueue schedules a deployment: at once when the module is idle and not in a burst of saves, otherwise as the
 // module's pending save, which replaces any earlier pending one.
 func (s *server) enqueue(req deployRequest) {
-	target := s.targetName(req.target)
+	target := s.targetNameIn(req.scope, req.target)
 	req.target = target
 	now := time.Now()
 	s.mu.Lock()
-	m := s.moduleFor(target, req.module)
+	if s.deployCtx.Err() != nil {
+		s.mu.Unlock()
+		s.log.Debug("not deployed: the server is shutting down", "module", req.module)
+		return
+	}
+	m := s.moduleFor(req.scope, target, req.module)
 	m.uri = req.uri
-	s.targetOf[req.module] = target
+	s.targetOf[inScope(req.scope, req.module)] = target
 	burst := !req.manual && !m.lastSave.IsZero() && now.Sub(m.lastSave) < quietWindow
 	m.lastSave = now
 	if !m.running && m.timer == nil && m.pending == nil && !burst {
-		m.running = true
+		m.running = s.goDeployLocked(func() { s.runModule(m, req) })
 		s.mu.Unlock()
-		s.goFn(func() { s.runModule(m, req) })
 		return
 	}
 	if m.pending == nil {
@@ -141,7 +149,7 @@ func (s *server) firePending(m *moduleState) {
 	now := time.Now()
 	s.mu.Lock()
 	m.timer = nil
-	if m.running || m.pending == nil || s.ctx.Err() != nil {
+	if m.running || m.pending == nil || s.deployCtx.Err() != nil {
 		s.mu.Unlock()
 		return
 	}
@@ -151,9 +159,9 @@ func (s *server) firePending(m *moduleState) {
 		return
 	}
 	req := *m.pending
-	m.pending, m.running = nil, true
+	m.pending = nil
+	m.running = s.goDeployLocked(func() { s.runModule(m, req) })
 	s.mu.Unlock()
-	s.goFn(func() { s.runModule(m, req) })
 }
 
 // runModule deploys req, then whatever was saved meanwhile, keeping one deployment per module at a time.
@@ -162,7 +170,7 @@ func (s *server) runModule(m *moduleState, req deployRequest) {
 		s.deploy(m, req)
 		now := time.Now()
 		s.mu.Lock()
-		if m.pending == nil || s.ctx.Err() != nil {
+		if m.pending == nil || s.deployCtx.Err() != nil {
 			m.running = false
 			idle := m.pending == nil && m.timer == nil
 			if idle && m.settled != nil {
@@ -189,8 +197,12 @@ func (s *server) runModule(m *moduleState, req deployRequest) {
 func (s *server) deploy(m *moduleState, req deployRequest) {
 	base := deployStatus{URI: string(req.uri), Module: req.module, Target: req.target, Servers: []serverState{}, SHA256: sourceSHA(req.text)}
 	elapsed := func() float64 { return float64(time.Since(req.savedAt).Microseconds()) / 1000 }
-	target, cl, cc, err := s.client(s.ctx, req.target)
+	dctx := s.deployCtx // notifications keep s.ctx: they still go out while shutdown stops the deployment
+	target, cl, cc, err := s.clientIn(dctx, req.scope, req.target)
 	base.Target = target
+	if err != nil && dctx.Err() != nil {
+		return // shutdown came first
+	}
 	if err != nil {
 		st := base
 		st.State, st.Message, st.ElapsedMs = stateFailed, fmt.Sprintf("%s not deployed: %v", req.module, err), elapsed()
@@ -216,7 +228,7 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 	var d deployclient.Deployment
 	key := deployclient.NewKey() // every try of this save: a try whose answer was lost is not deployed twice
 	for attempt := 0; ; attempt++ {
-		ctx, cancel := context.WithTimeout(s.ctx, deployTimeout)
+		ctx, cancel := context.WithTimeout(dctx, deployTimeout)
 		if d.ID == 0 {
 			s.uploads.Add(1)
 			d, err = cl.DeployWith(ctx, deployclient.Upload{Name: req.module, Source: []byte(req.text), Origin: "ide", Key: key,
@@ -226,13 +238,13 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 			d, err = cl.Watch(ctx, d.ID, onChange)
 		}
 		cancel()
-		if err == nil || !unreachable(err) || s.ctx.Err() != nil {
+		if err == nil || !unreachable(err) || dctx.Err() != nil {
 			break
 		}
 		// Its server stopped answering: another server of the cluster takes the same save at once (with the same
 		// key, so an upload whose answer was lost is not stored twice) or follows the same deployment.
 		if attempt < len(retryBackoff) {
-			if ncl, ncc, ok := s.redial(s.ctx, target, cl); ok {
+			if ncl, ncc, ok := s.redial(dctx, req.scope, target, cl); ok {
 				cl, cc = ncl, ncc
 				up.Message, up.ElapsedMs = fmt.Sprintf("Deploying %s to %s (%s)", req.module, target, cc.URL), elapsed()
 				s.emit(m, &up)
@@ -253,7 +265,11 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 		s.failureMessage(m, protocol.MessageTypeError, fmt.Sprintf("Cannot reach Zato at %s: %v", cc.URL, rootCause(err)))
 		s.logf(protocol.MessageTypeWarning, "Zato: %s", st.Message)
 		if !s.sleepUnlessNewer(m, wait) {
-			prog.end(req.module + ": superseded by a newer save")
+			if dctx.Err() != nil {
+				prog.end(req.module + ": not tried again, the language server is shutting down")
+			} else {
+				prog.end(req.module + ": superseded by a newer save")
+			}
 			return
 		}
 	}
@@ -264,8 +280,8 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 	case errors.Is(err, deployclient.ErrUnauthorized):
 		st.State = stateUnauthorized
 		st.Message = fmt.Sprintf("Zato at %s rejected user %q: check the username and password of target %s", cc.URL, cc.Username, target)
-	case s.ctx.Err() != nil:
-		prog.end("stopped")
+	case dctx.Err() != nil:
+		prog.end(req.module + ": no longer followed, the language server is shutting down")
 		return
 	case errors.Is(err, context.DeadlineExceeded) && d.ID != 0:
 		st.State = stateFailed
@@ -314,7 +330,7 @@ func (s *server) sleepUnlessNewer(m *moduleState, d time.Duration) bool {
 		return true
 	case <-m.wake:
 		return false
-	case <-s.ctx.Done():
+	case <-s.deployCtx.Done():
 		return false
 	}
 }

@@ -59,7 +59,7 @@ func (s *server) deployedCopy(ctx context.Context, target, module string) (strin
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var mods []deployclient.Module
-	if err := s.read(ctx, target, cl, func(cl *deployclient.Client) (err error) {
+	if err := s.read(ctx, "", target, cl, func(cl *deployclient.Client) (err error) {
 		mods, err = cl.Modules(ctx)
 		return err
 	}); err != nil {
@@ -82,7 +82,7 @@ func (s *server) deployedCopy(ctx context.Context, target, module string) (strin
 		return path, string(b), nil
 	}
 	var v deployclient.VersionSource
-	if err := s.read(ctx, target, cl, func(cl *deployclient.Client) (err error) {
+	if err := s.read(ctx, "", target, cl, func(cl *deployclient.Client) (err error) {
 		v, err = cl.ModuleVersion(ctx, module, cur.Version)
 		return err
 	}); err != nil {

@@ -40,7 +40,7 @@ func (s *server) Hover(ctx context.Context, p *protocol.HoverParams) (*protocol.
 		}
 		return nil, nil
 	}
-	last, final, finalAt := s.lastStatus(module)
+	last, final, finalAt := s.lastStatus(u.FsPath())
 	var b strings.Builder
 	fmt.Fprintf(&b, "**Zato service** `%s`\n\n", sc.name)
 	if sc.explicit {

@@ -100,6 +100,9 @@ func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*p
 			ExecuteCommandProvider: protocol.ExecuteCommandOptions{Commands: []string{cmdDeploy, cmdTestConnection, cmdToggle, cmdShowStatus,
 				cmdInvoke, cmdInvokeEverywhere, cmdShowClusterVersion, cmdDeployAnyway, cmdRollback, cmdUndeploy}},
 			CodeActionProvider: &protocol.CodeActionOptions{CodeActionKinds: []protocol.CodeActionKind{protocol.CodeActionKindQuickFix}},
+			// Each folder's own .zato.yaml applies to its files (folders.go): the server follows folders added later.
+			Workspace: &protocol.WorkspaceOptions{WorkspaceFolders: &protocol.WorkspaceFoldersServerCapabilities{
+				Supported: &yes, ChangeNotifications: protocol.Boolean(true)}},
 		},
 		ServerInfo: protocol.ServerInfo{Name: "zato-lsp", Version: protocol.NewOptional(Version)},
 	}, nil
@@ -132,10 +135,10 @@ func (s *server) Initialized(context.Context, *protocol.InitializedParams) error
 	return nil
 }
 
-func (s *server) Shutdown(context.Context) error {
-	s.mu.Lock()
-	s.shutdown = true
-	s.mu.Unlock()
+// Shutdown answers once the deployments in flight have ended their progress: the editor exits next. The lifecycle
+// (lifecycle.go) already refuses everything after it but exit.
+func (s *server) Shutdown(ctx context.Context) error {
+	s.stopDeployments(ctx)
 	return nil
 }
 
@@ -151,9 +154,10 @@ func (s *server) Exit(context.Context) error {
 // logStartup says once where deployments go, or why they cannot.
 func (s *server) logStartup() {
 	s.mu.Lock()
-	cfg, cfgErr := s.cfg, s.cfgErr
+	cfg, cfgErr, allErr := s.cfg, s.cfgErr, s.configErrLocked()
 	s.mu.Unlock()
-	s.configDiagnostics(cfgErr)
+	s.configDiagnostics(allErr)
+	defer s.logFolders()
 	if cfgErr != nil {
 		s.logf(protocol.MessageTypeWarning, "Zato: %v", cfgErr)
 		return

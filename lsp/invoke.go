@@ -142,6 +142,7 @@ type invocation struct {
 	path    string
 	module  string
 	svc     serviceInfo
+	scope   string // the file's folder's (folders.go)
 	target  string
 	cl      *deployclient.Client
 	cc      deployclient.Config
@@ -188,15 +189,21 @@ func (s *server) prepare(ctx context.Context, a invokeArg) (*invocation, error) 
 	default:
 		inv.svc = infos[0]
 	}
-	inv.target = s.moduleTarget(inv.module, a.Target)
+	// The service runs on the cluster of the file's folder (folders.go), as its saves deploy there.
+	scope, _, cfgErr := s.scopeOf(inv.path)
+	if scope != "" && cfgErr != nil {
+		return nil, cfgErr
+	}
+	inv.scope = scope
+	inv.target = s.moduleTargetIn(scope, inv.module, a.Target)
 	// The first invoke after a save waits for that save's deployment: the answer comes from the saved code.
 	waitCtx, cancel := context.WithTimeout(ctx, settleWait)
-	inv.waited = s.waitSettled(waitCtx, inv.target, inv.module)
+	inv.waited = s.waitSettled(waitCtx, inScope(scope, inv.target), inv.module)
 	cancel()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if inv.target, inv.cl, inv.cc, err = s.client(ctx, inv.target); err != nil {
+	if inv.target, inv.cl, inv.cc, err = s.clientIn(ctx, scope, inv.target); err != nil {
 		return nil, err
 	}
 	if len(a.Payload) > 0 {
@@ -214,20 +221,25 @@ func (s *server) prepare(ctx context.Context, a invokeArg) (*invocation, error) 
 // moduleTarget is the target a module's commands go to: the one asked for, else where it was last deployed, else
 // the default.
 func (s *server) moduleTarget(module, asked string) string {
+	return s.moduleTargetIn("", module, asked)
+}
+
+// moduleTargetIn is moduleTarget in a scope's configuration (folders.go).
+func (s *server) moduleTargetIn(scope, module, asked string) string {
 	if asked != "" {
-		return s.targetName(asked)
+		return s.targetNameIn(scope, asked)
 	}
 	s.mu.Lock()
-	t, ok := s.targetOf[module]
+	t, ok := s.targetOf[inScope(scope, module)]
 	s.mu.Unlock()
 	if ok {
 		return t
 	}
-	return s.targetName("")
+	return s.targetNameIn(scope, "")
 }
 
-// waitSettled waits until a module has no deployment running or queued on a target, and returns the last
-// finished one's status if it had to wait (nil otherwise).
+// waitSettled waits until a module has no deployment running or queued on a target (inScope's name), and returns
+// the last finished one's status if it had to wait (nil otherwise).
 func (s *server) waitSettled(ctx context.Context, target, module string) *deployStatus {
 	s.mu.Lock()
 	m := s.modules[moduleKey(target, module)]
@@ -315,7 +327,7 @@ func (s *server) invoke(ctx context.Context, a invokeArg) (*invokeResult, error)
 	if res.notSent {
 		// The target's server is gone: another server of the cluster runs it (the request never left, so the
 		// service runs once).
-		if cl, cc, ok := s.redial(ctx, inv.target, inv.cl); ok {
+		if cl, cc, ok := s.redial(ctx, inv.scope, inv.target, inv.cl); ok {
 			inv.cl, inv.cc = cl, cc
 			res = s.invokeAt(ctx, inv, inv.cc.URL, "")
 		}

@@ -6,7 +6,12 @@
 // ZATO_USERNAME, ZATO_PASSWORD, ZATO_TARGET, ZATO_DEPLOY_ON_SAVE, ZATO_REQUIRE_MARKER, ZATO_INCLUDE, ZATO_EXCLUDE
 // ...), initializationOptions, the "zato" section of workspace/configuration, and workspace/didChangeConfiguration.
 // Keys: url, username, password or passwordEnv, caFile, kind ("zato" for stock Zato), targets {name: {...}},
-// defaultTarget, deployOnSave (on when .zato.yaml exists), include/exclude globs, requireMarker.
+// defaultTarget, deployOnSave (on when .zato.yaml exists), include/exclude globs, requireMarker. In a workspace of
+// several folders, a file deploys with its own folder's .zato.yaml, and not at all from a folder without one
+// (folders.go).
+//
+// Lifecycle (lifecycle.go): requests before initialize are refused (ServerNotInitialized), and after shutdown
+// (InvalidRequest); notifications then are dropped. Shutdown ends the deployments in flight; exit ends Run at once.
 //
 // Feedback: zato/deployStatus at every change (docs/architecture.md), $/progress or log lines, diagnostics from the
 // servers' errors, window/showMessage for failures (and, for editors without a status UI of their own, each finished
@@ -31,18 +36,34 @@ import (
 // (extensions/vscode/package.json's version) check it against their own and warn when they differ.
 const Version = "0.1.0"
 
+// errExitWithoutShutdown is Run's answer to an exit that no shutdown preceded: LSP wants exit code 1 then.
+var errExitWithoutShutdown = errors.New("lsp: exit without shutdown")
+
 // Run serves one editor over in/out with LSP's Content-Length framing until the editor exits, the stream ends or
-// ctx is cancelled.
+// ctx is cancelled. After exit it returns at once, errExitWithoutShutdown unless shutdown came first: it does not
+// wait for the reader, as closing a blocking stdin (a pipe the editor keeps open) does not end a read in progress.
 func Run(ctx context.Context, in io.Reader, out io.Writer, logger *slog.Logger) error {
 	stream := jsonrpc2.NewStream(stdio{in, out})
 	s, conn := serve(ctx, stream, options{logger: logger, getenv: os.LookupEnv})
+	exited := false
 	select {
 	case <-conn.Done():
 	case <-ctx.Done():
 	case <-s.exited:
+		exited = true
 	}
 	s.close()
-	_ = conn.Close()
+	closed := make(chan error, 1)
+	// Close waits for the reader, which only the stream's end (or, for a reader that can be interrupted, closing
+	// it) stops: a process exiting now ends it anyway.
+	go func() { closed <- conn.Close() }()
+	switch {
+	case exited && !s.life.shutDown():
+		return errExitWithoutShutdown
+	case exited, ctx.Err() != nil:
+		return nil
+	}
+	<-closed // the stream ended: the reader is done
 	if err := conn.Err(); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("lsp connection: %w", err)
 	}
@@ -62,14 +83,14 @@ func serve(ctx context.Context, stream jsonrpc2.Stream, o options) (*server, jso
 	conn := jsonrpc2.NewConn(stream, jsonrpc2.WithCodec(codec{}))
 	s := newServer(ctx, conn, o)
 	h := protocol.ServerHandler(s, jsonrpc2.MethodNotFoundHandler)
-	conn.Go(s.ctx, protocol.CancelHandler(func(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	conn.Go(s.ctx, s.life.guard(protocol.CancelHandler(func(ctx context.Context, req *jsonrpc2.Request) (any, error) {
 		// Notifications (didOpen, didChange, didSave...) run inline so they keep their wire order; their handlers
 		// only record state and start goroutines. Requests may overlap, and may call back into the editor.
 		if req.IsCall() {
 			jsonrpc2.Async(ctx)
 		}
 		return h(ctx, req)
-	}))
+	})))
 	return s, conn
 }
 

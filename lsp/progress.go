@@ -25,7 +25,10 @@ func (s *server) startProgress(title string) *progress {
 	supported := s.caps.workDoneProgress
 	s.mu.Unlock()
 	p.events <- &protocol.WorkDoneProgressBegin{Kind: "begin", Title: title}
-	s.goFn(func() {
+	// Counted with the deployment that started it (so s.deploys is above 0 here): shutdown waits for the end to go out.
+	s.deploys.Add(1)
+	started := s.goFn(func() {
+		defer s.deploys.Done()
 		var token protocol.ProgressToken
 		if supported {
 			tok := protocol.String(fmt.Sprintf("zato-deploy-%d", s.progressSeq.Add(1)))
@@ -42,6 +45,9 @@ func (s *server) startProgress(title string) *progress {
 			p.send(token, ev)
 		}
 	})
+	if !started {
+		s.deploys.Done()
+	}
 	return p
 }
 

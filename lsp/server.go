@@ -21,14 +21,20 @@ type server struct {
 
 	ctx    context.Context // the session; cancelled by close
 	cancel context.CancelFunc
-	conn   jsonrpc2.Conn
-	editor protocol.Client // calls into the editor
-	log    *slog.Logger
-	getenv func(string) (string, bool)
-	exited chan struct{}
-	wg     sync.WaitGroup // goroutines started by the server
-	wgMu   sync.Mutex     // orders goFn's Add before close's Wait
-	closed bool
+	life   lifecycle // initialize ... shutdown, exit: which messages are served
+	// deployCtx bounds deployments; cancelled at shutdown, so the ones in flight end (and end their progress) while
+	// the session can still tell the editor.
+	deployCtx   context.Context
+	stopDeploys context.CancelFunc
+	deploys     sync.WaitGroup // deployments and their progress reports; shutdown waits for them
+	conn        jsonrpc2.Conn
+	editor      protocol.Client // calls into the editor
+	log         *slog.Logger
+	getenv      func(string) (string, bool)
+	exited      chan struct{}
+	wg          sync.WaitGroup // goroutines started by the server
+	wgMu        sync.Mutex     // orders goFn's Add before close's Wait
+	closed      bool
 	// clusterPoll is how often a watched cluster is polled while its event stream is not available; 0: clusterPoll.
 	clusterPoll time.Duration
 	dialMu      sync.Mutex // one dial of a target at a time (clients.go); never held under mu
@@ -37,19 +43,19 @@ type server struct {
 	caps         clientCaps
 	folders      []string // workspace folders, file system paths
 	layers       configLayers
-	cfg          config // the merged configuration
-	cfgErr       error  // why cfg is unusable, if it is
-	toggled      *bool  // zato.toggleDeployOnSave's override
+	cfg          config         // the merged configuration (in a multi-root workspace, the primary folder's)
+	cfgErr       error          // why cfg is unusable, if it is
+	folderCfgs   []folderConfig // each folder's own, when several folders have their own .zato.yaml (folders.go)
+	toggled      *bool          // zato.toggleDeployOnSave's override
 	docs         map[uri.URI]*document
-	modules      map[string]*moduleState   // by target + "/" + module
-	targetOf     map[string]string         // module -> the target it was last deployed to, for hover and code lens
-	clients      map[string]*clientEntry   // deploy clients by target name
+	modules      map[string]*moduleState   // by inScope(scope, target) + "/" + module
+	targetOf     map[string]string         // inScope(scope, module) -> the target it was last deployed to, for hover and code lens
+	clients      map[string]*clientEntry   // deploy clients by inScope(scope, target)
 	svcCache     map[string]*servicesCache // the cluster's live services, by target name
 	wsIndex      map[string]*indexedFile   // workspace .py files' Service classes, by path (go to definition)
-	shutdown     bool
-	cfgDiagFiles map[uri.URI]bool  // config files with diagnostics of their problems
-	seen         map[string]string // file path -> sha256 of its text when the editor first opened it (the first base)
-	watch        *clusterWatch     // zato/watchCluster: the cluster view is open (clusterview.go)
+	cfgDiagFiles map[uri.URI]bool          // config files with diagnostics of their problems
+	seen         map[string]string         // file path -> sha256 of its text when the editor first opened it (the first base)
+	watch        *clusterWatch             // zato/watchCluster: the cluster view is open (clusterview.go)
 
 	// diagMu orders diagnostics: a file's are the union of its last deployment's and its lint's.
 	diagMu sync.Mutex
@@ -76,6 +82,7 @@ func newServer(ctx context.Context, conn jsonrpc2.Conn, o options) *server {
 		clients: map[string]*clientEntry{}, svcCache: map[string]*servicesCache{}, wsIndex: map[string]*indexedFile{},
 		diags: map[uri.URI]*docDiags{}, seen: map[string]string{}, clusterPoll: o.clusterPoll,
 	}
+	s.deployCtx, s.stopDeploys = context.WithCancel(ctx)
 	s.cfg, s.cfgErr = s.layers.merge()
 	return s
 }
@@ -97,18 +104,20 @@ func (s *server) close() {
 	s.wg.Wait()
 }
 
-// goFn runs f on its own goroutine, tracked so close can wait for it.
-func (s *server) goFn(f func()) {
+// goFn runs f on its own goroutine, tracked so close can wait for it; false when the server is closed and f does
+// not run.
+func (s *server) goFn(f func()) bool {
 	s.wgMu.Lock()
 	defer s.wgMu.Unlock()
 	if s.closed {
-		return
+		return false
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // notify sends a notification with a payload encoded by encoding/json (our own types, not protocol's).

@@ -160,7 +160,7 @@ func (s *server) listServices(target string) *servicesSnap {
 	var own deployclient.ServicesReport
 	var members []deployclient.Member
 	var ownErr error
-	if err := s.read(ctx, target, cl, func(c *deployclient.Client) error {
+	if err := s.read(ctx, "", target, cl, func(c *deployclient.Client) error {
 		cl = c
 		var merr error
 		wg.Go(func() { own, ownErr = cl.ServicesAt(ctx, "") })

@@ -121,14 +121,16 @@ func (s *server) refreshCodeLens() {
 
 // lastStatus is the latest status of a file's module on the target it was last deployed to (the default target
 // before any deployment), if any.
-func (s *server) lastStatus(module string) (last, final *deployStatus, finalAt time.Time) {
-	target := s.targetName("")
+func (s *server) lastStatus(path string) (last, final *deployStatus, finalAt time.Time) {
+	module := moduleName(path)
+	scope, _, _ := s.scopeOf(path)
+	target := s.targetNameIn(scope, "")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t, ok := s.targetOf[module]; ok {
+	if t, ok := s.targetOf[inScope(scope, module)]; ok {
 		target = t
 	}
-	m := s.modules[moduleKey(target, module)]
+	m := s.modules[moduleKey(inScope(scope, target), module)]
 	if m == nil {
 		return nil, nil, time.Time{}
 	}
@@ -167,7 +169,7 @@ func (s *server) showStatus(ctx context.Context, module string) (statusReport, e
 	} else if cc.Kind != deployclient.KindZato {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		var ms []deployclient.Member
-		err := s.read(ctx, target, cl, func(cl *deployclient.Client) (err error) {
+		err := s.read(ctx, "", target, cl, func(cl *deployclient.Client) (err error) {
 			ms, err = cl.Servers(ctx)
 			return err
 		})

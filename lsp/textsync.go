@@ -117,15 +117,19 @@ func (s *server) savedText(u uri.URI, sent *string) (string, bool) {
 
 // onSave applies the deploy-on-save rules and queues a deployment.
 func (s *server) onSave(u uri.URI, path, text string, savedAt time.Time) {
-	if !s.deployOnSave() {
+	s.mu.Lock()
+	scope, cfg, cfgErr := s.scopeLocked(path)
+	on := s.deployOnSaveLocked(cfg, cfgErr)
+	s.mu.Unlock()
+	if !on {
 		s.log.Debug("deploy on save is off", "file", path)
 		return
 	}
-	s.mu.Lock()
-	cfg := s.cfg
-	s.mu.Unlock()
 	module := moduleName(path)
 	switch {
+	case scope != "" && cfgErr != nil:
+		s.log.Debug("not deployed", "file", path, "err", cfgErr) // a folder without a file, or with a broken one (said at load)
+		return
 	case !cfg.matches(path):
 		s.log.Debug("not deployed: outside include/exclude", "file", path)
 		return
@@ -136,7 +140,7 @@ func (s *server) onSave(u uri.URI, path, text string, savedAt time.Time) {
 		s.logf(protocol.MessageTypeLog, "Zato: %s not deployed on save: it lacks the \"# zato: ide-deploy=True\" marker (requireMarker is on)", module)
 		return
 	}
-	s.enqueue(deployRequest{uri: u, path: path, module: module, text: text, savedAt: savedAt})
+	s.enqueue(deployRequest{uri: u, path: path, module: module, text: text, savedAt: savedAt, scope: scope})
 }
 
 // documentText is the open document's text or the file's.
