@@ -306,6 +306,7 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 	if err == nil {
 		s.deployed(m, req, d)
 		s.finish(m, &st, &d, req)
+		s.followCatchUp(m, base, req, cl, d, st.ElapsedMs) // servers offline apply it when they start again
 	} else {
 		s.finish(m, &st, nil, req)
 	}

@@ -424,4 +424,17 @@ func TestE2EOfflineServer(t *testing.T) {
 	if len(lenses) != 3 || !strings.HasPrefix(lenses[1].Command.Title, "Deployed 1/2 · offline: server2 · ") || lenses[2].Command.Title != "Invoke" {
 		t.Fatalf("lenses %+v", lenses)
 	}
+	// server2 starts and applies the deployment: the editor's status follows, for the same deployment.
+	from = e.mark()
+	c.Start(t, "server2")
+	caught := e.awaitStatus(from, "lsp_offline.py", stateDeployed)
+	if caught.DeploymentID != st.DeploymentID || caught.Confirmed != 2 || !caught.Settled {
+		t.Fatalf("after server2 started: %+v", caught)
+	}
+	if err := e.call("textDocument/codeLens", map[string]any{"textDocument": map[string]any{"uri": string(uri.File(path))}}, &lenses); err != nil {
+		t.Fatal(err)
+	}
+	if len(lenses) != 3 || !strings.HasPrefix(lenses[1].Command.Title, "Deployed 2/2") {
+		t.Fatalf("lenses after server2 started: %+v", lenses)
+	}
 }
