@@ -197,8 +197,18 @@ func TestHotDeployDoesNotReplaceServiceSourcesModule(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "util_a.py"), []byte(svc), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(s.Dir, "config", "repo", "service-sources.txt"), []byte("./src\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(s.Dir, "config", "repo", "service-sources.txt"), []byte("./src\nacme.crm_svc\n"), 0o644); err != nil {
 			t.Fatal(err)
+		}
+		// A package in zato_extra_paths, listed by its dotted name.
+		pkg := filepath.Join(s.Dir, "zato_extra_paths", "acme")
+		if err := os.MkdirAll(pkg, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, body := range map[string]string{"__init__.py": "", "crm_svc.py": strings.ReplaceAll(strings.ReplaceAll(svc, "src.util-a", "acme.crm"), "A(Service)", "C(Service)")} {
+			if err := os.WriteFile(filepath.Join(pkg, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	c.Start(t, "")
@@ -208,16 +218,26 @@ func TestHotDeployDoesNotReplaceServiceSourcesModule(t *testing.T) {
 	if e := d.Servers[0].Error; e == nil || !strings.Contains(e.Message, "service-sources.txt") || !strings.Contains(e.Message, "./src") {
 		t.Fatalf("clash error: %+v", e)
 	}
+	// A module named like the package a dotted entry is imported from would take its place at the next start.
+	d = deploy(t, cl, "acme.py", "x = 1\n")
+	mustStatus(t, d, "failed")
+	if e := d.Servers[0].Error; e == nil || e.Type != "ModuleNameConflict" || !strings.Contains(e.Message, "acme.crm_svc") {
+		t.Fatalf("acme.py's clash error: %+v", e)
+	}
 	check := func(when string) {
 		for _, s := range c.Servers {
-			if out := invoke(t, client(t, c, s.URL), "src.util-a", ""); out["from"] != "sources" {
-				t.Fatalf("%s: %s answered %v", when, s.Name, out)
+			for svc := range map[string]bool{"src.util-a": true, "acme.crm": true} {
+				if out := invoke(t, client(t, c, s.URL), svc, ""); out["from"] != "sources" {
+					t.Fatalf("%s: %s's %s answered %v", when, s.Name, svc, out)
+				}
 			}
 		}
 	}
 	check("after the hot deploy")
-	if _, err := cl.Undeploy(ctx(t), "util_a.py", ""); err != nil {
-		t.Fatal(err)
+	for _, m := range []string{"util_a.py", "acme.py"} {
+		if _, err := cl.Undeploy(ctx(t), m, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c.Stop(t, "server1")
 	c.Start(t, "server1")

@@ -15,6 +15,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zato-go/zato/server/api"
@@ -141,6 +142,12 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	for _, r := range sources.Load(ctx, srt, cfg.ServiceSources, cfg.Dir, log.With("component", "sources")) {
 		for _, m := range r.Modules {
 			sourceModules[m] = r.Entry
+		}
+		if r.Dotted {
+			// acme.crm.services is imported from the package acme: a hot-deployed acme.py, first on sys.path, would
+			// take its place for every import of acme made after it (at the next start, for this entry too).
+			top, _, _ := strings.Cut(r.Entry, ".")
+			sourceModules[top+".py"] = r.Entry
 		}
 		st := "ok"
 		if !r.OK {

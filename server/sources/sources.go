@@ -32,6 +32,7 @@ type Result struct {
 	Message  string
 	Services []string
 	Modules  []string // the module files the entry loaded from files (not dotted imports)
+	Dotted   bool     // the entry is a dotted module name, imported from the services' sys.path
 }
 
 // Order sorts module file names as Zato does: common*, util*, model*, then the rest, each group sorted.
@@ -115,6 +116,7 @@ func (l *loader) entry(ctx context.Context, entry string) Result {
 	isPath := statErr == nil || strings.ContainsAny(entry, `/\`) || strings.HasSuffix(entry, ".py")
 	switch {
 	case !isPath: // a dotted module name
+		res.Dotted = true
 		if err := l.claim(entry, "entry "+entry); err != nil {
 			return fill(res, runtime.LoadResult{}, err)
 		}
