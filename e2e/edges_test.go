@@ -201,14 +201,8 @@ func TestHotDeployDoesNotReplaceServiceSourcesModule(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A package in zato_extra_paths, listed by its dotted name.
-		pkg := filepath.Join(s.Dir, "zato_extra_paths", "acme")
-		if err := os.MkdirAll(pkg, 0o755); err != nil {
-			t.Fatal(err)
-		}
 		for name, body := range map[string]string{"__init__.py": "", "crm_svc.py": strings.ReplaceAll(strings.ReplaceAll(svc, "src.util-a", "acme.crm"), "A(Service)", "C(Service)")} {
-			if err := os.WriteFile(filepath.Join(pkg, name), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			writeFile(t, filepath.Join(s.Dir, "zato_extra_paths", "acme", name), body)
 		}
 	}
 	c.Start(t, "")
@@ -356,13 +350,7 @@ func TestStartRetriesWhatTheEnvironmentBroke(t *testing.T) {
 	}
 	dir := c.Server(t, "server1").Dir
 	for name, body := range map[string]string{"__init__.py": "", "money.py": "def fmt(x):\n    return 'EUR %.2f' % x\n"} {
-		p := filepath.Join(dir, "zato_extra_paths", "acme2", name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(dir, "zato_extra_paths", "acme2", name), body)
 	}
 	c.Stop(t, "server1")
 	c.Start(t, "server1")
@@ -387,15 +375,7 @@ func TestSlowStartThatMovesIsNotKilled(t *testing.T) {
 	t.Parallel()
 	c := testenv.StartCluster(t, testenv.Options{Servers: 1, NoStart: true})
 	dir := c.Server(t, "server1").Dir
-	write := func(rel, body string) {
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, body string) { writeFile(t, filepath.Join(dir, rel), body) }
 	const modules = 8 // 0.5 s each in each of the two python workers: 8 s at least, against a timeout of 6 s
 	for i := range modules {
 		write(fmt.Sprintf("slow/slow_%d.py", i), fmt.Sprintf("import time\ntime.sleep(0.5)\nfrom zato.server.service import Service\n\n"+

@@ -16,15 +16,7 @@ func TestPickupConfigMapSwap(t *testing.T) {
 	t.Parallel()
 	c := testenv.StartCluster(t, testenv.Options{})
 	pickup := filepath.Join(c.Server(t, "server1").Dir, "pickup/incoming/services")
-	write := func(rel, body string) {
-		p := filepath.Join(pickup, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, body string) { writeFile(t, filepath.Join(pickup, rel), body) }
 	symlink := func(target, name string) {
 		if err := os.Symlink(target, filepath.Join(pickup, name)); err != nil {
 			t.Fatal(err)

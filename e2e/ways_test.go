@@ -144,15 +144,7 @@ func TestServiceSourcesAndExtraPaths(t *testing.T) {
 	t.Parallel()
 	c := testenv.StartCluster(t, testenv.Options{Servers: 1, NoStart: true})
 	dir := c.Server(t, "server1").Dir
-	write := func(rel, body string) {
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, body string) { writeFile(t, filepath.Join(dir, rel), body) }
 	// A package in zato_extra_paths, used by a service source and by a hot-deployed module.
 	write("zato_extra_paths/acme/__init__.py", "")
 	write("zato_extra_paths/acme/money.py", "def fmt(x):\n    return 'EUR %.2f' % x\n")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,33 +167,7 @@ func TestRequestsBeforeInitialize(t *testing.T) {
 // TestNothingAfterShutdown: a deployment in flight at shutdown ends its $/progress before shutdown is answered;
 // after it, saves deploy nothing and requests are refused with InvalidRequest.
 func TestNothingAfterShutdown(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c // held open, never answered: the upload stays in flight
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		for {
-			select {
-			case c := <-accepted:
-				c.Close()
-			default:
-				return
-			}
-		}
-	})
-	dir := t.TempDir()
-	writeYAML(t, dir, fmt.Sprintf("url: http://%s\nusername: u\npassword: p\n", ln.Addr()))
+	dir, accepted := stuckWorkspace(t)
 	e := newSession(t, fixture{})
 	e.initialize(dir, nil)
 	path := filepath.Join(dir, "in_flight.py")

@@ -351,33 +351,7 @@ func TestWorkspaceConfigurationSupersedesInitializationOptions(t *testing.T) {
 // didSave never blocks: with an upload stuck on a server that accepted the connection and never answers, hover and
 // code lens still answer (jsonrpc2 runs handlers one after another, so a blocking didSave would hold them).
 func TestSaveDoesNotBlockOtherRequests(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c // held open, never answered
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		for {
-			select {
-			case c := <-accepted:
-				c.Close()
-			default:
-				return
-			}
-		}
-	})
-	dir := t.TempDir()
-	writeYAML(t, dir, fmt.Sprintf("url: http://%s\nusername: u\npassword: p\n", ln.Addr()))
+	dir, accepted := stuckWorkspace(t)
 	e := newSession(t, fixture{})
 	e.initialize(dir, nil)
 	path := filepath.Join(dir, "stuck.py")
@@ -437,4 +411,39 @@ func TestTestConnectionWithUnsavedSettings(t *testing.T) {
 			t.Errorf("%v: %+v", c.arg, res)
 		}
 	}
+}
+
+// stuckWorkspace is a workspace whose .zato.yaml points at a server that accepts connections and never answers: an
+// upload there stays in flight until the test ends. Each connection comes on accepted (a test that takes one puts it
+// back, for the cleanup to close).
+func stuckWorkspace(t *testing.T) (dir string, accepted chan net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted = make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, never answered
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	dir = t.TempDir()
+	writeYAML(t, dir, fmt.Sprintf("url: http://%s\nusername: u\npassword: p\n", ln.Addr()))
+	return dir, accepted
 }
