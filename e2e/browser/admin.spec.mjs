@@ -127,7 +127,7 @@ try {
 
   step('history and rollback to v1');
   await page.goto(`${url}/admin/modules/${module}`);
-  await page.locator('tr[data-version="2"] .badge', { hasText: 'current' }).waitFor();
+  await page.locator('tr[data-version="2"] .badge', { hasText: 'serving' }).waitFor();
   const v1 = page.locator('tr[data-version="1"]');
   assert.equal(await v1.locator('td').nth(1).innerText(), username, 'who');
   assert.equal(await v1.locator('td').nth(3).innerText(), 'admin', 'origin');
@@ -137,10 +137,10 @@ try {
   await page.locator('#actions .watcher .watcher-module', { hasText: `${module} v1` }).waitFor();
   await page.locator('#actions .watcher .count', { hasText: all }).waitFor();
   await page.locator('#actions .watcher .badge', { hasText: 'deployed' }).waitFor();
-  // The history refreshes: v1 is current again and v2 gets a rollback button.
-  await page.locator('tr[data-version="1"] .badge', { hasText: 'current' }).waitFor();
+  // The history refreshes: v1 serves again and v2 gets a rollback button.
+  await page.locator('tr[data-version="1"] .badge', { hasText: 'serving' }).waitFor();
   await page.locator('tr[data-version="2"]').getByRole('button', { name: 'Roll back to v2' }).waitFor();
-  await page.getByText('Serving v1 on the cluster.').waitFor();
+  await page.getByText('Serving v1 on every server.').waitFor();
   await shot('05-module-rollback.png');
 
   step('modules list');
