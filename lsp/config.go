@@ -444,18 +444,51 @@ func (c config) matches(path string) bool {
 	return true
 }
 
-// hasMarker reports whether source carries Zato's "# zato: ide-deploy=True" comment (spacing and case aside).
+// hasMarker reports whether source carries Zato's "# zato: ide-deploy=True" comment (spacing and case aside): a
+// comment line, not a line of a triple-quoted string that reads like one.
 func hasMarker(source string) bool {
+	open := "" // the triple quote of a string that runs on from an earlier line
 	for line := range strings.Lines(source) {
-		t := strings.TrimSpace(line)
-		if !strings.HasPrefix(t, "#") {
-			continue
-		}
-		if strings.HasPrefix(strings.ToLower(strings.Join(strings.Fields(t), "")), marker) {
+		if t := strings.TrimSpace(line); open == "" && strings.HasPrefix(t, "#") &&
+			strings.HasPrefix(strings.ToLower(strings.Join(strings.Fields(t), "")), marker) {
 			return true
 		}
+		open = tripleOpenAfter(line, open)
 	}
 	return false
+}
+
+// tripleOpenAfter returns the triple quote (""" or ''') still open at the end of line, given the one open at its
+// start ("" for none). One-line strings and comments are skipped.
+func tripleOpenAfter(line, open string) string {
+	for i := 0; i < len(line); {
+		if open != "" {
+			j := strings.Index(line[i:], open)
+			if j < 0 {
+				return open
+			}
+			i, open = i+j+3, ""
+			continue
+		}
+		switch c := line[i]; {
+		case c == '#':
+			return ""
+		case strings.HasPrefix(line[i:], `"""`) || strings.HasPrefix(line[i:], "'''"):
+			open, i = line[i:i+3], i+3
+		case c == '"' || c == '\'':
+			i++
+			for i < len(line) && line[i] != c {
+				if line[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			i++
+		default:
+			i++
+		}
+	}
+	return open
 }
 
 // configLineRe is one problem of a config file as deployclient words it: "FILE line N: problem".

@@ -75,6 +75,8 @@ func TestMarkerAndGlobs(t *testing.T) {
 	for src, want := range map[string]bool{
 		"# zato: ide-deploy=True\nx=1": true, "x = 1\n  #  Zato:  IDE-deploy = true\n": true, "x = 1": false,
 		"# zato: ide-deploy=False\n": false, "s = '# zato: ide-deploy=True'\n": false,
+		"x = '''\n# zato: ide-deploy=True\n'''\n": false, "x = \"\"\"doc\n  # zato: ide-deploy=True\"\"\"\n": false,
+		"x = '''a'''  # '''\n# zato: ide-deploy=True\n": true, "s = 'it\\'s \"\"\"'\n# zato: ide-deploy=True\n": true,
 	} {
 		if hasMarker(src) != want {
 			t.Errorf("hasMarker(%q) != %v", src, want)
