@@ -54,6 +54,8 @@ type Client struct {
 	base string
 	r    *resty.Client
 	log  *slog.Logger
+	// noneAnswered: Dial tried every server and none answered; this is the first, whose requests will say so.
+	noneAnswered bool
 }
 
 // Errors callers branch on. Use errors.Is: they wrap the detail.

@@ -41,8 +41,12 @@ func Dial(ctx context.Context, cfg Config, others []string) (*Client, error) {
 		}
 	}
 	// Nobody answers: the first, whose requests will say so in the usual words (and wait for a starting server).
+	first.noneAnswered = true
 	return first, nil
 }
+
+// NoneAnswered reports that Dial chose this client because no server answered at all, not because it did.
+func (c *Client) NoneAnswered() bool { return c.noneAnswered }
 
 // answers reports whether a server is there: GET /healthz, without credentials, within 2 s.
 func (c *Client) answers(ctx context.Context) bool {

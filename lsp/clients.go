@@ -17,7 +17,8 @@ type clientEntry struct {
 	cfg    deployclient.Config // the target as configured (cfg.URL is its url, not necessarily the server used)
 	others []string            // the client file's other servers, tried when cfg.URL does not answer
 	client *deployclient.Client
-	stale  bool // its server stopped answering: the next use dials again
+	stale  bool // its server stopped answering, or none answered when it was dialled: the next use dials again
+	was    string // with no server answering: the server the target used before, for the log once one answers
 }
 
 // client returns the deploy client of a target of the workspace's configuration (see clientIn).
@@ -58,8 +59,18 @@ func (s *server) clientIn(ctx context.Context, scope, name string) (string, *dep
 	was := cc.URL
 	if prev != nil && prev.cfg == cc {
 		was = prev.client.URL()
+		if prev.was != "" {
+			was = prev.was
+		}
+	}
+	if c.NoneAnswered() {
+		s.mu.Lock()
+		e.stale, e.was = true, was
+		s.mu.Unlock()
 	}
 	switch {
+	case c.NoneAnswered() && !sameURL(was, c.URL()):
+		s.logf(protocol.MessageTypeInfo, "Zato: %s does not answer, nor does any other server of target %s", serverLabel(servers, was), name)
 	case !sameURL(c.URL(), cc.URL):
 		s.logf(protocol.MessageTypeInfo, "Zato: %s does not answer; target %s now uses %s", serverLabel(servers, was), name,
 			serverLabel(servers, c.URL()))
@@ -106,8 +117,8 @@ func (s *server) redial(ctx context.Context, scope, target string, failed *deplo
 	}
 	s.mu.Unlock()
 	_, c, cc, err := s.clientIn(ctx, scope, target)
-	if err != nil || c == failed || sameURL(c.URL(), failed.URL()) {
-		return nil, cc, false
+	if err != nil || c == failed || sameURL(c.URL(), failed.URL()) || c.NoneAnswered() {
+		return nil, cc, false // no other server answers: the caller's backoff applies
 	}
 	return c, cc, true
 }

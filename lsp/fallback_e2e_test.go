@@ -175,10 +175,25 @@ func TestE2EFallback(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 
-	// InvokeAfterTheServerDies: the session's server (server2) dies and server1 is back. An invoke, the first
-	// request after, goes to server1 (the request never reached server2, so the service runs once).
-	c.Start(t, "server1")
+	// EveryServerDown: server2 dies too. A save says so and waits its first backoff step (1 s), with no word of
+	// going back to server1, which does not answer either.
 	c.Kill(t, "server2")
+	from = e2.mark()
+	e2.save(path, fmt.Sprintf(versionSvc, 4)+addedClass)
+	down := e2.awaitStatus(from, "lsp_fallback.py", stateUnreachable)
+	if !strings.Contains(down.Message, "Trying again in 1s") {
+		t.Fatalf("every server down: %+v\n%s", down, e2.dump(from))
+	}
+	e2.awaitLog(fmt.Sprintf("Zato: server2 (%s) does not answer, nor does any other server of target default", s2.URL))
+	for _, m := range e2.all(from, "window/logMessage") {
+		if strings.Contains(string(m.Params), "goes back to its url") {
+			t.Fatalf("with every server down: %s", m.Params)
+		}
+	}
+
+	// InvokeAfterTheServerDies: server1 is back; the save waiting for its next try, and an invoke, go to server1
+	// (the invoke never reached server2, so the service runs once).
+	c.Start(t, "server1")
 	from = e2.mark()
 	res = invoked{}
 	e2.invoke(cmdInvoke, map[string]any{"uri": u, "service": "lsp-fallback.get-version", "payload": map[string]any{}}, &res)
