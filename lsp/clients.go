@@ -17,7 +17,7 @@ type clientEntry struct {
 	cfg    deployclient.Config // the target as configured (cfg.URL is its url, not necessarily the server used)
 	others []string            // the client file's other servers, tried when cfg.URL does not answer
 	client *deployclient.Client
-	stale  bool // its server stopped answering, or none answered when it was dialled: the next use dials again
+	stale  bool   // its server stopped answering, or none answered when it was dialled: the next use dials again
 	was    string // with no server answering: the server the target used before, for the log once one answers
 }
 
