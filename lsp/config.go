@@ -458,8 +458,8 @@ func hasMarker(source string) bool {
 	return false
 }
 
-// tripleOpenAfter returns the triple quote (""" or ”') still open at the end of line, given the one open at its
-// start ("" for none). One-line strings and comments are skipped.
+// tripleOpenAfter returns the triple quote (three double or three single quotes) still open at the end of line,
+// given the one open at its start ("" for none). One-line strings and comments are skipped.
 func tripleOpenAfter(line, open string) string {
 	for i := 0; i < len(line); {
 		if open != "" {
