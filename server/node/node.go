@@ -153,7 +153,12 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		if !r.OK {
 			st = "failed"
 		}
-		results = append(results, odb.SourceResult{Server: cfg.Name, Entry: r.Entry, Status: st, Message: r.Message, Services: r.Services})
+		loaded := r.Modules
+		if r.Dotted {
+			loaded = []string{r.Entry + ".py"} // as the runtime names a dotted module's services' module
+		}
+		results = append(results, odb.SourceResult{Server: cfg.Name, Entry: r.Entry, Status: st, Message: r.Message,
+			Services: r.Services, Modules: loaded})
 	}
 	if err := store.SetSourceResults(ctx, cfg.Name, results); err != nil {
 		return fmt.Errorf("record service sources: %w", err)

@@ -247,5 +247,6 @@ type SourceResult struct {
 	Status    string // "ok" | "failed"
 	Message   string
 	Services  []string
+	Modules   []string // the module files it loaded (a dotted entry: the module, named as the runtime names it)
 	UpdatedAt time.Time
 }

@@ -22,8 +22,8 @@ func (s *store) SetSourceResults(ctx context.Context, server string, results []S
 		}
 		for i, r := range results {
 			if _, err := q.exec(ctx, `INSERT INTO source_results
-				(server, position, entry, status, message, services, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				server, int64(i), r.Entry, r.Status, r.Message, encodeServices(r.Services), t); err != nil {
+				(server, position, entry, status, message, services, modules, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				server, int64(i), r.Entry, r.Status, r.Message, encodeServices(r.Services), encodeServices(r.Modules), t); err != nil {
 				return err
 			}
 		}
@@ -39,7 +39,7 @@ func (s *store) SourceResults(ctx context.Context) ([]SourceResult, error) {
 	out := []SourceResult{}
 	err := s.b.read(ctx, func(q querier) error {
 		out = out[:0]
-		rs, err := q.query(ctx, `SELECT server, entry, status, message, services, updated_at FROM source_results
+		rs, err := q.query(ctx, `SELECT server, entry, status, message, services, modules, updated_at FROM source_results
 			ORDER BY server, position`)
 		if err != nil {
 			return err
@@ -47,11 +47,14 @@ func (s *store) SourceResults(ctx context.Context) ([]SourceResult, error) {
 		defer rs.Close()
 		for rs.Next() {
 			var r SourceResult
-			var services jsonText
-			if err := rs.Scan(&r.Server, &r.Entry, &r.Status, &r.Message, &services, (*utcTime)(&r.UpdatedAt)); err != nil {
+			var services, modules jsonText
+			if err := rs.Scan(&r.Server, &r.Entry, &r.Status, &r.Message, &services, &modules, (*utcTime)(&r.UpdatedAt)); err != nil {
 				return err
 			}
 			if r.Services, err = decodeServices(services); err != nil {
+				return err
+			}
+			if r.Modules, err = decodeServices(modules); err != nil {
 				return err
 			}
 			out = append(out, r)

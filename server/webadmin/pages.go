@@ -590,19 +590,24 @@ func (h *handler) sourceEntries(ctx context.Context) ([]sourceEntry, error) {
 		e := &out[i]
 		e.Servers = append(e.Servers, sourceServer{Name: res.Server, Status: res.Status, Message: res.Message,
 			Services: res.Services, UpdatedAt: res.UpdatedAt})
+		for _, m := range res.Modules { // what the server loaded for the entry
+			if !slices.Contains(e.Modules, m) {
+				e.Modules = append(e.Modules, m)
+			}
+		}
 		for _, s := range res.Services {
 			if !slices.Contains(e.Services, s) {
 				e.Services = append(e.Services, s)
 			}
-			if m, ok := moduleOf[s]; ok && !slices.Contains(e.Modules, m) {
-				e.Modules = append(e.Modules, m)
+			if m, ok := moduleOf[s]; ok && len(res.Modules) == 0 && !slices.Contains(e.Modules, m) {
+				e.Modules = append(e.Modules, m) // a row from a server that does not record its modules
 			}
 		}
 	}
 	for i := range out {
 		e := &out[i]
-		if m := entryModule(e.Entry); m != "" && !slices.Contains(e.Modules, m) {
-			e.Modules = append(e.Modules, m)
+		if m := entryModule(e.Entry); m != "" && len(e.Modules) == 0 {
+			e.Modules = append(e.Modules, m) // loaded nothing (it failed): what the entry names, if it names one
 		}
 		sort.Strings(e.Modules)
 		ok, failed := 0, 0

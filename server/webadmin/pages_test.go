@@ -163,6 +163,20 @@ func TestServiceSourcesModulePage(t *testing.T) {
 	if resp, _ := e.get(t, c, "/admin/modules/never_seen.py"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("a module nobody knows: %d", resp.StatusCode)
 	}
+
+	// What a server loaded for an entry, as it recorded it: a directory written without a slash is no module
+	// extra2.py, and its module without services (zeta.py) has a page too.
+	if err := e.store.SetSourceResults(ctx, "server1", []odb.SourceResult{
+		{Entry: "extra2", Status: "ok", Services: []string{"alpha.run"}, Modules: []string{"alpha.py", "zeta.py"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, page = e.get(t, c, "/admin/modules")
+	mustContain(t, "modules page", page, `href="/admin/modules/alpha.py"`, `href="/admin/modules/zeta.py"`)
+	mustNotContain(t, "modules page", page, "extra2.py")
+	if resp, page := e.get(t, c, "/admin/modules/zeta.py"); resp.StatusCode != 200 || !strings.Contains(page, "extra2") {
+		t.Errorf("the page of a source module without services: %d", resp.StatusCode)
+	}
 }
 
 // A module's history shows each version's source and a diff between any two versions, escaped.

@@ -533,7 +533,7 @@ func testSources(t *testing.T, a, b odb.Store) {
 	equal(t, "empty", len(must(a.SourceResults(ctx))(t)), 0)
 	start := time.Now()
 	ok(t, a.SetSourceResults(ctx, "server2", []odb.SourceResult{
-		{Server: "ignored", Entry: "/opt/b", Status: "ok", Services: []string{"b.x", "b.y"}},
+		{Server: "ignored", Entry: "/opt/b", Status: "ok", Services: []string{"b.x", "b.y"}, Modules: []string{"b.py", "b2.py"}},
 		{Entry: "/opt/a", Status: "failed", Message: "no such directory"},
 	}))
 	ok(t, b.SetSourceResults(ctx, "server1", []odb.SourceResult{{Entry: "/x", Status: "ok"}}))
@@ -543,10 +543,11 @@ func testSources(t *testing.T, a, b odb.Store) {
 		recent(t, "UpdatedAt", r.UpdatedAt, start)
 	}
 	equal(t, "results", got, []odb.SourceResult{
-		{Server: "server1", Entry: "/x", Status: "ok", Services: []string{}, UpdatedAt: got[0].UpdatedAt},
-		{Server: "server2", Entry: "/opt/b", Status: "ok", Services: []string{"b.x", "b.y"}, UpdatedAt: got[1].UpdatedAt},
+		{Server: "server1", Entry: "/x", Status: "ok", Services: []string{}, Modules: []string{}, UpdatedAt: got[0].UpdatedAt},
+		{Server: "server2", Entry: "/opt/b", Status: "ok", Services: []string{"b.x", "b.y"}, Modules: []string{"b.py", "b2.py"},
+			UpdatedAt: got[1].UpdatedAt},
 		{Server: "server2", Entry: "/opt/a", Status: "failed", Message: "no such directory", Services: []string{},
-			UpdatedAt: got[2].UpdatedAt},
+			Modules: []string{}, UpdatedAt: got[2].UpdatedAt},
 	})
 
 	ok(t, b.SetSourceResults(ctx, "server2", []odb.SourceResult{{Entry: "/opt/c", Status: "ok"}}))
