@@ -579,12 +579,24 @@ func (h *handler) sourceEntries(ctx context.Context) ([]sourceEntry, error) {
 		}
 	}
 	var out []sourceEntry
-	index := map[string]int{}
+	// An entry's row is its line: the same text listed twice is two rows, the first of each server's file with the
+	// first, and so on (each server's results come in the file's order).
+	type line struct {
+		entry string
+		nth   int
+	}
+	index := map[line]int{}
+	seen := map[string]map[string]int{} // server -> entry -> times seen
 	for _, res := range results {
-		i, ok := index[res.Entry]
+		if seen[res.Server] == nil {
+			seen[res.Server] = map[string]int{}
+		}
+		key := line{res.Entry, seen[res.Server][res.Entry]}
+		seen[res.Server][res.Entry]++
+		i, ok := index[key]
 		if !ok {
 			i = len(out)
-			index[res.Entry] = i
+			index[key] = i
 			out = append(out, sourceEntry{Entry: res.Entry})
 		}
 		e := &out[i]

@@ -177,6 +177,19 @@ func TestServiceSourcesModulePage(t *testing.T) {
 	if resp, page := e.get(t, c, "/admin/modules/zeta.py"); resp.StatusCode != 200 || !strings.Contains(page, "extra2") {
 		t.Errorf("the page of a source module without services: %d", resp.StatusCode)
 	}
+
+	// The same line twice is two entries, each with its own result.
+	if err := e.store.SetSourceResults(ctx, "server1", []odb.SourceResult{
+		{Entry: "./dup", Status: "ok", Services: []string{"svc.a"}, Modules: []string{"svc.py"}},
+		{Entry: "./dup", Status: "failed", Message: "module name svc is taken by ./dup/svc.py (entry ./dup); rename one of them"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, page = e.get(t, c, "/admin/modules")
+	rows := regexp.MustCompile(`(?s)<tr data-entry="./dup">.*?</tr>`).FindAllString(page, -1)
+	if len(rows) != 2 || strings.Count(rows[0], "status-ok") != 2 || !strings.Contains(rows[1], "is taken by") || strings.Contains(rows[0], "is taken by") {
+		t.Errorf("./dup listed twice: %d rows\n%s", len(rows), strings.Join(rows, "\n"))
+	}
 }
 
 // A module's history shows each version's source and a diff between any two versions, escaped.
