@@ -216,3 +216,31 @@ func TestBackupsKeepARollingWindow(t *testing.T) {
 		t.Fatalf("last %v", last)
 	}
 }
+
+// A deployment that leaves the work dir as it was (the same file saved again, a rollback to what serves) takes no
+// backup archive: it would push a real earlier state out of the window.
+func TestBackupOnlyWhenTheWorkDirChanges(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartCluster(t, testenv.Options{Servers: 1, ServerConf: map[string]string{"hot_deploy.backup_history": "10", "hot_deploy.backup_format": "tar"}})
+	cl := client(t, c, "")
+	for i := range 3 { // the first into an empty dir: no archive; then one per change
+		mustStatus(t, deploy(t, cl, "same.py", fmt.Sprintf(greet, i)), "deployed")
+	}
+	for range 2 {
+		mustStatus(t, deploy(t, cl, "same.py", fmt.Sprintf(greet, 2)), "deployed")
+	}
+	if out, err := c.Zato(t, "rollback", "same.py", "--to", "3"); err != nil {
+		t.Fatalf("rollback to the version serving: %v\n%s", err, out)
+	}
+	c.Stop(t, "server1") // the server finishes queued archives before it exits
+	entries, _ := os.ReadDir(filepath.Join(c.Server(t, "server1").Dir, "work/hot-deploy/backup"))
+	var archives []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tar") {
+			archives = append(archives, e.Name())
+		}
+	}
+	if len(archives) != 2 {
+		t.Fatalf("archives %v, want 2: one per change of the work dir", archives)
+	}
+}

@@ -372,16 +372,35 @@ func writeArchive(w io.Writer, zipped bool, cw compressor, state fstest.MapFS, n
 
 // setLast makes LastDir hold only the newest archive.
 func (b *Backups) setLast(src string) error {
+	// The copy is made beside the old one and takes its place whole: a copy cut short (a full disk) leaves the
+	// previous archive there, never a truncated one.
+	dst := filepath.Join(b.cfg.LastDir, filepath.Base(src))
+	tmp := filepath.Join(b.cfg.LastDir, "."+filepath.Base(src)+".tmp")
+	if err := copyFile(src, tmp); err != nil {
+		os.Remove(tmp)
+		return err
+	}
 	entries, _ := os.ReadDir(b.cfg.LastDir)
 	for _, e := range entries {
-		os.Remove(filepath.Join(b.cfg.LastDir, e.Name()))
+		if name := filepath.Join(b.cfg.LastDir, e.Name()); name != tmp {
+			os.Remove(name)
+		}
 	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// copyFile copies src to dst, synced to disk.
+func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.Create(filepath.Join(b.cfg.LastDir, filepath.Base(src)))
+	out, err := os.Create(dst)
 	if err != nil {
 		return err
 	}
@@ -389,7 +408,21 @@ func (b *Backups) setLast(src string) error {
 		out.Close()
 		return err
 	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
 	return out.Close()
+}
+
+// isArchive reports whether name ends as an archive of one of the formats does.
+func isArchive(name string) bool {
+	for _, f := range formats {
+		if strings.HasSuffix(name, f.ext) {
+			return true
+		}
+	}
+	return false
 }
 
 // prune keeps the newest History archives: a rolling window, where Zato wipes them all.
@@ -401,12 +434,13 @@ func (b *Backups) prune() {
 	}
 }
 
-// List returns archive names, oldest first.
+// List returns archive names, oldest first, in every format: after backup_format changes, the archives of the old
+// one stay in the window until newer ones push them out.
 func (b *Backups) List() []string {
 	entries, _ := os.ReadDir(b.cfg.BackupDir)
 	var out []string
 	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), b.ext) {
+		if e.Type().IsRegular() && isArchive(e.Name()) {
 			out = append(out, e.Name())
 		}
 	}

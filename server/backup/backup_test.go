@@ -286,3 +286,63 @@ func TestStopArchivesNewestStateWithoutWaitingOnTheRest(t *testing.T) {
 		t.Fatalf("last dir holds %v, want %s", last, list[0])
 	}
 }
+
+// A copy into the last dir that fails (here its source cannot be read; a full disk fails part way) leaves the previous
+// last archive in place, whole, and nothing else: the old one went first, and a truncated copy replaced it.
+func TestLastKeptWhenItsCopyFails(t *testing.T) {
+	f := newFixture(t, "tar", 10, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.b.Run(ctx)
+	f.deploy("mod.py", "v = 0\n")
+	f.deploy("mod.py", "v = 1\n")
+	f.b.Wait()
+	before, _ := os.ReadDir(f.cfg.LastDir)
+	if len(before) != 1 {
+		t.Fatalf("last dir holds %v", before)
+	}
+	if err := f.b.setLast(filepath.Join(f.cfg.BackupDir, "20990101T000000.000000-gone.tar")); err == nil {
+		t.Fatal("a copy of an archive that is not there succeeded")
+	}
+	after, _ := os.ReadDir(f.cfg.LastDir)
+	if len(after) != 1 || after[0].Name() != before[0].Name() {
+		t.Fatalf("after a failed copy the last dir holds %v, want %s", after, before[0].Name())
+	}
+	if got := f.contents(filepath.Join("last", after[0].Name())); got["mod.py"] != "v = 0\n" {
+		t.Fatalf("the last archive holds %q", got)
+	}
+}
+
+// After backup_format changes, the archives of the old format count in the window and leave it in turn.
+func TestWindowSpansFormats(t *testing.T) {
+	f := newFixture(t, "gztar", 2, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	go f.b.Run(ctx)
+	for i := range 3 {
+		f.deploy("mod.py", fmt.Sprintf("v = %d\n", i))
+	}
+	f.b.Wait()
+	cancel()
+	cfg := f.cfg
+	cfg.Format = "zip"
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	go b.Run(ctx)
+	f.b = b
+	f.deploy("mod.py", "v = 3\n")
+	b.Wait()
+	entries, _ := os.ReadDir(cfg.BackupDir)
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) != 2 || !strings.HasSuffix(names[0], ".tar.gz") || !strings.HasSuffix(names[1], ".zip") {
+		t.Fatalf("backup dir holds %v, want the newest 2 archives whatever their format", names)
+	}
+}

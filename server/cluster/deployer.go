@@ -164,7 +164,9 @@ func (c *Cluster) apply(ctx context.Context, module string, action odb.Action, s
 			removed, err = c.rt.Unload(ctx, module)
 		}
 		if err == nil {
-			c.beforeApply(ctx, module)
+			if _, statErr := os.Stat(path); statErr == nil {
+				c.beforeApply(ctx, module) // the work dir changes: its state before goes to the backups
+			}
 			os.Remove(twinOf(path))
 			err = os.Remove(path)
 			if errors.Is(err, os.ErrNotExist) {
@@ -188,10 +190,14 @@ func (c *Cluster) apply(ctx context.Context, module string, action odb.Action, s
 		st.Status, st.Error = odb.StatusFailed, failed
 		return st
 	}
-	c.beforeApply(ctx, module)
-	if err := writeAtomic(path, []byte(src)); err != nil {
-		st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "WriteError", Message: err.Error()}
-		return st
+	// The same content again (a repeated save, a rollback to what serves) changes nothing in the work dir: no
+	// backup, which would push a real earlier state out of the window, and no write.
+	if old, err := os.ReadFile(path); err != nil || string(old) != src {
+		c.beforeApply(ctx, module)
+		if err := writeAtomic(path, []byte(src)); err != nil {
+			st.Status, st.Error = odb.StatusFailed, &odb.ErrorDetail{Type: "WriteError", Message: err.Error()}
+			return st
+		}
 	}
 	st.Status, st.Services = odb.StatusDeployed, res.Services
 	if st.Services == nil {
