@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ulikunitz/xz"
+	"github.com/zato-go/zato/server/config"
 )
 
 type fixture struct {
@@ -344,5 +345,17 @@ func TestWindowSpansFormats(t *testing.T) {
 	}
 	if len(names) != 2 || !strings.HasSuffix(names[0], ".tar.gz") || !strings.HasSuffix(names[1], ".zip") {
 		t.Fatalf("backup dir holds %v, want the newest 2 archives whatever their format", names)
+	}
+}
+
+// server.conf accepts the formats this package writes, and no other.
+func TestFormatsAreServerConfs(t *testing.T) {
+	if len(formats) != len(config.BackupFormats) {
+		t.Fatalf("formats %d, server.conf's %v", len(formats), config.BackupFormats)
+	}
+	for _, name := range config.BackupFormats {
+		if _, ok := formats[name]; !ok {
+			t.Errorf("server.conf accepts backup_format=%s, which this package does not write", name)
+		}
 	}
 }

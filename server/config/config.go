@@ -142,6 +142,7 @@ func Load(serverDir string) (Server, error) {
 		PIDPath:           filepath.Join(dir, PIDRel),
 	}
 	c.oneOf("odb.engine", "sqlite", "postgresql")
+	c.oneOf("hot_deploy.backup_format", BackupFormats...)
 	if e, ok := c.entries["http.port"]; ok && s.Port > 65535 {
 		c.fail(e.line, "[http] port=%s is above 65535", e.value)
 	}
@@ -216,3 +217,6 @@ func MkdirLayout(s Server) error {
 	}
 	return nil
 }
+
+// BackupFormats are backup_format's values (Python's shutil.make_archive names, as in Zato); server/backup writes each.
+var BackupFormats = []string{"zip", "tar", "gztar", "bztar", "xztar"}

@@ -81,6 +81,7 @@ func TestServerConfTypos(t *testing.T) {
 		{"http", "port=", "port=70000", "[http] port=70000 is above 65535"},
 		{"http", "port=", "port=0", "[http] port=0 is below 1"},
 		{"odb", "engine=", "engine=sqllite", "[odb] engine=sqllite is not sqlite or postgresql"},
+		{"hot_deploy", "backup_format=", "backup_format=rar", "[hot_deploy] backup_format=rar is not zip, tar, gztar, bztar or xztar"},
 		{"http", "", "prot=80", "unknown key prot in [http] (known: host, port,"},
 		{"hot_deploy", "", "backup_histroy=3", "unknown key backup_histroy in [hot_deploy]"},
 		{"hot_deploy", "", "Backup_History=3", "unknown key Backup_History in [hot_deploy]"},
