@@ -100,4 +100,13 @@ func TestStartRefusesTyposInServerConf(t *testing.T) {
 			t.Fatalf("%s is not running after the fix", s.Name)
 		}
 	}
+
+	// A start that fails after one that ran shows this start's reasons, not the last run's log lines.
+	c.Stop(t, "server2")
+	p3, n3 := setConfLine(t, s2.Dir, "backup_format=", "backup_format=rar")
+	_, err = c.Zato(t, "start", s2.Dir)
+	want = fmt.Sprintf("%s line %d: [hot_deploy] backup_format=rar is not zip, tar, gztar, bztar or xztar", p3, n3)
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "Server started") {
+		t.Fatalf("zato start with backup_format=rar after a run: %v\nwant %q and none of the last run's lines", err, want)
+	}
 }

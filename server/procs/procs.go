@@ -75,6 +75,7 @@ func Start(ctx context.Context, exe, dir string, timeout time.Duration) (pid int
 		return 0, "", err
 	}
 	defer errFile.Close()
+	logFrom := size(filepath.Join(dir, config.LogRel)) // what the log gets from here on is this start's
 	cmd := exec.Command(exe, "server", "run", dir)
 	cmd.Stdout, cmd.Stderr = errFile, errFile
 	detach(cmd, w)
@@ -95,7 +96,7 @@ func Start(ctx context.Context, exe, dir string, timeout time.Duration) (pid int
 		return pid, url, nil
 	case ok:
 		err := <-exited
-		return pid, "", fmt.Errorf("server in %s exited (%v) before it was ready:\n%s", dir, err, tails(dir, stderrPath))
+		return pid, "", fmt.Errorf("server in %s exited (%v) before it was ready:\n%s", dir, err, tails(dir, stderrPath, logFrom))
 	}
 	_ = cmd.Process.Kill()
 	if err := ctx.Err(); err != nil {
@@ -105,18 +106,29 @@ func Start(ctx context.Context, exe, dir string, timeout time.Duration) (pid int
 	if last != "" {
 		step = " of its last step (" + last + ")"
 	}
-	return pid, "", fmt.Errorf("server in %s was not ready within %s%s:\n%s", dir, timeout, step, tails(dir, stderrPath))
+	return pid, "", fmt.Errorf("server in %s was not ready within %s%s:\n%s", dir, timeout, step, tails(dir, stderrPath, logFrom))
 }
 
-// tails is the end of what a server that did not start wrote: its stderr (a crash) and its log (the reasons).
-func tails(dir, stderrPath string) string {
+// tails is the end of what a server that did not start wrote: its stderr (a crash) and what its log got since logFrom
+// (the reasons; not an earlier run's lines).
+func tails(dir, stderrPath string, logFrom int64) string {
 	var parts []string
-	for _, p := range []string{stderrPath, filepath.Join(dir, config.LogRel)} {
-		if t := tail(p, 20); t != "" {
-			parts = append(parts, t)
-		}
+	if t := tail(stderrPath, 20, 0); t != "" {
+		parts = append(parts, t)
+	}
+	if t := tail(filepath.Join(dir, config.LogRel), 20, logFrom); t != "" {
+		parts = append(parts, t)
 	}
 	return strings.Join(parts, "\n")
+}
+
+// size is a file's size, 0 when it is not there.
+func size(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // Running returns the pid in dir's pid file if that process exists.
@@ -135,11 +147,12 @@ func Running(dir string) (int, bool) {
 	return pid, true
 }
 
-func tail(path string, n int) string {
+func tail(path string, n int, from int64) string {
 	b, err := os.ReadFile(path)
-	if err != nil {
+	if err != nil || int64(len(b)) < from {
 		return ""
 	}
+	b = b[from:]
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
