@@ -84,7 +84,7 @@ func TestCLIMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"1 (current)", "rollback", "cli"} {
+	for _, w := range []string{"Serving: v1 on server1, server2.", "1 (serving)", "rollback", "cli"} {
 		if !strings.Contains(hist, w) {
 			t.Errorf("history lacks %q:\n%s", w, hist)
 		}
@@ -93,11 +93,22 @@ func TestCLIMessages(t *testing.T) {
 	if err != nil || !strings.Contains(status, "admin (rollback)") {
 		t.Errorf("status does not say who made hist_mod.py's deployment: %v\n%s", err, status)
 	}
+	// A version that failed everywhere is not what serves: the one before it is.
+	if err := os.WriteFile(m, []byte("def broken(:\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Zato(t, "deploy", m); err == nil {
+		t.Fatalf("deploy of a syntax error: exit 0\n%s", out)
+	}
+	hist, _ = c.Zato(t, "history", "hist_mod.py")
+	if !strings.Contains(hist, "Serving: v1 on server1, server2.") || strings.Contains(hist, "3 (serving)") {
+		t.Errorf("history after a version that failed everywhere:\n%s", hist)
+	}
 	if _, err := c.Zato(t, "undeploy", "hist_mod.py"); err != nil {
 		t.Fatal(err)
 	}
 	hist, _ = c.Zato(t, "history", "hist_mod.py")
-	if strings.Contains(hist, "(current)") || !strings.Contains(hist, "undeploy") {
+	if strings.Contains(hist, "(serving)") || !strings.Contains(hist, "Serving: no version, on any server.") || !strings.Contains(hist, "undeploy") {
 		t.Errorf("history after undeploy:\n%s", hist)
 	}
 

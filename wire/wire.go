@@ -208,6 +208,9 @@ type Version struct {
 	Origin    string    `json:"origin"`
 	CreatedAt time.Time `json:"created_at"`
 	Size      int       `json:"size"`
+	// ServedBy are the servers this version serves on now (the newest deployment each applied); GET .../versions
+	// fills it, other answers leave it out.
+	ServedBy []string `json:"served_by,omitempty"`
 }
 
 // VersionSource is GET /api/v1/modules/{name}/versions/{n}: one stored version of a module with its source, what an

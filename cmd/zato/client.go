@@ -371,16 +371,13 @@ func (a *app) historyCmd() *cobra.Command {
 			if asJSON {
 				return json.NewEncoder(os.Stdout).Encode(map[string]any{"versions": vs, "deployments": ds})
 			}
-			current := 0 // the version serving now: the newest deployment's, none after an undeploy
-			if len(ds) > 0 && ds[0].Action == wire.ActionDeploy {
-				current = ds[0].Version
-			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tWHEN\tWHO\tORIGIN\tSHA256")
+			fmt.Fprintln(tw, serving(vs))
+			fmt.Fprintln(tw, "\nVERSION\tWHEN\tWHO\tORIGIN\tSHA256")
 			for _, v := range vs {
 				mark := ""
-				if v.Version == current {
-					mark = " (current)"
+				if len(v.ServedBy) > 0 {
+					mark = " (serving)"
 				}
 				fmt.Fprintf(tw, "%d%s\t%s\t%s\t%s\t%s\n", v.Version, mark, v.CreatedAt.Local().Format(time.DateTime), v.Who, v.Origin, v.SHA256)
 			}
@@ -397,6 +394,21 @@ func (a *app) historyCmd() *cobra.Command {
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// serving says which version each server serves, from the versions' served_by: "Serving: v14 on server1,
+// server2." (a newest version that failed everywhere serves nowhere; the one before it does).
+func serving(vs []deployclient.Version) string {
+	var parts []string
+	for _, v := range vs {
+		if len(v.ServedBy) > 0 {
+			parts = append(parts, fmt.Sprintf("v%d on %s", v.Version, strings.Join(v.ServedBy, ", ")))
+		}
+	}
+	if len(parts) == 0 {
+		return "Serving: no version, on any server."
+	}
+	return "Serving: " + strings.Join(parts, "; ") + "."
 }
 
 // moduleArg accepts "x", "x.py" or a path to x.py.

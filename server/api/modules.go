@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -56,9 +57,21 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	serving, err := a.cl.Serving(r.Context(), name)
+	if err != nil {
+		a.internal(w, err)
+		return
+	}
 	out := make([]VersionJSON, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, VersionView(v))
+		vj := VersionView(v)
+		for server, n := range serving {
+			if n == v.Number {
+				vj.ServedBy = append(vj.ServedBy, server)
+			}
+		}
+		sort.Strings(vj.ServedBy)
+		out = append(out, vj)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"module": name, "versions": out})
 }
