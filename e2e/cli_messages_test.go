@@ -104,6 +104,13 @@ func TestCLIMessages(t *testing.T) {
 	if !strings.Contains(hist, "Serving: v1 on server1, server2.") || strings.Contains(hist, "3 (serving)") {
 		t.Errorf("history after a version that failed everywhere:\n%s", hist)
 	}
+	// Four deployments by now: a shorter list says that older ones are left out.
+	if hist, _ = c.Zato(t, "history", "hist_mod.py", "--limit", "2"); !strings.Contains(hist, "(the 2 newest deployments; --limit shows more)") {
+		t.Errorf("history --limit 2:\n%s", hist)
+	}
+	if hist, _ = c.Zato(t, "history", "hist_mod.py"); strings.Contains(hist, "--limit shows more") {
+		t.Errorf("history with every deployment listed says some are left out:\n%s", hist)
+	}
 	if _, err := c.Zato(t, "undeploy", "hist_mod.py"); err != nil {
 		t.Fatal(err)
 	}

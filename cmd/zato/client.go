@@ -350,6 +350,7 @@ func short(s string) string {
 
 func (a *app) historyCmd() *cobra.Command {
 	var asJSON bool
+	var limit int
 	c := &cobra.Command{
 		Use:   "history MODULE",
 		Short: "List a module's versions: who, when, origin, sha256",
@@ -359,15 +360,20 @@ func (a *app) historyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if limit < 1 {
+				return fmt.Errorf("--limit is %d: it lists at least 1 deployment", limit)
+			}
 			module := moduleArg(args[0])
 			vs, err := cl.Versions(cmd.Context(), module)
 			if err != nil {
 				return err
 			}
-			ds, err := cl.Deployments(cmd.Context(), module, 20)
+			ds, err := cl.Deployments(cmd.Context(), module, limit+1) // one more: are there older ones?
 			if err != nil {
 				return err
 			}
+			older := len(ds) > limit
+			ds = ds[:min(len(ds), limit)]
 			if asJSON {
 				return json.NewEncoder(os.Stdout).Encode(map[string]any{"versions": vs, "deployments": ds})
 			}
@@ -389,10 +395,14 @@ func (a *app) historyCmd() *cobra.Command {
 				}
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.CreatedAt.Local().Format(time.DateTime), what, d.Who, d.Origin, wire.Outcome(d))
 			}
+			if older {
+				fmt.Fprintf(tw, "(the %d newest deployments; --limit shows more)\n", limit)
+			}
 			return tw.Flush()
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().IntVar(&limit, "limit", 20, "how many of the newest deployments to list")
 	return c
 }
 
