@@ -188,8 +188,13 @@ func (p retryPolicy) condition(resp *resty.Response, err error) bool {
 	if resp == nil || resp.StatusCode() < 500 || p == retryNotSent {
 		return false
 	}
-	// 501 and 505 will not get better.
-	return resp.StatusCode() != http.StatusNotImplemented && resp.StatusCode() != http.StatusHTTPVersionNotSupported
+	// 501 and 505 will not get better; a 503 is doKeyed's to ask again, after the server's Retry-After, and to
+	// report if the deadline comes first.
+	switch resp.StatusCode() {
+	case http.StatusNotImplemented, http.StatusHTTPVersionNotSupported, http.StatusServiceUnavailable:
+		return false
+	}
+	return true
 }
 
 // NotSent reports an error that proves the request never reached a server (a refused connection, DNS, a connection
@@ -255,7 +260,7 @@ func (c *Client) doKeyed(parent context.Context, p retryPolicy, key, method, pat
 	if key == "" && p == retryKeyedWrite {
 		p = retryNotSent // without a key a repeat could make a second deployment
 	}
-	var resp *resty.Response
+	var resp, unavailable *resty.Response
 	var err error
 	waitUntil := time.Now().Add(c.cfg.WaitForStart)
 	if p != retryKeyedWrite {
@@ -274,6 +279,7 @@ func (c *Client) doKeyed(parent context.Context, p retryPolicy, key, method, pat
 		// told and ask again within the deadline (reads, and writes with their key), rather than give up after
 		// the HTTP client's few retries.
 		if err == nil && p != retryNotSent && resp.StatusCode() == http.StatusServiceUnavailable {
+			unavailable = resp
 			if sleepCtx(ctx, retryAfterOf(resp)) {
 				continue
 			}
@@ -284,6 +290,11 @@ func (c *Client) doKeyed(parent context.Context, p retryPolicy, key, method, pat
 		if err == nil || !notSent(err) || time.Now().After(waitUntil) || !sleepCtx(ctx, 200*time.Millisecond) {
 			break
 		}
+	}
+	if err != nil && unavailable != nil && parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		// The deadline ran out while asking again: what the server last said (its ODB is away) is the news, not
+		// that this last try got no answer.
+		return c.answerError(unavailable.StatusCode(), unavailable.Body())
 	}
 	if err != nil {
 		return c.netErr(parent, method, path, err)

@@ -509,3 +509,24 @@ func TestUploadRefusesWhatJSONWouldAlter(t *testing.T) {
 		t.Errorf("%d requests reached the server", n)
 	}
 }
+
+// A server whose ODB is away answers 503 and is asked again; when the client's deadline runs out during a later try,
+// the error says what the server said (unavailable), not that it does not answer.
+func TestUnavailableUntilTheDeadline(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error": {"type": "Unavailable", "message": "the ODB is unavailable right now"}}`))
+			return
+		}
+		<-r.Context().Done() // the next try gets no answer before the deadline
+	}))
+	defer srv.Close()
+	c := newClient(t, Config{URL: srv.URL, Timeout: 1500 * time.Millisecond})
+	_, err := c.Modules(ctx(t))
+	if err == nil || errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "ODB is unavailable") {
+		t.Fatalf("err %v, want the server's 503", err)
+	}
+}
