@@ -211,14 +211,23 @@ func StreamEvents(ctx context.Context, w http.ResponseWriter, cl *cluster.Cluste
 func (a *API) listDeployments(w http.ResponseWriter, r *http.Request) {
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	vs, err := a.cl.Deployments(r.Context(), odb.DeploymentFilter{Module: r.URL.Query().Get("module"), Limit: limit, Before: before})
+	out, err := a.Deployments(r.Context(), odb.DeploymentFilter{Module: r.URL.Query().Get("module"), Limit: limit, Before: before})
 	if err != nil {
 		a.internal(w, err)
 		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deployments": out})
+}
+
+// Deployments lists deployments newest first as clients see them (the API's list and the web admin's pages).
+func (a *API) Deployments(ctx context.Context, f odb.DeploymentFilter) ([]DeploymentJSON, error) {
+	vs, err := a.cl.Deployments(ctx, f)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]DeploymentJSON, 0, len(vs))
 	for _, v := range vs {
 		out = append(out, DeploymentView(v))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deployments": out})
+	return out, nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -65,12 +64,7 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) {
 	out := make([]VersionJSON, 0, len(vs))
 	for _, v := range vs {
 		vj := VersionView(v)
-		for server, n := range serving {
-			if n == v.Number {
-				vj.ServedBy = append(vj.ServedBy, server)
-			}
-		}
-		sort.Strings(vj.ServedBy)
+		vj.ServedBy = serving.ByVersion[v.Number]
 		out = append(out, vj)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"module": name, "versions": out})

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"sort"
 	"strconv"
 	"time"
 
@@ -97,38 +98,45 @@ func (c *Cluster) Served() map[string]string {
 	return out
 }
 
+// Serving is where a module's versions serve.
+type Serving struct {
+	Servers   int              // the servers of the newest deployment
+	ByVersion map[int][]string // each version that serves somewhere: its servers, sorted
+}
+
 // Serving says which version of a module each server serves, as the module's deployments tell, newest first: the
-// newest one a server applied decides, its version, or nothing (0) for an undeploy. A row that failed, is pending or
+// newest one a server applied decides, its version, or nothing for an undeploy. A row that failed, is pending or
 // offline leaves the version before it serving there, as the runtime keeps it, except a quarantine, after which
 // nothing of the module serves on that server. The servers are those of the newest deployment.
-func (c *Cluster) Serving(ctx context.Context, module string) (map[string]int, error) {
+func (c *Cluster) Serving(ctx context.Context, module string) (Serving, error) {
+	out := Serving{ByVersion: map[int][]string{}}
 	ds, err := c.store.Deployments(ctx, odb.DeploymentFilter{Module: module, Limit: 1000})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int{}
-	if len(ds) == 0 {
-		return out, nil
-	}
-	for _, s := range ds[0].Servers {
-		out[s.Server] = 0
+	if err != nil || len(ds) == 0 {
+		return out, err
 	}
 	decided := map[string]bool{}
+	for _, s := range ds[0].Servers {
+		decided[s.Server] = false
+	}
+	out.Servers = len(decided)
 	for _, d := range ds {
 		for _, s := range d.Servers {
-			if _, ok := out[s.Server]; !ok || decided[s.Server] {
+			if done, ours := decided[s.Server]; !ours || done {
 				continue
 			}
 			switch {
 			case s.Status == odb.StatusDeployed:
 				if d.Action == odb.ActionDeploy {
-					out[s.Server] = d.Version.Number
+					out.ByVersion[d.Version.Number] = append(out.ByVersion[d.Version.Number], s.Server)
 				}
 				decided[s.Server] = true
 			case s.Status == odb.StatusFailed && s.Error != nil && s.Error.Type == quarantinedType:
 				decided[s.Server] = true
 			}
 		}
+	}
+	for _, servers := range out.ByVersion {
+		sort.Strings(servers)
 	}
 	return out, nil
 }

@@ -143,12 +143,6 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		for _, m := range r.Modules {
 			sourceModules[m] = r.Entry
 		}
-		if r.Dotted {
-			// acme.crm.services is imported from the package acme: a hot-deployed acme.py, first on sys.path, would
-			// take its place for every import of acme made after it (at the next start, for this entry too).
-			top, _, _ := strings.Cut(r.Entry, ".")
-			sourceModules[top+".py"] = r.Entry
-		}
 		st := "ok"
 		if !r.OK {
 			st = "failed"
@@ -156,6 +150,10 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		loaded := r.Modules
 		if r.Dotted {
 			loaded = []string{r.Entry + ".py"} // as the runtime names a dotted module's services' module
+			// acme.crm.services is imported from the package acme: a hot-deployed acme.py, first on sys.path, would
+			// take its place for every import of acme made after it (at the next start, for this entry too).
+			top, _, _ := strings.Cut(r.Entry, ".")
+			sourceModules[top+".py"] = r.Entry
 		}
 		results = append(results, odb.SourceResult{Server: cfg.Name, Entry: r.Entry, Status: st, Message: r.Message,
 			Services: r.Services, Modules: loaded})

@@ -39,25 +39,24 @@ func Notify() *Notifier {
 
 // Progress says that a long step of the start begins.
 func (n *Notifier) Progress(what string) {
-	if n == nil {
-		return
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.f != nil {
-		fmt.Fprintln(n.f, progressPrefix+strings.ReplaceAll(what, "\n", " "))
-	}
+	n.say(progressPrefix+strings.ReplaceAll(what, "\n", " "), false)
 }
 
 // Ready says the server is live at url, and closes the pipe.
-func (n *Notifier) Ready(url string) {
+func (n *Notifier) Ready(url string) { n.say(url, true) }
+
+// say writes one line, unless the pipe is closed already; last closes it.
+func (n *Notifier) say(line string, last bool) {
 	if n == nil {
 		return
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.f != nil {
-		fmt.Fprintln(n.f, url)
+	if n.f == nil {
+		return
+	}
+	fmt.Fprintln(n.f, line)
+	if last {
 		n.f.Close()
 		n.f = nil
 	}

@@ -36,19 +36,6 @@ func (h *handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 	h.fail(w, r, http.StatusInternalServerError, "Internal error "+id+"; see the server log.")
 }
 
-// recent lists deployments newest first as clients see them.
-func (h *handler) recent(ctx context.Context, module string, limit int) ([]api.DeploymentJSON, error) {
-	vs, err := h.cl.Deployments(ctx, odb.DeploymentFilter{Module: module, Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.DeploymentJSON, 0, len(vs))
-	for _, v := range vs {
-		out = append(out, api.DeploymentView(v))
-	}
-	return out, nil
-}
-
 // ---- home: upload ----
 
 type homeData struct {
@@ -62,7 +49,7 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	ds, err := h.recent(r.Context(), "", 10)
+	ds, err := h.api.Deployments(r.Context(), odb.DeploymentFilter{Limit: 10})
 	if err != nil {
 		h.internal(w, r, err)
 		return
@@ -174,14 +161,12 @@ func (h *handler) deployments(w http.ResponseWriter, r *http.Request) {
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
 	d := deploymentsData{Module: module, Deployments: []api.DeploymentJSON{}}
 	if module == "" {
-		vs, err := h.cl.Deployments(r.Context(), odb.DeploymentFilter{Limit: limit, Before: before})
+		ds, err := h.api.Deployments(r.Context(), odb.DeploymentFilter{Limit: limit, Before: before})
 		if err != nil {
 			h.internal(w, r, err)
 			return
 		}
-		for _, v := range vs {
-			d.Deployments = append(d.Deployments, api.DeploymentView(v))
-		}
+		d.Deployments = ds
 	} else {
 		// The filter is part of a module's name, in any case, as one types it; a module's full name is only itself.
 		mods, err := h.cl.Modules(r.Context())
@@ -232,13 +217,11 @@ func (h *handler) newestOf(ctx context.Context, mods []odb.Module, limit int, be
 		if len(out) == limit && m.LastDeployment < out[limit-1].ID {
 			break // every deployment of this module and of the ones after it is older than the limit-th
 		}
-		vs, err := h.cl.Deployments(ctx, odb.DeploymentFilter{Module: m.Name, Limit: limit, Before: before})
+		ds, err := h.api.Deployments(ctx, odb.DeploymentFilter{Module: m.Name, Limit: limit, Before: before})
 		if err != nil {
 			return nil, err
 		}
-		for _, v := range vs {
-			out = append(out, api.DeploymentView(v))
-		}
+		out = append(out, ds...)
 		sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
 		out = out[:min(len(out), limit)]
 	}
@@ -346,9 +329,9 @@ func (h *handler) modules(w http.ResponseWriter, r *http.Request) {
 
 type moduleData struct {
 	Name        string
-	Current     int // the newest version deployed (0 once undeployed), whether or not it serves
-	Serving     []servingGroup
-	ServedBy    map[int]int // version -> how many servers serve it
+	Current     int            // the newest version deployed (0 once undeployed), whether or not it serves
+	Serving     []servingGroup // the versions serving somewhere, newest first
+	ServedBy    map[int]int    // version -> how many servers serve it
 	Servers     int
 	Versions    []versionData
 	Deployments []api.DeploymentJSON
@@ -371,27 +354,14 @@ func (d moduleData) Everywhere() int {
 	return 0
 }
 
-// serving groups the servers by the version they serve (cluster.Serving), newest first; none for servers that serve
-// nothing of it.
-func serving(by map[string]int) (groups []servingGroup, count map[int]int) {
-	count = map[int]int{}
-	for _, v := range by {
-		if v > 0 {
-			count[v]++
-		}
+// groups lists the versions that serve somewhere, newest first, each with its servers.
+func groups(sv cluster.Serving) []servingGroup {
+	var out []servingGroup
+	for v, servers := range sv.ByVersion {
+		out = append(out, servingGroup{Version: v, Servers: servers})
 	}
-	for v := range count {
-		g := servingGroup{Version: v}
-		for server, sv := range by {
-			if sv == v {
-				g.Servers = append(g.Servers, server)
-			}
-		}
-		sort.Strings(g.Servers)
-		groups = append(groups, g)
-	}
-	sort.Slice(groups, func(i, j int) bool { return groups[i].Version > groups[j].Version })
-	return groups, count
+	sort.Slice(out, func(i, j int) bool { return out[i].Version > out[j].Version })
+	return out
 }
 
 // versionData is a version in the history, with its source while the page stays small.
@@ -438,13 +408,15 @@ func (h *handler) module(w http.ResponseWriter, r *http.Request) {
 	if mod.Current != nil {
 		d.Current = mod.Current.Number
 	}
-	by, err := h.cl.Serving(r.Context(), name)
+	sv, err := h.cl.Serving(r.Context(), name)
 	if err != nil {
 		h.internal(w, r, err)
 		return
 	}
-	d.Servers = len(by)
-	d.Serving, d.ServedBy = serving(by)
+	d.Servers, d.Serving, d.ServedBy = sv.Servers, groups(sv), map[int]int{}
+	for v, servers := range sv.ByVersion {
+		d.ServedBy[v] = len(servers)
+	}
 	budget := maxInlineSources
 	for i, v := range vs { // newest first
 		vd := versionData{VersionJSON: api.VersionView(v), Source: v.Source, Lines: len(splitLines(v.Source))}
@@ -462,7 +434,7 @@ func (h *handler) module(w http.ResponseWriter, r *http.Request) {
 	if len(vs) > 1 {
 		d.DiffFrom = vs[1].Number
 	}
-	if d.Deployments, err = h.recent(r.Context(), name, 20); err != nil {
+	if d.Deployments, err = h.api.Deployments(r.Context(), odb.DeploymentFilter{Module: name, Limit: 20}); err != nil {
 		h.internal(w, r, err)
 		return
 	}
@@ -751,7 +723,7 @@ type invokeResult struct {
 	OK         bool            `json:"ok"`
 	Status     int             `json:"status"`
 	Response   json.RawMessage `json:"response,omitempty"`
-	Pretty     string          `json:"pretty,omitempty"` // Response indented (indented), which the page shows
+	Pretty     string          `json:"pretty,omitempty"` // Response indented as the service returned it (indented): what the page shows
 	Error      *invokeErr      `json:"error,omitempty"`
 	DurationMs float64         `json:"duration_ms"`
 }
