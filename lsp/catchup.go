@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/zato-go/zato/deployclient"
+	"github.com/zato-go/zato/wire"
 )
 
 // A deployment that ended with servers offline is not over for them: each applies the module's newest deployment when
@@ -18,15 +19,7 @@ const (
 )
 
 // offline counts a deployment's rows that wait for their server to start again.
-func offline(d deployclient.Deployment) int {
-	n := 0
-	for _, r := range d.Servers {
-		if r.Status == deployclient.StatusOffline {
-			n++
-		}
-	}
-	return n
-}
+func offline(d deployclient.Deployment) int { return wire.Summarize(d.Action, d.Servers).Offline }
 
 // followCatchUp watches d, which ended with servers offline, until none is, a newer save of the module (or another
 // deployment of it) takes over, or the session ends.
