@@ -378,6 +378,13 @@ func (r *Runtime) roundTrip(ctx context.Context, w *worker, req request, timeout
 				return rep, nil
 			default:
 			}
+			if written != nil {
+				// Both may be ready when the worker was dead already: whether the line went out decides whether the
+				// request can have run, so wait for the write (it ends at once on a closed pipe, else at deadline).
+				if err := <-written; err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+					unsent = true
+				}
+			}
 			exit := exitOf(w).(*workerExit)
 			exit.unsent = unsent
 			return reply{}, exit
