@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zato-go/zato/internal/ports"
 )
 
 // ErrUnavailable is returned (wrapped) when this machine cannot run PostgreSQL: no binaries, or running as root
@@ -230,14 +232,7 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return ports.Free(1) }
 
 // start runs postgres on port (0: a free one) and waits until it accepts connections; retry says the port was taken.
 func (s *Server) start(data string, port int) (retry bool, err error) {

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/zato-go/zato/deployclient"
 	"github.com/zato-go/zato/internal/pgtest"
+	"github.com/zato-go/zato/internal/ports"
 	"github.com/zato-go/zato/server/config"
 	"github.com/zato-go/zato/server/procs"
 )
@@ -236,26 +235,15 @@ func (c *Cluster) run(args ...string) (string, error) {
 	return stdout.String(), err
 }
 
-// FreePorts finds n consecutive free ports on 127.0.0.1 and returns the first.
+// FreePorts finds n consecutive free ports on 127.0.0.1, below the ephemeral range (see package ports), and returns
+// the first.
 func FreePorts(t testing.TB, n int) int {
 	t.Helper()
-	for range 200 {
-		base := 20000 + rand.IntN(30000)
-		ok := true
-		for i := range n {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
-			if err != nil {
-				ok = false
-				break
-			}
-			l.Close()
-		}
-		if ok {
-			return base
-		}
+	base, err := ports.Free(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free ports")
-	return 0
+	return base
 }
 
 // LastLines is the last n lines of s (a log's tail for a failing test).
