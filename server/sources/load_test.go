@@ -205,3 +205,43 @@ func TestModuleTextAsHotDeployed(t *testing.T) {
 		t.Fatalf("bom answered %s", got)
 	}
 }
+
+// TestBareWordNamingAServerDirIsAModule: "pickup" names a module on zato_extra_paths and also the server dir's own
+// pickup directory, which holds no modules. It used to be taken as that directory: nothing loaded, reported "ok".
+func TestBareWordNamingAServerDirIsAModule(t *testing.T) {
+	extra := t.TempDir()
+	if err := os.WriteFile(filepath.Join(extra, "pickup.py"), []byte(service("bare.pickup", "from extra")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rt, err := runtime.Start(context.Background(), runtime.Config{
+		Dir: filepath.Join(dir, "runtime"), ModuleDir: filepath.Join(dir, "current"), ExtraPaths: []string{extra},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	sd := serverDir(t, "pickup\nconfig\nwithmods\n", map[string]string{
+		"pickup/incoming/services/.keep": "",
+		"withmods/common_x.py":           service("bare.withmods", "from dir"),
+	})
+	res, log := loadDir(t, rt, sd)
+	if len(res) != 3 {
+		t.Fatalf("results %+v\n%s", res, log)
+	}
+	if r := res[0]; !r.OK || !r.Dotted || !reflect.DeepEqual(r.Services, []string{"bare.pickup"}) {
+		t.Errorf("pickup: want the module from zato_extra_paths, got %+v", r)
+	}
+	if got := answer(t, rt, "bare.pickup"); !strings.Contains(got, "from extra") {
+		t.Errorf("bare.pickup answered %s", got)
+	}
+	if r := res[1]; r.OK || !strings.Contains(r.Message, "./config/") {
+		t.Errorf("config (no such module, a server dir directory without modules): want a failure that says how to "+
+			"mean the directory, got %+v", r)
+	}
+	// A bare word whose directory holds modules stays that directory, as in Zato.
+	if r := res[2]; !r.OK || r.Dotted || !reflect.DeepEqual(r.Services, []string{"bare.withmods"}) {
+		t.Errorf("withmods: want the directory's module, got %+v", r)
+	}
+}

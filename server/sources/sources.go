@@ -1,7 +1,8 @@
 // Package sources imports what service-sources.txt lists when a server starts, in Zato's format: one entry per line,
 // '#' comments and blank lines ignored, relative paths resolved against the server dir. An entry is a directory
 // (a flat scan of its *.py files, names starting with '.' skipped: common*, util*, model*, then the rest, each
-// sorted), a .py file, or a dotted module name importable from the services' PYTHONPATH. A module name is loaded
+// sorted), a .py file, or a dotted module name importable from the services' PYTHONPATH (a bare word is a module name
+// unless it names a directory of the server dir that holds .py files). A module name is loaded
 // once: the first entry to reach it keeps it. An entry that fails is logged and reported; it never stops the server.
 package sources
 
@@ -113,15 +114,24 @@ func (l *loader) entry(ctx context.Context, entry string) Result {
 		path = filepath.Join(l.serverDir, path)
 	}
 	fi, statErr := os.Stat(path)
-	isPath := statErr == nil || strings.ContainsAny(entry, `/\`) || strings.HasSuffix(entry, ".py")
+	written := strings.ContainsAny(entry, `/\`) || strings.HasSuffix(entry, ".py") // written as a path
+	// A bare word is a dotted module name unless the server dir holds modules under that name: a word such as
+	// "pickup" or "config" also names one of the server dir's own directories, which hold no modules, and taking
+	// it as that directory would load nothing and report "ok".
+	bareDir := !written && statErr == nil && fi.IsDir() && !holdsModules(path)
 	switch {
-	case !isPath: // a dotted module name
+	case (!written && statErr != nil) || bareDir: // a dotted module name
 		res.Dotted = true
 		if err := l.claim(entry, "entry "+entry); err != nil {
 			return fill(res, runtime.LoadResult{}, err)
 		}
 		lr, err := l.rt.ImportDotted(ctx, entry)
-		return fill(res, lr, err)
+		res = fill(res, lr, err)
+		if !res.OK && bareDir {
+			res.Message += fmt.Sprintf(" (%s is also a directory of the server dir, with no .py files; write "+
+				"./%s/ to mean that directory)", entry, entry)
+		}
+		return res
 	case statErr != nil:
 		res.Message = fmt.Sprintf("no such file or directory: %s", path)
 		return res
@@ -135,6 +145,24 @@ func (l *loader) entry(ctx context.Context, entry string) Result {
 	}
 }
 
+// holdsModules says whether the directory at path has a *.py file that dir would import.
+func holdsModules(path string) bool {
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return true // dir reports the error
+	}
+	for _, e := range ents {
+		if isModuleFile(e) {
+			return true
+		}
+	}
+	return false
+}
+
+func isModuleFile(e os.DirEntry) bool {
+	return !e.IsDir() && strings.HasSuffix(e.Name(), ".py") && !strings.HasPrefix(e.Name(), ".")
+}
+
 // dir imports a directory's *.py files in Zato's order. Names starting with '.' are skipped, as Zato's glob('*.py')
 // does: editors' lock files and hidden files are no modules.
 func (l *loader) dir(ctx context.Context, path string, res Result) Result {
@@ -145,7 +173,7 @@ func (l *loader) dir(ctx context.Context, path string, res Result) Result {
 	}
 	var names []string
 	for _, e := range ents {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".py") && !strings.HasPrefix(e.Name(), ".") {
+		if isModuleFile(e) {
 			names = append(names, e.Name())
 		}
 	}
