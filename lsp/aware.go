@@ -52,8 +52,8 @@ func (s *server) Completion(ctx context.Context, p *protocol.CompletionParams) (
 	if !ok {
 		return nil, nil
 	}
-	target := s.moduleTarget(moduleName(path), "")
-	snap := s.services(ctx, target, true)
+	at := s.placeOf(path)
+	snap := s.services(ctx, at, true)
 	if snap == nil || snap.err != nil {
 		return &protocol.CompletionList{IsIncomplete: true, Items: []protocol.CompletionItem{}}, nil
 	}
@@ -64,17 +64,18 @@ func (s *server) Completion(ctx context.Context, p *protocol.CompletionParams) (
 	s.mu.Lock()
 	defaults := s.caps.completionEditRange
 	s.mu.Unlock()
-	return completionList(snap, target, r, defaults), nil
+	return completionList(snap, at, r, defaults), nil
 }
 
-// completionData is what completionItem/resolve gets back.
+// completionData is what completionItem/resolve gets back: the place the list came from.
 type completionData struct {
 	Target string `json:"t"`
+	Scope  string `json:"s,omitempty"`
 }
 
 // completionList lists the services, replacing range r; with defaults the range is given once, in itemDefaults.
-func completionList(snap *servicesSnap, target string, r protocol.Range, defaults bool) *protocol.CompletionList {
-	data, _ := lspAny(completionData{Target: target})
+func completionList(snap *servicesSnap, at place, r protocol.Range, defaults bool) *protocol.CompletionList {
+	data, _ := lspAny(completionData{Target: at.target, Scope: at.scope})
 	list := &protocol.CompletionList{Items: make([]protocol.CompletionItem, 0, len(snap.list))}
 	if defaults {
 		list.ItemDefaults = &protocol.CompletionItemDefaults{EditRange: &r, Data: data}
@@ -97,9 +98,9 @@ func (s *server) CompletionResolve(ctx context.Context, it *protocol.CompletionI
 		_ = json.Unmarshal([]byte(it.Data), &d)
 	}
 	if d.Target == "" {
-		d.Target = s.targetName("")
+		d.Target = s.targetNameIn(d.Scope, "")
 	}
-	if snap := s.services(ctx, d.Target, false); snap != nil && snap.byName[it.Label] != nil {
+	if snap := s.services(ctx, place{d.Scope, d.Target}, false); snap != nil && snap.byName[it.Label] != nil {
 		ls := snap.byName[it.Label]
 		it.Documentation = &protocol.MarkupContent{Kind: protocol.MarkupKindMarkdown,
 			Value: fmt.Sprintf("Class `%s` in `%s`, served by %s", ls.Class, ls.Module, backticks(ls.Servers))}
@@ -119,13 +120,13 @@ func (s *server) Definition(ctx context.Context, p *protocol.DefinitionParams) (
 		return nil, nil
 	}
 	hint := ""
-	target := s.moduleTarget(moduleName(p.TextDocument.URI.FsPath()), "")
-	if snap := s.services(ctx, target, false); snap != nil && snap.byName[ref.name] != nil {
+	at := s.placeOf(p.TextDocument.URI.FsPath())
+	if snap := s.services(ctx, at, false); snap != nil && snap.byName[ref.name] != nil {
 		hint = snap.byName[ref.name].Module
 	}
 	def, ok := s.findServiceClass(ctx, ref.name, hint)
 	if !ok {
-		if loc, ok := s.deployedDefinition(ctx, target, ref.name); ok {
+		if loc, ok := s.deployedDefinition(ctx, at, ref.name); ok {
 			return loc, nil
 		}
 		return nil, nil
@@ -245,8 +246,9 @@ func (s *server) indexFile(p string) []serviceInfo {
 // hoverInvoke describes an invoked service: its module and class, the servers serving it, its SimpleIO and where
 // the workspace defines it.
 func (s *server) hoverInvoke(ctx context.Context, u uri.URI, ref invokeRef) *protocol.Hover {
-	target := s.moduleTarget(moduleName(u.FsPath()), "")
-	snap := s.services(ctx, target, true)
+	at := s.placeOf(u.FsPath())
+	target := at.target
+	snap := s.services(ctx, at, true)
 	var b strings.Builder
 	fmt.Fprintf(&b, "**Zato service** `%s`\n\n", ref.name)
 	hint := ""
@@ -322,8 +324,9 @@ func (s *server) lint(path, text string) []protocol.Diagnostic {
 	out := []protocol.Diagnostic{}
 	module := moduleName(path)
 	if refs := findInvokes(text); len(refs) > 0 {
-		target := s.moduleTarget(module, "")
-		snap := s.services(s.ctx, target, false)
+		at := s.placeOf(path)
+		target := at.target
+		snap := s.services(s.ctx, at, false)
 		if snap != nil && snap.err == nil && len(snap.missed) == 0 {
 			for _, r := range refs {
 				if snap.byName[r.name] != nil {

@@ -39,7 +39,7 @@ func (s *server) CodeLens(ctx context.Context, p *protocol.CodeLensParams) ([]pr
 	}
 	last, final, finalAt := s.lastStatus(u.FsPath())
 	result := resultTitle(last, final, finalAt)
-	snap := s.services(ctx, s.moduleTarget(module, ""), false)
+	snap := s.services(ctx, s.placeOf(u.FsPath()), false)
 	out := make([]protocol.CodeLens, 0, 4*len(services))
 	for _, sc := range services {
 		r := protocol.Range{

@@ -106,11 +106,11 @@ func (s *server) ExecuteCommand(ctx context.Context, p *protocol.ExecuteCommandP
 		s.logf(protocol.MessageTypeInfo, "Zato: deploy on save %s", onOff(v))
 		return lspAny(map[string]bool{"deployOnSave": v})
 	case cmdShowStatus:
-		module := ""
+		path := ""
 		if a.URI != "" {
-			module = moduleName(uri.URI(a.URI).FsPath())
+			path = uri.URI(a.URI).FsPath()
 		}
-		rep, err := s.showStatus(ctx, module)
+		rep, err := s.showStatus(ctx, path)
 		if err != nil {
 			return nil, err
 		}

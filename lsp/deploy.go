@@ -373,7 +373,7 @@ func (s *server) finish(m *moduleState, st *deployStatus, d *deployclient.Deploy
 	st.Settled = m.pending == nil && m.timer == nil // the deployment is over: is another one waiting?
 	s.mu.Unlock()
 	s.emit(m, st)
-	s.servicesChanged(st.Target) // what the cluster serves may have changed: completion, lenses and lint follow
+	s.servicesChanged(place{req.scope, st.Target}) // what the cluster serves may have changed: completion, lenses and lint follow
 	s.refreshCodeLens()
 }
 

@@ -26,13 +26,13 @@ import (
 
 // deployedDefinition returns the location of the class serving name in a read-only copy of the module the cluster
 // serves it from; false when no live server serves it or the source cannot be had.
-func (s *server) deployedDefinition(ctx context.Context, target, name string) (*protocol.Location, bool) {
-	snap := s.services(ctx, target, true)
+func (s *server) deployedDefinition(ctx context.Context, at place, name string) (*protocol.Location, bool) {
+	snap := s.services(ctx, at, true)
 	if snap == nil || snap.err != nil || snap.byName[name] == nil {
 		return nil, false
 	}
 	ls := snap.byName[name]
-	path, source, err := s.deployedCopy(ctx, target, ls.Module)
+	path, source, err := s.deployedCopy(ctx, at, ls.Module)
 	if err != nil {
 		s.logf(protocol.MessageTypeWarning, "Zato: no deployed source of %s to go to: %v", ls.Module, err)
 		return nil, false
@@ -48,8 +48,8 @@ func (s *server) deployedDefinition(ctx context.Context, target, name string) (*
 
 // deployedCopy writes (or finds) the read-only copy of a module's current version on target and returns its path
 // and source.
-func (s *server) deployedCopy(ctx context.Context, target, module string) (string, string, error) {
-	target, cl, _, err := s.client(ctx, target)
+func (s *server) deployedCopy(ctx context.Context, at place, module string) (string, string, error) {
+	target, cl, _, err := s.clientIn(ctx, at.scope, at.target)
 	if err != nil {
 		return "", "", err
 	}
@@ -59,7 +59,7 @@ func (s *server) deployedCopy(ctx context.Context, target, module string) (strin
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var mods []deployclient.Module
-	if err := s.read(ctx, "", target, cl, func(cl *deployclient.Client) (err error) {
+	if err := s.read(ctx, at.scope, target, cl, func(cl *deployclient.Client) (err error) {
 		mods, err = cl.Modules(ctx)
 		return err
 	}); err != nil {
@@ -82,7 +82,7 @@ func (s *server) deployedCopy(ctx context.Context, target, module string) (strin
 		return path, string(b), nil
 	}
 	var v deployclient.VersionSource
-	if err := s.read(ctx, "", target, cl, func(cl *deployclient.Client) (err error) {
+	if err := s.read(ctx, at.scope, target, cl, func(cl *deployclient.Client) (err error) {
 		v, err = cl.ModuleVersion(ctx, module, cur.Version)
 		return err
 	}); err != nil {

@@ -14,8 +14,10 @@ import (
 // Multi-root workspaces. When a workspace has several folders and any of them has its own .zato.yaml, each file is
 // deployed with the configuration of the folder holding it (the deepest one when folders nest): a folder's file
 // names its cluster, and a save must never go to another folder's cluster. A folder without a file of its own
-// deploys nothing. The first folder with a file is the primary one: its configuration is s.cfg, which what names
-// no file (the cluster view, zato.showStatus, service listings) uses, as a single-folder workspace's.
+// deploys nothing. What a file shows of its cluster (completion, hover, definitions, code lenses, the
+// unknown-service warning, zato.showStatus for the file) comes from its folder's cluster too. The first folder with
+// a file is the primary one: its configuration is s.cfg, which what names no file (the cluster view,
+// zato.showStatus without a file) uses, as a single-folder workspace's. zato.toggleDeployOnSave is the workspace's.
 //
 // Deployments and clients of the other folders are told apart by a scope, the folder's path ("" for s.cfg), so
 // two folders' "default" targets never share a client or a module's state.

@@ -17,18 +17,31 @@ import (
 	"github.com/zato-go/zato/wire"
 )
 
-// fakeCluster answers every upload as deployed on its one server and records who uploaded which module.
+// fakeCluster answers every upload as deployed on its one server and records who uploaded which module. Its one
+// live server, server1, serves the services named when it was made.
 type fakeCluster struct {
 	*httptest.Server
 	mu      sync.Mutex
 	uploads []string // "user module"
 }
 
-func newFakeCluster(t *testing.T) *fakeCluster {
+func newFakeCluster(t *testing.T, services ...string) *fakeCluster {
 	t.Helper()
 	f := &fakeCluster{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/api/v1/deploy" {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/api/v1/servers":
+			_ = json.NewEncoder(w).Encode(map[string]any{"servers": []wire.Member{{Name: "server1", URL: f.URL, State: "live"}}})
+			return
+		case r.Method == http.MethodGet && r.URL.Path == "/api/v1/services":
+			rep := wire.ServicesReport{Server: "server1", Services: []wire.Service{}}
+			for _, n := range services {
+				rep.Services = append(rep.Services, wire.Service{Name: n, Module: "m.py", Class: "C"})
+			}
+			_ = json.NewEncoder(w).Encode(rep)
+			return
+		case r.Method != http.MethodPost || r.URL.Path != "/api/v1/deploy":
 			http.NotFound(w, r)
 			return
 		}
@@ -39,7 +52,6 @@ func newFakeCluster(t *testing.T) *fakeCluster {
 		f.uploads = append(f.uploads, user+" "+body.Name)
 		id := len(f.uploads)
 		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(wire.Deployment{ID: int64(id), Module: body.Name, Status: wire.StatusDeployed, Done: true,
 			Expected: 1, Confirmed: 1, Servers: []wire.ServerStatus{{Name: "server1", Status: wire.StatusDeployed}}})
 	}))
@@ -154,5 +166,62 @@ func TestSingleFolderUnchanged(t *testing.T) {
 	}
 	if got := a.got(); !slices.Equal(got, []string{"alice one.py"}) {
 		t.Fatalf("cluster got %q", got)
+	}
+}
+
+// TestMultiRootReadsItsFolderCluster: what a file shows of its cluster (completion, the unknown-service warning,
+// zato.showStatus for the file) comes from the cluster of its folder's .zato.yaml. These used to read the first
+// folder's cluster for every file: completion offered another cluster's services, and a service the file's own
+// cluster serves was flagged unknown.
+func TestMultiRootReadsItsFolderCluster(t *testing.T) {
+	a, c := newFakeCluster(t, "only-on-a.svc"), newFakeCluster(t, "only-on-c.svc")
+	root := t.TempDir()
+	mrA, mrC := filepath.Join(root, "mrA"), filepath.Join(root, "mrC")
+	for _, dir := range []string{mrA, mrC} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeYAML(t, mrA, "url: "+a.URL+"\nusername: alice\npassword: pa\ndeployOnSave: false\n")
+	writeYAML(t, mrC, "url: "+c.URL+"\nusername: carol\npassword: pc\ndeployOnSave: false\n")
+	e := newSession(t, fixture{})
+	e.initializeFolders(mrA, mrC)
+
+	path := filepath.Join(mrC, "caller.py")
+	text := "from zato.server.service import Service\n\n\nclass Caller(Service):\n    def handle(self):\n" +
+		"        self.invoke('only-on-c.svc')\n        self.invoke('')\n"
+	e.open(path, text)
+	u := string(uri.File(path))
+	var list struct{ Items []struct{ Label string } }
+	if err := e.call("textDocument/completion", map[string]any{"textDocument": map[string]any{"uri": u},
+		"position": map[string]any{"line": 6, "character": 21}}, &list); err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, it := range list.Items {
+		labels = append(labels, it.Label)
+	}
+	if !slices.Equal(labels, []string{"only-on-c.svc"}) {
+		t.Errorf("completion in mrC offers %q, want mrC's cluster's services", labels)
+	}
+	// The listing is in (completion waited for it): an edit lints the file against it, and mrC's cluster serves
+	// the service the file invokes. A service no cluster serves is flagged, so the lint did run.
+	from := e.mark()
+	e.notify("textDocument/didChange", map[string]any{"textDocument": map[string]any{"uri": u, "version": 2},
+		"contentChanges": []any{map[string]any{"text": text + "        self.invoke('nowhere.svc')\n"}}})
+	ds := e.awaitDiagnostics(from, u, func([]diagnostic) bool { return true })
+	var flagged []string
+	for _, d := range ds {
+		flagged = append(flagged, d.Message)
+	}
+	if len(ds) != 1 || !strings.Contains(ds[0].Message, "nowhere.svc") {
+		t.Errorf("warnings in mrC: %q, want only nowhere.svc's", flagged)
+	}
+	var rep statusReport
+	if err := e.command(cmdShowStatus, []any{u}, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.URL != c.URL {
+		t.Errorf("zato.showStatus for a file of mrC reports %s, want mrC's cluster %s", rep.URL, c.URL)
 	}
 }

@@ -218,13 +218,8 @@ func (s *server) prepare(ctx context.Context, a invokeArg) (*invocation, error) 
 	return inv, nil
 }
 
-// moduleTarget is the target a module's commands go to: the one asked for, else where it was last deployed, else
-// the default.
-func (s *server) moduleTarget(module, asked string) string {
-	return s.moduleTargetIn("", module, asked)
-}
-
-// moduleTargetIn is moduleTarget in a scope's configuration (folders.go).
+// moduleTargetIn is the target a module's commands go to in a scope (folders.go): the one asked for, else where it
+// was last deployed, else the scope's default.
 func (s *server) moduleTargetIn(scope, module, asked string) string {
 	if asked != "" {
 		return s.targetNameIn(scope, asked)
@@ -333,7 +328,7 @@ func (s *server) invoke(ctx context.Context, a invokeArg) (*invokeResult, error)
 		}
 	}
 	s.mu.Lock()
-	snap := s.svcCache[inv.target]
+	snap := s.svcCache[inScope(inv.scope, inv.target)]
 	var members []deployclient.Member
 	if snap != nil && snap.snap != nil {
 		members = snap.snap.members

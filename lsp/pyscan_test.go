@@ -162,12 +162,12 @@ func TestCompletionList(t *testing.T) {
 	snap := &servicesSnap{list: []*liveService{{Name: "a.b", Module: "a.py", Class: "B", Servers: []string{"server1"}}}}
 	r := protocol.Range{Start: protocol.Position{Line: 3, Character: 5}, End: protocol.Position{Line: 3, Character: 7}}
 	// An editor without itemDefaults gets the range in every item.
-	l := completionList(snap, "default", r, false)
+	l := completionList(snap, place{target: "default"}, r, false)
 	te, ok := l.Items[0].TextEdit.(*protocol.TextEdit)
 	if l.ItemDefaults != nil || !ok || te.Range != r || te.NewText != "a.b" || func() bool { d, _ := l.Items[0].Detail.Get(); return d != "a.py" }() {
 		t.Fatalf("%+v", l)
 	}
-	l = completionList(snap, "default", r, true)
+	l = completionList(snap, place{target: "default"}, r, true)
 	if l.ItemDefaults == nil || l.ItemDefaults.EditRange.(*protocol.Range).Start.Character != 5 || l.Items[0].TextEdit != nil {
 		t.Fatalf("%+v", l)
 	}

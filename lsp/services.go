@@ -62,18 +62,30 @@ type servicesCache struct {
 	done       chan struct{} // closed when the running refresh ends
 }
 
-// services returns a target's listing, starting a refresh when it is missing or old. With wait, a target never
+// place is a target of a scope (folders.go): the cluster a document's services, lenses and listings come from.
+type place struct{ scope, target string }
+
+// key names the place in the maps all scopes share.
+func (p place) key() string { return inScope(p.scope, p.target) }
+
+// placeOf is where a file's module deploys: its folder's scope and the module's target there.
+func (s *server) placeOf(path string) place {
+	scope, _, _ := s.scopeOf(path)
+	return place{scope, s.moduleTargetIn(scope, moduleName(path), "")}
+}
+
+// services returns a place's listing, starting a refresh when it is missing or old. With wait, a place never
 // listed yet is waited for (up to servicesFirstWait); otherwise the answer may be nil.
-func (s *server) services(ctx context.Context, target string, wait bool) *servicesSnap {
+func (s *server) services(ctx context.Context, at place, wait bool) *servicesSnap {
 	s.mu.Lock()
-	c := s.svcCache[target]
+	c := s.svcCache[at.key()]
 	if c == nil {
 		c = &servicesCache{}
-		s.svcCache[target] = c
+		s.svcCache[at.key()] = c
 	}
 	snap := c.snap
 	if snap == nil || c.stale || time.Since(snap.at) > servicesTTL {
-		s.refreshServicesLocked(target, c)
+		s.refreshServicesLocked(at, c)
 	}
 	done := c.done
 	s.mu.Unlock()
@@ -92,32 +104,32 @@ func (s *server) services(ctx context.Context, target string, wait bool) *servic
 	return c.snap
 }
 
-// servicesChanged says a deployment to target finished: the listing is refreshed now.
-func (s *server) servicesChanged(target string) {
+// servicesChanged says a deployment to a place finished: the listing is refreshed now.
+func (s *server) servicesChanged(at place) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.svcCache[target]
+	c := s.svcCache[at.key()]
 	if c == nil {
-		return // nobody asked for this target's services yet
+		return // nobody asked for this place's services yet
 	}
 	c.stale = true
-	s.refreshServicesLocked(target, c)
+	s.refreshServicesLocked(at, c)
 }
 
 // refreshServicesLocked starts a refresh unless one runs, in which case another follows it. s.mu is held.
-func (s *server) refreshServicesLocked(target string, c *servicesCache) {
+func (s *server) refreshServicesLocked(at place, c *servicesCache) {
 	if c.refreshing {
 		c.again = true
 		return
 	}
 	c.refreshing, c.again, c.stale = true, false, false
 	c.done = make(chan struct{})
-	s.goFn(func() { s.runServicesRefresh(target, c) })
+	s.goFn(func() { s.runServicesRefresh(at, c) })
 }
 
-func (s *server) runServicesRefresh(target string, c *servicesCache) {
+func (s *server) runServicesRefresh(at place, c *servicesCache) {
 	for {
-		snap := s.listServices(target)
+		snap := s.listServices(at)
 		s.mu.Lock()
 		prev := c.snap
 		c.snap = snap
@@ -139,9 +151,9 @@ func (s *server) runServicesRefresh(target string, c *servicesCache) {
 }
 
 // listServices asks the target's own server, then every other live member, for its services.
-func (s *server) listServices(target string) *servicesSnap {
+func (s *server) listServices(at place) *servicesSnap {
 	snap := &servicesSnap{at: time.Now(), byName: map[string]*liveService{}, missed: map[string]string{}}
-	_, cl, _, err := s.client(s.ctx, target)
+	target, cl, _, err := s.clientIn(s.ctx, at.scope, at.target)
 	if err != nil {
 		snap.err = err
 		return snap
@@ -160,7 +172,7 @@ func (s *server) listServices(target string) *servicesSnap {
 	var own deployclient.ServicesReport
 	var members []deployclient.Member
 	var ownErr error
-	if err := s.read(ctx, "", target, cl, func(c *deployclient.Client) error {
+	if err := s.read(ctx, at.scope, target, cl, func(c *deployclient.Client) error {
 		cl = c
 		var merr error
 		wg.Go(func() { own, ownErr = cl.ServicesAt(ctx, "") })

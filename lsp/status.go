@@ -150,26 +150,31 @@ type statusReport struct {
 	Uploads       int64                 `json:"uploads"`
 }
 
-// showStatus gathers the target's servers and every module's last status, and logs a summary.
-func (s *server) showStatus(ctx context.Context, module string) (statusReport, error) {
-	target, cl, cc, err := s.client(ctx, "")
+// showStatus gathers the target's servers and every module's last status, and logs a summary. For a file (path not
+// ""), it is the file's target, in its folder's configuration (folders.go), and that module's status.
+func (s *server) showStatus(ctx context.Context, path string) (statusReport, error) {
+	var at place
+	if path != "" {
+		at = s.placeOf(path)
+	}
+	target, cl, cc, err := s.clientIn(ctx, at.scope, at.target)
 	s.mu.Lock()
-	rep := statusReport{Target: target, URL: cc.URL, Kind: cc.Kind, RequireMarker: s.cfg.requireMarker, Servers: []deployclient.Member{},
-		Modules: []*deployStatus{}, Uploads: s.uploads.Load()}
+	cfg, cfgErr := s.configOfLocked(at.scope)
+	rep := statusReport{Target: target, URL: cc.URL, Kind: cc.Kind, RequireMarker: cfg.requireMarker, Servers: []deployclient.Member{},
+		Modules: []*deployStatus{}, Uploads: s.uploads.Load(), DeployOnSave: s.deployOnSaveLocked(cfg, cfgErr)}
 	for _, m := range s.modules {
-		if m.last != nil && (module == "" || m.module == module) {
+		if m.last != nil && (path == "" || m.key == moduleKey(inScope(at.scope, target), moduleName(path))) {
 			rep.Modules = append(rep.Modules, m.last)
 		}
 	}
 	s.mu.Unlock()
-	rep.DeployOnSave = s.deployOnSave()
 	sort.Slice(rep.Modules, func(i, j int) bool { return rep.Modules[i].Module < rep.Modules[j].Module })
 	if err != nil {
 		rep.ServersError = err.Error()
 	} else if cc.Kind != deployclient.KindZato {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		var ms []deployclient.Member
-		err := s.read(ctx, "", target, cl, func(cl *deployclient.Client) (err error) {
+		err := s.read(ctx, at.scope, target, cl, func(cl *deployclient.Client) (err error) {
 			ms, err = cl.Servers(ctx)
 			return err
 		})
