@@ -49,11 +49,14 @@ func (c *Client) UploadWith(ctx context.Context, u Upload) (Deployment, error) {
 	if key == "" {
 		key = NewKey()
 	}
-	if err := wire.CheckSourceText(source); err != nil { // the server's words, before the JSON would alter the bytes
-		return Deployment{}, fmt.Errorf("upload %s: %w", name, err)
-	}
-	if c.cfg.Kind == KindZato {
+	if c.cfg.Kind == KindZato { // stock Zato judges names itself
+		if err := wire.CheckSourceText(source); err != nil { // the server's words, before the JSON would alter the bytes
+			return Deployment{}, fmt.Errorf("upload %s: %w", name, err)
+		}
 		return c.zatoUpload(ctx, name, source)
+	}
+	if err := CheckModule(name, source); err != nil {
+		return Deployment{}, fmt.Errorf("upload %s: %w", name, err)
 	}
 	body := map[string]string{"name": name, "source": string(source), "origin": origin}
 	if u.Base != "" {

@@ -121,21 +121,28 @@ func (a *app) deployCmd() *cobra.Command {
 		Short: "Upload modules and print each server's confirmation as it arrives; exit 0 only if every server deployed",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Every file first, with the upload's own checks: one that cannot be deployed refuses the command before
+			// anything is sent (deploying the files before it and dropping those after would leave half a change).
+			files := make([]moduleFile, len(args))
+			var refused []string
+			for i, path := range args {
+				name, src, err := deployclient.ReadModule(path)
+				files[i] = moduleFile{path: path, name: name, source: src}
+				if err != nil {
+					refused = append(refused, fmt.Sprintf("  %s: %v", path, err))
+				}
+			}
+			if len(refused) > 0 {
+				return fmt.Errorf("nothing deployed: %d of %d files cannot be deployed:\n%s", len(refused), len(args), strings.Join(refused, "\n"))
+			}
 			cl, err := a.client("")
 			if err != nil {
 				return err
 			}
 			ok := true
 			var results []deployResult
-			for _, file := range args {
-				if fi, err := os.Stat(file); err == nil && fi.IsDir() {
-					abs, _ := filepath.Abs(file)
-					return fmt.Errorf("%s is a directory: hot deployment takes flat modules (x.py); packages go to zato_extra_paths (SERVER_DIR/zato_extra_paths/%s on every server)", abs, filepath.Base(abs))
-				}
-				src, err := os.ReadFile(file)
-				if err != nil {
-					return err
-				}
+			for i, f := range files {
+				file, src := f.path, f.source
 				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 				start := time.Now()
 				seen := map[string]string{}
@@ -143,7 +150,7 @@ func (a *app) deployCmd() *cobra.Command {
 				if force {
 					base = ""
 				}
-				d, err := cl.DeployWith(ctx, deployclient.Upload{Name: filepath.Base(file), Source: src, Origin: "cli", Base: base}, func(d deployclient.Deployment) {
+				d, err := cl.DeployWith(ctx, deployclient.Upload{Name: f.name, Source: src, Origin: "cli", Base: base}, func(d deployclient.Deployment) {
 					if asJSON {
 						return
 					}
@@ -158,12 +165,21 @@ func (a *app) deployCmd() *cobra.Command {
 					}
 				})
 				cancel()
-				var ae *deployclient.APIError
-				if errors.As(err, &ae) && errors.Is(err, deployclient.ErrConflict) {
-					return fmt.Errorf("%s; compare with zato history %s, and deploy anyway with --force", ae.Message, filepath.Base(file))
-				}
 				if err != nil && d.ID == 0 {
-					return fmt.Errorf("deploy %s: %w", file, err)
+					if !refusedByServer(err) { // unreachable, refused login, cancelled...: the next files would fare no better
+						if rest := args[i+1:]; len(rest) > 0 {
+							return fmt.Errorf("deploy %s: %w (not sent: %s)", file, err, strings.Join(rest, ", "))
+						}
+						return fmt.Errorf("deploy %s: %w", file, err)
+					}
+					// The servers refused this module (its name, its size, a version not seen): the others may deploy.
+					ok = false
+					var ae *deployclient.APIError
+					if errors.As(err, &ae) && errors.Is(err, deployclient.ErrConflict) {
+						err = fmt.Errorf("%s; compare with zato history %s, and deploy anyway with --force", ae.Message, f.name)
+					}
+					fmt.Fprintf(os.Stderr, "deploy %s: %v\n", file, err)
+					continue
 				}
 				if err != nil { // timed out: report what we know, pending servers stay pending
 					ok = false
@@ -198,6 +214,19 @@ func (a *app) deployCmd() *cobra.Command {
 	c.Flags().BoolVar(&force, "force", false, "deploy even when someone else has deployed another version since your last deploy")
 	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for every server to confirm")
 	return c
+}
+
+// moduleFile is one file of zato deploy, read and checked.
+type moduleFile struct {
+	path, name string
+	source     []byte
+}
+
+// refusedByServer reports an upload the servers answered with a refusal of that module (a 4xx other than a refused
+// login), as opposed to an error that would end every upload (no answer, wrong password, 5xx, cancelled).
+func refusedByServer(err error) bool {
+	var ae *deployclient.APIError
+	return errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && !errors.Is(err, deployclient.ErrUnauthorized)
 }
 
 func serverLine(module string, s deployclient.ServerStatus) string {
