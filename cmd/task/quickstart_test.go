@@ -12,7 +12,7 @@ import (
 
 // fakeZato is a zato stand-in for scripts/quickstart.sh's logic: it records its calls, keeps "running" servers as
 // pidfiles holding the test's own pid (alive for as long as the test), and answers status --json from what it was
-// asked to deploy. `start` of a running server fails, as zato start does today.
+// asked to deploy. `start` of a running server says so and succeeds, as zato start does.
 const fakeZato = `#!/usr/bin/env bash
 set -eu
 env_dir() { if [ -n "${ZATO_CONFIG:-}" ]; then dirname "$ZATO_CONFIG"; else echo "$1"; fi; }
@@ -26,7 +26,7 @@ start)
   if [ -f "$2/config/repo/server.conf" ]; then dirs=$2; top=$(dirname "$2"); else dirs="$2/server1 $2/server2"; top=$2; fi
   echo "start $(basename "$2")" >> "$top/calls"
   for s in $dirs; do
-    if [ -f "$s/pidfile" ]; then echo "$s is already running" >&2; exit 1; fi
+    if [ -f "$s/pidfile" ]; then echo "$(basename "$s") is already running (pid $(cat "$s/pidfile"))"; continue; fi
     [ -e "$s/broken" ] && { echo "$s: exited before it was ready" >&2; exit 1; }
     echo "$FAKE_PID" > "$s/pidfile"; echo "$(basename "$s") started"
   done ;;
@@ -127,10 +127,10 @@ func TestQuickstartScriptReusesEnvironment(t *testing.T) {
 	if f.read("server1/zato_extra_paths/acme.py") != "x = 1\n" {
 		t.Fatal("zato_extra_paths lost")
 	}
-	if f.calls() != "start server2\n" { // no create, no start of the running server1, no deploy
+	if f.calls() != "start server1\nstart server2\n" { // no create, no deploy; zato start says server1 runs already
 		t.Fatalf("calls of the second run:\n%s\noutput:\n%s", f.calls(), out)
 	}
-	for _, want := range []string{"Reusing the environment", "server1 is running (pid ",
+	for _, want := range []string{"Reusing the environment", "server1 is already running (pid ",
 		"crm_channel_customer.py: version 1 is examples/crm_channel_customer.py already",
 		"billing_invoice.py: left as it is (deployed, version 1, not examples/billing_invoice.py); to deploy the example: " + f.zato + " deploy examples/billing_invoice.py"} {
 		if !strings.Contains(out, want) {
@@ -140,7 +140,7 @@ func TestQuickstartScriptReusesEnvironment(t *testing.T) {
 	// An example the environment has never had is deployed.
 	os.Remove(filepath.Join(f.dir, "mods", "crm_channel_customer.py"))
 	os.WriteFile(filepath.Join(f.dir, "calls"), nil, 0o644)
-	if code, out = f.run(); code != 0 || f.calls() != "deploy crm_channel_customer.py\n" {
+	if code, out = f.run(); code != 0 || f.calls() != "start server1\nstart server2\ndeploy crm_channel_customer.py\n" {
 		t.Fatalf("third run %d, calls %q:\n%s", code, f.calls(), out)
 	}
 }
@@ -212,7 +212,7 @@ func TestQuickstartTwiceRealServers(t *testing.T) {
 	if b, _ := os.ReadFile(mine); string(b) != "x = 1\n" {
 		t.Fatal("a file in zato_extra_paths was lost")
 	}
-	for _, want := range []string{"Reusing the environment", "server1 is running (pid ", "server2 started",
+	for _, want := range []string{"Reusing the environment", "server1 is already running (pid ", "server2 started",
 		"crm_channel_customer.py: version 1 is examples/crm_channel_customer.py already"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("second run's output lacks %q:\n%s", want, out)

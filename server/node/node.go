@@ -24,6 +24,7 @@ import (
 	"github.com/zato-go/zato/server/config"
 	"github.com/zato-go/zato/server/odb"
 	"github.com/zato-go/zato/server/pickup"
+	"github.com/zato-go/zato/server/procs"
 	"github.com/zato-go/zato/server/runtime"
 	"github.com/zato-go/zato/server/sources"
 	"github.com/zato-go/zato/server/webadmin"
@@ -187,8 +188,8 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	if err := cl.Start(runCtx, os.Getpid(), hostname()); err != nil {
 		return err
 	}
-	if err := os.WriteFile(cfg.PIDPath, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
+	if err := procs.WritePIDFile(cfg.PIDPath); err != nil {
+		return err
 	}
 	defer os.Remove(cfg.PIDPath)
 	pw := pickup.New(pickup.Config{

@@ -131,17 +131,11 @@ func size(path string) int64 {
 	return fi.Size()
 }
 
-// Running returns the pid in dir's pid file if that process exists.
+// Running returns the pid of dir's server if it runs: the pid in dir's pid file, when that process is still the one
+// that wrote it (pidfile.go).
 func Running(dir string) (int, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, config.PIDRel))
-	if err != nil {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	if !alive(pid) {
+	pid, ok := readPIDFile(filepath.Join(dir, config.PIDRel))
+	if !ok {
 		return 0, false
 	}
 	return pid, true

@@ -1,0 +1,38 @@
+package procs
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// startStamp is when pid started, in clock ticks since boot (/proc/PID/stat's 22nd field): with the pid, it names
+// one process for the life of the machine.
+func startStamp(pid int) (string, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", false
+	}
+	// pid (comm) state ppid ...: comm may hold spaces and parentheses; the fields after the last ')' start at 3.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return "", false
+	}
+	f := strings.Fields(s[i+1:])
+	const starttime = 22 - 3
+	if len(f) <= starttime {
+		return "", false
+	}
+	return f[starttime], true
+}
+
+// looksLikeServer says whether pid runs `... server run DIR`, as Start starts a server.
+func looksLikeServer(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return true // cannot tell: trust the file, as before
+	}
+	return bytes.Contains(b, []byte("\x00server\x00run\x00"))
+}
