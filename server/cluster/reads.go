@@ -87,6 +87,34 @@ func (c *Cluster) CurrentOf(ctx context.Context, name string) (Current, error) {
 	return cur, nil
 }
 
+// LeftoverOf says whether a file found in a pickup dir at start, with content sum and modified at modTime, is what
+// an earlier pick-up left there: its content is a version the module has had, and the file is not newer than the
+// module's current state (a later deployment, a rollback, an undeploy). Such a file is not deployed again, which
+// would undo that state. Content the module never had is news whatever the file's time says: cp -p, rsync -a and
+// tar keep a copied file's old time. A file whose content is the current version is a leftover too.
+func (c *Cluster) LeftoverOf(ctx context.Context, name, sum string, modTime time.Time) (bool, Current, error) {
+	cur, err := c.CurrentOf(ctx, name)
+	if errors.Is(err, odb.ErrNotFound) {
+		return false, cur, nil // a new module
+	}
+	if err != nil || cur.SHA256 == sum {
+		return err == nil, cur, err
+	}
+	if modTime.After(cur.Since) {
+		return false, cur, nil
+	}
+	vs, err := c.store.Versions(ctx, name)
+	if err != nil {
+		return false, cur, err
+	}
+	for _, v := range vs {
+		if v.SHA256 == sum {
+			return true, cur, nil
+		}
+	}
+	return false, cur, nil
+}
+
 // Served returns the sha256 of the version of each hot-deployed module this server's runtime has loaded.
 func (c *Cluster) Served() map[string]string {
 	c.mu.Lock()

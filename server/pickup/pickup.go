@@ -39,6 +39,7 @@ import (
 type Submitter interface {
 	Submit(ctx context.Context, s cluster.Submission) (odb.Deployment, error)
 	CurrentOf(ctx context.Context, name string) (cluster.Current, error)
+	LeftoverOf(ctx context.Context, name, sum string, modTime time.Time) (bool, cluster.Current, error)
 }
 
 // Config of a Watcher.
@@ -193,7 +194,7 @@ func (w *Watcher) classify(name string) (fs.FileInfo, bool) {
 	return fi, true
 }
 
-// pickLeftover deploys a file found at start unless the ODB has it already or holds something newer: with
+// pickLeftover deploys a file found at start unless an earlier pick-up left it there (cluster.LeftoverOf): with
 // delete_after_pick_up off, a picked file stays in the directory, and deploying it at every start would undo any
 // later deployment or rollback of its module.
 func (w *Watcher) pickLeftover(ctx context.Context, name string, fi fs.FileInfo) {
@@ -202,26 +203,22 @@ func (w *Watcher) pickLeftover(ctx context.Context, name string, fi fs.FileInfo)
 		return
 	}
 	sum := shaOf(src)
-	cur, err := w.cl.CurrentOf(ctx, name)
+	left, cur, err := w.cl.LeftoverOf(ctx, name, sum, fi.ModTime())
 	switch {
-	case errors.Is(err, odb.ErrNotFound): // a new module
 	case err != nil:
 		w.log.Error(fmt.Sprintf("Could not pick up %s: %v", name, err))
 		return
-	case cur.SHA256 == sum:
+	case left && cur.SHA256 == sum:
 		w.done[name] = pickedOf(sum, fi)
 		if w.cfg.DeleteAfter {
 			w.remove(name)
 		}
 		return
-	default:
-		since, id := cur.Since, cur.Deployment
-		if !fi.ModTime().After(since) {
-			w.done[name] = pickedOf(sum, fi) // it is not new: only a later change deploys it
-			w.log.Info(fmt.Sprintf("Not picking up %s left in %s: the ODB holds a newer version of it (deployment %d at %s, the file is from %s)",
-				name, w.cfg.Dir, id, since.Format(time.RFC3339), fi.ModTime().UTC().Format(time.RFC3339)))
-			return
-		}
+	case left:
+		w.done[name] = pickedOf(sum, fi) // it is not new: only a later change deploys it
+		w.log.Info(fmt.Sprintf("Not picking up %s left in %s: the ODB holds a newer state of it (deployment %d at %s, the file is an earlier version, from %s)",
+			name, w.cfg.Dir, cur.Deployment, cur.Since.Format(time.RFC3339), fi.ModTime().UTC().Format(time.RFC3339)))
+		return
 	}
 	w.submit(ctx, name, src, fi)
 }

@@ -26,7 +26,7 @@ type fakeCluster struct {
 }
 
 func newFake() *fakeCluster {
-	return &fakeCluster{subs: make(chan cluster.Submission, 1000), store: &fakeStore{modules: map[string]odb.Module{}, deployments: map[int64]odb.Deployment{}}}
+	return &fakeCluster{subs: make(chan cluster.Submission, 1000), store: &fakeStore{modules: map[string]odb.Module{}, deployments: map[int64]odb.Deployment{}, versions: map[string][]odb.Version{}}}
 }
 
 func (f *fakeCluster) Submit(ctx context.Context, s cluster.Submission) (odb.Deployment, error) {
@@ -52,11 +52,26 @@ func (f *fakeCluster) CurrentOf(ctx context.Context, name string) (cluster.Curre
 	return cluster.New(cluster.Config{}, f.store, nil).CurrentOf(ctx, name)
 }
 
+// LeftoverOf is the real cluster's rule, read from the fake store.
+func (f *fakeCluster) LeftoverOf(ctx context.Context, name, sum string, modTime time.Time) (bool, cluster.Current, error) {
+	return cluster.New(cluster.Config{}, f.store, nil).LeftoverOf(ctx, name, sum, modTime)
+}
+
 type fakeStore struct {
 	odb.Store   // nil: only the methods below are used
 	mu          sync.Mutex
 	modules     map[string]odb.Module
 	deployments map[int64]odb.Deployment
+	versions    map[string][]odb.Version // the versions each module has had
+}
+
+func (s *fakeStore) Versions(_ context.Context, module string) ([]odb.Version, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.modules[module]; !ok {
+		return nil, fmt.Errorf("module %s: %w", module, odb.ErrNotFound)
+	}
+	return s.versions[module], nil
 }
 
 func (s *fakeStore) Module(_ context.Context, name string) (odb.Module, error) {
@@ -259,8 +274,9 @@ func (h *harness) configMapSwap(body string) {
 	}
 }
 
-// Item 4: a file left in the directory is deployed at start only if its module is unknown or the file is newer
-// than the module's current state; a rollback counts as newer than the file.
+// Item 4: a file left in the directory is deployed at start only if its module is unknown, the file is newer than
+// the module's current state, or its content is no version the module ever had (a copy that kept an old time); a
+// rollback counts as newer than the file.
 func TestLeftoversAtStart(t *testing.T) {
 	for _, mode := range []struct {
 		name string
@@ -273,24 +289,31 @@ func TestLeftoversAtStart(t *testing.T) {
 			st := h.f.store
 			// older.py: picked an hour ago, then deployed from elsewhere just now.
 			st.modules["older.py"] = odb.Module{Name: "older.py", Current: &odb.Version{SHA256: "api", CreatedAt: now}, LastDeployment: 10}
+			st.versions["older.py"] = []odb.Version{{Number: 2, SHA256: "api"}, {Number: 1, SHA256: shaOf([]byte("older"))}}
 			st.deployments[10] = odb.Deployment{ID: 10, CreatedAt: now}
-			// rolled.py: rolled back just now to a version from two hours ago.
+			// rolled.py: its file picked as v2, then rolled back just now to v1, from two hours ago.
 			st.modules["rolled.py"] = odb.Module{Name: "rolled.py", Current: &odb.Version{SHA256: "v1", CreatedAt: twoHoursAgo}, LastDeployment: 11}
+			st.versions["rolled.py"] = []odb.Version{{Number: 2, SHA256: shaOf([]byte("rolled"))}, {Number: 1, SHA256: "v1"}}
 			st.deployments[11] = odb.Deployment{ID: 11, CreatedAt: now}
+			// copied.py: deployed just now; the file, copied in with cp -p while the server was down, keeps the
+			// time of an hour ago, but its content is no version the module ever had.
+			st.modules["copied.py"] = odb.Module{Name: "copied.py", Current: &odb.Version{SHA256: "cur", CreatedAt: now}, LastDeployment: 14}
+			st.versions["copied.py"] = []odb.Version{{Number: 1, SHA256: "cur"}}
+			st.deployments[14] = odb.Deployment{ID: 14, CreatedAt: now}
 			// newer.py: deployed two hours ago, the file changed an hour ago while the server was down.
 			st.modules["newer.py"] = odb.Module{Name: "newer.py", Current: &odb.Version{SHA256: "old", CreatedAt: twoHoursAgo}, LastDeployment: 12}
 			st.deployments[12] = odb.Deployment{ID: 12, CreatedAt: twoHoursAgo}
 			// same.py: the file is the current version.
 			st.modules["same.py"] = odb.Module{Name: "same.py", Current: &odb.Version{SHA256: shaOf([]byte("same")), CreatedAt: twoHoursAgo}, LastDeployment: 13}
-			for _, name := range []string{"older.py", "rolled.py", "newer.py", "same.py", "unknown.py"} {
+			for _, name := range []string{"older.py", "rolled.py", "newer.py", "same.py", "unknown.py", "copied.py"} {
 				p := h.write(name, strings.TrimSuffix(name, ".py"))
 				if err := os.Chtimes(p, hourAgo, hourAgo); err != nil {
 					t.Fatal(err)
 				}
 			}
 			h.start()
-			got := map[string]bool{h.next().Module: true, h.next().Module: true}
-			if !got["newer.py"] || !got["unknown.py"] {
+			got := map[string]bool{h.next().Module: true, h.next().Module: true, h.next().Module: true}
+			if !got["newer.py"] || !got["unknown.py"] || !got["copied.py"] {
 				t.Fatalf("deployed at start: %v", got)
 			}
 			h.logs.wait(t, "Not picking up rolled.py")
@@ -300,7 +323,7 @@ func TestLeftoversAtStart(t *testing.T) {
 				h.expect("barrier.py", "b")
 			}
 			h.none()
-			if n := h.logs.count("the ODB holds a newer version"); n != 2 {
+			if n := h.logs.count("the ODB holds a newer state"); n != 2 {
 				t.Fatalf("%d skip lines:\n%s", n, h.logs.all())
 			}
 			// A change after start is deployed as usual.
