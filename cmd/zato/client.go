@@ -60,12 +60,38 @@ func (a *app) clientCmds() []*cobra.Command {
 	return []*cobra.Command{a.deployCmd(), a.invokeCmd(), a.statusCmd(), a.historyCmd(), a.rollbackCmd(), a.undeployCmd()}
 }
 
-// deployResult is one module's line of `zato deploy --json`.
+// deployResult is one file's entry of `zato deploy --json`: every file given has one, in the order given, whatever
+// ends the run.
 type deployResult struct {
+	File         string         `json:"file"` // as given
 	Module       string         `json:"module"`
-	DeploymentID int64          `json:"deployment_id"`
+	DeploymentID int64          `json:"deployment_id"` // 0 when the file made no deployment (see error)
 	Status       string         `json:"status"`
 	Servers      []serverResult `json:"servers"`
+	// Error says why the file never reached the servers (refused by the command's checks or by the servers, or not
+	// sent); null when it did, and then each server's row says how it went.
+	Error *errorResult `json:"error"`
+}
+
+// notDeployed is the entry of a file that made no deployment: failed, with why in its error (its type: refused,
+// not_sent, unauthorized, unreachable, or the code of the servers' refusal, such as bad_name).
+func notDeployed(file, kind string, err error) deployResult {
+	return deployResult{File: file, Module: filepath.Base(file), Status: wire.StatusFailed, Servers: []serverResult{},
+		Error: &errorResult{Type: kind, Message: err.Error()}}
+}
+
+// errorKind is an upload error's type in a notDeployed entry.
+func errorKind(err error) string {
+	var ae *deployclient.APIError
+	switch {
+	case errors.Is(err, deployclient.ErrUnauthorized):
+		return "unauthorized"
+	case errors.As(err, &ae) && ae.Code != "":
+		return ae.Code
+	case errors.Is(err, deployclient.ErrUnreachable):
+		return "unreachable"
+	}
+	return "error"
 }
 
 type serverResult struct {
@@ -84,8 +110,8 @@ type errorResult struct {
 	Traceback string `json:"traceback"`
 }
 
-func toResult(d deployclient.Deployment) deployResult {
-	r := deployResult{Module: d.Module, DeploymentID: d.ID, Status: d.Status, Servers: []serverResult{}}
+func toResult(file string, d deployclient.Deployment) deployResult {
+	r := deployResult{File: file, Module: d.Module, DeploymentID: d.ID, Status: d.Status, Servers: []serverResult{}}
 	deployed := 0
 	for _, s := range d.Servers {
 		svc := s.Services
@@ -124,23 +150,43 @@ func (a *app) deployCmd() *cobra.Command {
 			// Every file first, with the upload's own checks: one that cannot be deployed refuses the command before
 			// anything is sent (deploying the files before it and dropping those after would leave half a change).
 			files := make([]moduleFile, len(args))
+			results := make([]deployResult, len(args)) // --json: one entry per file, always printed
+			finish := func(err error) error {
+				if asJSON {
+					enc := json.NewEncoder(os.Stdout)
+					enc.SetIndent("", "  ")
+					if jerr := enc.Encode(results); jerr != nil && err == nil {
+						err = jerr
+					}
+				}
+				return err
+			}
 			var refused []string
 			for i, path := range args {
 				name, src, err := deployclient.ReadModule(path)
 				files[i] = moduleFile{path: path, name: name, source: src}
 				if err != nil {
 					refused = append(refused, fmt.Sprintf("  %s: %v", path, err))
+					results[i] = notDeployed(path, "refused", err)
 				}
 			}
 			if len(refused) > 0 {
-				return fmt.Errorf("nothing deployed: %d of %d files cannot be deployed:\n%s", len(refused), len(args), strings.Join(refused, "\n"))
+				why := fmt.Errorf("%d of %d files cannot be deployed", len(refused), len(args))
+				for i, r := range results {
+					if r.Error == nil {
+						results[i] = notDeployed(args[i], "not_sent", fmt.Errorf("not sent: %v", why))
+					}
+				}
+				return finish(fmt.Errorf("nothing deployed: %v:\n%s", why, strings.Join(refused, "\n")))
 			}
 			cl, err := a.client("")
 			if err != nil {
-				return err
+				for i := range results {
+					results[i] = notDeployed(args[i], "not_sent", fmt.Errorf("not sent: %v", err))
+				}
+				return finish(err)
 			}
 			ok := true
-			var results []deployResult
 			for i, f := range files {
 				file, src := f.path, f.source
 				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
@@ -166,11 +212,17 @@ func (a *app) deployCmd() *cobra.Command {
 				})
 				cancel()
 				if err != nil && d.ID == 0 {
+					kind := errorKind(err)
 					if !refusedByServer(err) { // unreachable, refused login, cancelled...: the next files would fare no better
-						if rest := args[i+1:]; len(rest) > 0 {
-							return fmt.Errorf("deploy %s: %w (not sent: %s)", file, err, strings.Join(rest, ", "))
+						results[i] = notDeployed(file, kind, err)
+						rest := args[i+1:]
+						for j, other := range rest {
+							results[i+1+j] = notDeployed(other, "not_sent", fmt.Errorf("not sent: the run stopped at %s's error", file))
 						}
-						return fmt.Errorf("deploy %s: %w", file, err)
+						if len(rest) > 0 {
+							return finish(fmt.Errorf("deploy %s: %w (not sent: %s)", file, err, strings.Join(rest, ", ")))
+						}
+						return finish(fmt.Errorf("deploy %s: %w", file, err))
 					}
 					// The servers refused this module (its name, its size, a version not seen): the others may deploy.
 					ok = false
@@ -178,7 +230,10 @@ func (a *app) deployCmd() *cobra.Command {
 					if errors.As(err, &ae) && errors.Is(err, deployclient.ErrConflict) {
 						err = fmt.Errorf("%s; compare with zato history %s, and deploy anyway with --force", ae.Message, f.name)
 					}
-					fmt.Fprintf(os.Stderr, "deploy %s: %v\n", file, err)
+					results[i] = notDeployed(file, kind, err)
+					if !asJSON {
+						fmt.Fprintf(os.Stderr, "deploy %s: %v\n", file, err)
+					}
 					continue
 				}
 				if err != nil { // timed out: report what we know, pending servers stay pending
@@ -190,27 +245,20 @@ func (a *app) deployCmd() *cobra.Command {
 				if !wire.Succeeded(d) {
 					ok = false
 				}
-				results = append(results, toResult(d))
+				results[i] = toResult(file, d)
 				if !asJSON {
 					// The time last: after "; server2 offline" it would read as that server's.
 					fmt.Printf("%s: %s (deployment %d, %s)\n", d.Module, wire.Outcome(d), d.ID,
 						time.Since(start).Round(time.Millisecond))
 				}
 			}
-			if asJSON {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(results); err != nil {
-					return err
-				}
-			}
 			if !ok {
-				return exitError{1}
+				return finish(exitError{1})
 			}
-			return nil
+			return finish(nil)
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the results as a JSON array, one entry per file (with an \"error\" for a file that never reached the servers)")
 	c.Flags().BoolVar(&force, "force", false, "deploy even when someone else has deployed another version since your last deploy")
 	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for every server to confirm")
 	return c
