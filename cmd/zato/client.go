@@ -536,18 +536,23 @@ func (a *app) rollbackCmd() *cobra.Command {
 		Short: "Redeploy an earlier version of a module cluster-wide (default: what was serving before the current version)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			module := moduleArg(args[0])
+			if to == 0 && cmd.Flags().Changed("to") {
+				// The API takes 0 for "no version given" (the default target); the servers refuse -1 in these words.
+				return fmt.Errorf("rollback %s: \"0\" is not a version number: versions are numbered 1, 2, 3...", module)
+			}
 			cl, err := a.client("")
 			if err != nil {
 				return err
 			}
-			d, err := cl.Rollback(cmd.Context(), moduleArg(args[0]), to)
+			d, err := cl.Rollback(cmd.Context(), module, to)
 			if err != nil {
 				return err
 			}
 			return a.waitAndPrint(cmd.Context(), cl, d, timeout)
 		},
 	}
-	c.Flags().IntVar(&to, "to", 0, "version number to roll back to")
+	c.Flags().IntVar(&to, "to", 0, "version number to roll back to (1, 2, 3...; default: see above)")
 	c.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for confirmations")
 	return c
 }
