@@ -30,6 +30,7 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	loaded := map[string]loadedAtStart{}
 	for _, m := range inLoadOrder(modules) {
 		if err := ctx.Err(); err != nil {
 			return err // the server is stopping: a start cut short records nothing it did not do
@@ -52,6 +53,7 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 			if row.Error == nil || row.Error.Type != quarantinedType {
 				c.serveLastGood(ctx, m, onDisk, isOnDisk)
 			} // a quarantined module serves nothing, as on the servers that quarantined it while running
+			loaded[m.Name] = loadedAtStart{m.LastDeployment, row}
 			continue
 		case isOnDisk && sha(onDisk) == m.Current.SHA256:
 			st = c.loadKept(ctx, m.Name, onDisk)
@@ -64,6 +66,7 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err // stopping cut the import short: not a failure to record
 		}
+		loaded[m.Name] = loadedAtStart{m.LastDeployment, st}
 		if m.LastDeployment == 0 || (hasRow && sameRow(row, st)) {
 			continue // nothing new to record: a start writes only what changed
 		}
@@ -71,14 +74,54 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 			return fmt.Errorf("record %s: %w", m.Name, err)
 		}
 	}
-	// Deployments made while this server was starting, older than their module's newest one, are superseded by
-	// what was just loaded (or by a newer pending one, which the deployer applies): applied after it, they would
-	// take the module back to an older version.
-	if err := c.store.SupersedePending(ctx, c.cfg.Name); err != nil {
+	if err := c.supersede(ctx, loaded); err != nil {
 		return err
 	}
 	if len(modules) > 0 {
 		c.log.Info(fmt.Sprintf("Reconciled %d modules with the ODB", len(modules)))
+	}
+	return nil
+}
+
+// loadedAtStart is the deployment of a module a start loaded (its newest when the start read the ODB) and the result.
+type loadedAtStart struct {
+	deployment int64
+	st         odb.ServerStatus
+}
+
+// supersede records this server's pending rows in deployments older than the one its start loaded for their
+// module. They were made while the server was starting, and what the start loaded supersedes them: applied after
+// it, they would take the module back to an older version. The row takes the start's result, as a server that was
+// live applied the older deployment and then the newer one: deployed (a client waiting on the older deployment
+// is told so, as its change reached the server and was then replaced), or failed with the newer one's reason. It
+// is never offline: the server was starting, not offline. Pending rows newer than what the start loaded stay
+// pending, and the deployer applies them in order.
+func (c *Cluster) supersede(ctx context.Context, loaded map[string]loadedAtStart) error {
+	pending, err := c.store.PendingFor(ctx, c.cfg.Name)
+	if err != nil {
+		return fmt.Errorf("list pending deployments: %w", err)
+	}
+	for _, d := range pending {
+		at, ok := loaded[d.Module]
+		if !ok || d.ID >= at.deployment {
+			continue
+		}
+		st := odb.ServerStatus{Server: c.cfg.Name, Status: at.st.Status, Services: at.st.Services}
+		if st.Services == nil {
+			st.Services = []string{}
+		}
+		if at.st.Status != odb.StatusDeployed {
+			st.Status = odb.StatusFailed
+			why := "it failed"
+			if e := at.st.Error; e != nil {
+				why = fmt.Sprintf("it failed: %s: %s", e.Type, e.Message)
+			}
+			st.Error = &odb.ErrorDetail{Type: "Superseded", Message: fmt.Sprintf("deployment %d of %s, made after "+
+				"this one, was loaded instead when this server started, and %s", at.deployment, d.Module, why)}
+		}
+		if err := c.store.SetServerStatus(ctx, d.ID, st); err != nil {
+			return fmt.Errorf("record superseded deployment %d: %w", d.ID, err)
+		}
 	}
 	return nil
 }

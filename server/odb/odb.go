@@ -194,9 +194,6 @@ type Store interface {
 	// MarkOffline turns every pending row of server into offline (a server that died while pending, or one that
 	// starts again and skips what it missed in favour of the modules' current versions).
 	MarkOffline(ctx context.Context, server string) error
-	// SupersedePending turns offline server's pending rows in deployments older than their module's newest one: a
-	// starting server applied the modules' current versions, and must not go back to an older one afterwards.
-	SupersedePending(ctx context.Context, server string) error
 
 	// Modules lists every module ever deployed ordered by name, with current versions (sources included).
 	Modules(ctx context.Context) ([]Module, error)

@@ -112,12 +112,6 @@ func (s *store) SetServerStatus(ctx context.Context, deploymentID int64, st Serv
 	return nil
 }
 
-func (s *store) SupersedePending(ctx context.Context, server string) error {
-	return s.pendingOffline(ctx, server, `AND deployment_id IN (
-		SELECT d.id FROM deployments d JOIN modules m ON m.name = d.module WHERE d.id < m.last_deployment_id)`,
-		"mark superseded deployments of "+server+" offline")
-}
-
 func (s *store) MarkOffline(ctx context.Context, server string) error {
 	return s.pendingOffline(ctx, server, "", "mark "+server+" offline")
 }

@@ -34,7 +34,6 @@ func Run(t *testing.T, open func(t *testing.T) (a, b odb.Store)) {
 		{"Conflict", testConflict},
 		{"SetServerStatus", testSetServerStatus},
 		{"MarkOffline", testMarkOffline},
-		{"SupersedePending", testSupersedePending},
 		{"Sources", testSources},
 		{"Times", testTimes},
 		{"ConcurrentCreate", testConcurrentCreate},
@@ -513,20 +512,6 @@ func testMarkOffline(t *testing.T, a, b odb.Store) {
 	equal(t, "PendingFor(s1)", len(must(a.PendingFor(ctx, "s1"))(t)), 2)
 }
 
-// SupersedePending turns offline only a server's pending rows in deployments older than their module's newest.
-func testSupersedePending(t *testing.T, a, b odb.Store) {
-	ctx := t.Context()
-	x1 := deploy(t, a, "x.py", "1", "s1", "pending", "s2", "pending")
-	x2 := deploy(t, a, "x.py", "2", "s1", "pending", "s2", "deployed")
-	x3 := deploy(t, a, "x.py", "3", "s1", "pending", "s2", "pending")
-	y1 := deploy(t, a, "y.py", "1", "s1", "pending", "s2", "pending")
-	ok(t, b.SupersedePending(ctx, "s2"))
-	ok(t, b.SupersedePending(ctx, "unknown"))
-	equal(t, "x1", statuses(t, a, x1.ID), []odb.Status{odb.StatusPending, odb.StatusOffline})
-	equal(t, "x2", statuses(t, a, x2.ID), []odb.Status{odb.StatusPending, odb.StatusDeployed})
-	equal(t, "x3 (the newest of x.py)", statuses(t, a, x3.ID), []odb.Status{odb.StatusPending, odb.StatusPending})
-	equal(t, "y1 (the newest of y.py)", statuses(t, a, y1.ID), []odb.Status{odb.StatusPending, odb.StatusPending})
-}
 
 func testSources(t *testing.T, a, b odb.Store) {
 	ctx := t.Context()
