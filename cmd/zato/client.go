@@ -517,11 +517,13 @@ func (a *app) waitAndPrint(ctx context.Context, cl *deployclient.Client, d deplo
 	for _, s := range final.Servers {
 		fmt.Println(serverLine(final.Module, s))
 	}
-	what := "version " + strconv.Itoa(final.Version)
-	if final.Action == wire.ActionUndeploy {
-		what = "undeploy"
+	// "x.py: version 1 deployed on every server (2/2)"; an undeploy's outcome says what it did itself: "x.py:
+	// undeployed from every server (2/2)".
+	what := ""
+	if final.Action != wire.ActionUndeploy {
+		what = "version " + strconv.Itoa(final.Version) + " "
 	}
-	fmt.Printf("%s: %s %s (deployment %d)\n", final.Module, what, wire.Outcome(final), final.ID)
+	fmt.Printf("%s: %s%s (deployment %d)\n", final.Module, what, wire.Outcome(final), final.ID)
 	if !wire.Succeeded(final) {
 		return exitError{1}
 	}
