@@ -181,6 +181,13 @@ func TestRollbackDefaultIsLastVersionThatLoaded(t *testing.T) {
 			t.Fatalf("%s serves %v after the rollback", s.Name, got)
 		}
 	}
+	// A version that failed on every server is no default: with nothing else that loaded, the rollback is refused
+	// (it used to deploy the failed version 1 again, and fail on every server).
+	mustStatus(t, deploy(t, cl, "rb_once.py", "def broken(:\n"), "failed")
+	mustStatus(t, deploy(t, cl, "rb_once.py", fmt.Sprintf(greet, 2)), "deployed")
+	if out, err := c.Zato(t, "rollback", "rb_once.py"); err == nil || !strings.Contains(err.Error(), "no other version that loaded on any server") {
+		t.Fatalf("rollback with only a failed version to go back to: %v\n%s", err, out)
+	}
 }
 
 // Issue 12.6: a hot-deployed module named like a service-sources module fails with both named, and the

@@ -42,8 +42,10 @@ func refuse(kind error, format string, args ...any) error {
 // LastGood is where a rollback without a version goes, and what a server on which the current version fails (with
 // nothing else of the module loaded) serves: the newest version, with other content than current, whose deployment
 // loaded on every server that took it (no row failed). Without one it is the newest version that loaded on some
-// server, and then the newest version older than current. current is nil for an undeployed module: nothing serves,
-// so every version is other than current, and a rollback undoes the undeploy.
+// server, and then the newest version older than current that no server has failed to load (one that was never
+// tried: every row offline, or older than the deployments read). A version that failed wherever it was tried is never
+// chosen: nil then. current is nil for an undeployed module: nothing serves, so every version is other than
+// current, and a rollback undoes the undeploy.
 func (c *Cluster) LastGood(ctx context.Context, module string, current *odb.Version) (*odb.Version, error) {
 	if current == nil {
 		current = &odb.Version{Number: math.MaxInt} // no content and newer than every version: it excludes none
@@ -61,6 +63,7 @@ func (c *Cluster) LastGood(ctx context.Context, module string, current *odb.Vers
 		byID[vs[i].ID] = &vs[i]
 	}
 	var somewhere *odb.Version
+	failedOn := map[int64]bool{} // versions some server failed to load
 	for _, d := range ds { // newest first
 		if d.Action != odb.ActionDeploy || d.Version.SHA256 == current.SHA256 || byID[d.Version.ID] == nil {
 			continue
@@ -74,6 +77,9 @@ func (c *Cluster) LastGood(ctx context.Context, module string, current *odb.Vers
 				failed++
 			}
 		}
+		if failed > 0 {
+			failedOn[d.Version.ID] = true
+		}
 		if deployed > 0 && failed == 0 {
 			return byID[d.Version.ID], nil
 		}
@@ -85,7 +91,7 @@ func (c *Cluster) LastGood(ctx context.Context, module string, current *odb.Vers
 		return somewhere, nil
 	}
 	for i := range vs { // newest first
-		if vs[i].Number < current.Number {
+		if vs[i].Number < current.Number && !failedOn[vs[i].ID] {
 			return &vs[i], nil
 		}
 	}
@@ -131,6 +137,10 @@ func (c *Cluster) Rollback(ctx context.Context, r RollbackRequest) (odb.Deployme
 		}
 		if target, err = c.LastGood(ctx, r.Module, m.Current); err != nil {
 			return odb.Deployment{}, err
+		}
+		if target == nil && len(vs) > 1 {
+			return odb.Deployment{}, refuse(ErrNoVersion, "%s has %s and no other version that loaded on any server "+
+				"to go back to; name a version to roll back to it anyway", r.Module, versionList(vs))
 		}
 		if target == nil {
 			return odb.Deployment{}, refuse(ErrNoVersion, "%s has %s and no other version to go back to", r.Module, versionList(vs))
