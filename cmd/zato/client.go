@@ -433,14 +433,17 @@ func (a *app) historyCmd() *cobra.Command {
 		Short: "List a module's versions: who, when, origin, sha256",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 1 {
+				return fmt.Errorf("--limit is %d: it lists at least 1 deployment", limit)
+			}
+			module, err := moduleArg(args[0])
+			if err != nil {
+				return err
+			}
 			cl, err := a.client("")
 			if err != nil {
 				return err
 			}
-			if limit < 1 {
-				return fmt.Errorf("--limit is %d: it lists at least 1 deployment", limit)
-			}
-			module := moduleArg(args[0])
 			vs, err := cl.Versions(cmd.Context(), module)
 			if err != nil {
 				return err
@@ -498,13 +501,22 @@ func serving(vs []deployclient.Version) string {
 	return "Serving: " + strings.Join(parts, "; ") + "."
 }
 
-// moduleArg accepts "x", "x.py" or a path to x.py.
-func moduleArg(s string) string {
-	s = filepath.Base(s)
-	if !strings.HasSuffix(s, ".py") {
-		s += ".py"
+// moduleArg is the module a MODULE argument names, for every verb that takes one: "x", "x.py" or a path to x.py, with
+// spaces around it ignored. A name no module can have is refused here (deployclient.CheckModuleName), in the words of
+// what the user typed, not of a name made from it.
+func moduleArg(s string) (string, error) {
+	name := strings.TrimSpace(s)
+	if name == "" {
+		return "", errors.New("MODULE is empty: name a module, such as my_services.py")
 	}
-	return s
+	name = filepath.Base(name)
+	if !strings.HasSuffix(name, ".py") && deployclient.CheckModuleName(name+".py") == nil {
+		name += ".py"
+	}
+	if err := deployclient.CheckModuleName(name); err != nil {
+		return "", err
+	}
+	return name, nil
 }
 
 func (a *app) waitAndPrint(ctx context.Context, cl *deployclient.Client, d deployclient.Deployment, timeout time.Duration) error {
@@ -538,7 +550,10 @@ func (a *app) rollbackCmd() *cobra.Command {
 		Short: "Redeploy an earlier version of a module cluster-wide (default: what was serving before the current version)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			module := moduleArg(args[0])
+			module, err := moduleArg(args[0])
+			if err != nil {
+				return err
+			}
 			if to == 0 && cmd.Flags().Changed("to") {
 				// The API takes 0 for "no version given" (the default target); the servers refuse -1 in these words.
 				return fmt.Errorf("rollback %s: \"0\" is not a version number: versions are numbered 1, 2, 3...", module)
@@ -566,11 +581,15 @@ func (a *app) undeployCmd() *cobra.Command {
 		Short: "Remove a module and its services from every server",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			module, err := moduleArg(args[0])
+			if err != nil {
+				return err
+			}
 			cl, err := a.client("")
 			if err != nil {
 				return err
 			}
-			d, err := cl.Undeploy(cmd.Context(), moduleArg(args[0]), "cli")
+			d, err := cl.Undeploy(cmd.Context(), module, "cli")
 			if err != nil {
 				return err
 			}
