@@ -80,6 +80,10 @@ type Cluster struct {
 
 	// deps is what the deployer knows of imports between hot-deployed modules; the deployer's own.
 	deps deps
+	// unrecorded holds deployments applied here whose row could not be written (the ODB went away between the
+	// import and the write), with their result: the next try writes the row without importing again. The
+	// deployer's own.
+	unrecorded map[int64]odb.ServerStatus
 
 	// work is what wakes the deployer: pushed deployments, whether to read its pending list, and whether to look
 	// for deployments this server missed.

@@ -130,19 +130,27 @@ func (c *Cluster) catchUp(ctx context.Context) error {
 // waiting on it (the others learn of it from the ODB). A module that deployed first brings its hot-deployed
 // dependents up to date.
 func (c *Cluster) applyOne(ctx context.Context, id int64, module string, action odb.Action, src, receivedBy string) error {
-	st := c.apply(ctx, module, action, src, false)
-	if ctx.Err() != nil {
-		// The server is stopping and cut the apply short: nothing failed. The row stays pending; at the next start
-		// it turns offline and the module's newest version is caught up.
-		return ctx.Err()
-	}
-	if st.Status == odb.StatusDeployed && action == odb.ActionDeploy {
-		// Before the row: a deployment is confirmed once what it changes on this server is in place.
-		c.refreshDependents(ctx, module)
+	st, applied := c.unrecorded[id]
+	if !applied {
+		st = c.apply(ctx, module, action, src, false)
+		if ctx.Err() != nil {
+			// The server is stopping and cut the apply short: nothing failed. The row stays pending; at the next
+			// start it turns offline and the module's newest version is caught up.
+			return ctx.Err()
+		}
+		if st.Status == odb.StatusDeployed && action == odb.ActionDeploy {
+			// Before the row: a deployment is confirmed once what it changes on this server is in place.
+			c.refreshDependents(ctx, module)
+		}
 	}
 	if err := c.store.SetServerStatus(ctx, id, st); err != nil {
+		if c.unrecorded == nil {
+			c.unrecorded = map[int64]odb.ServerStatus{}
+		}
+		c.unrecorded[id] = st // in place here already: the next try only writes the row
 		return fmt.Errorf("record status of deployment %d: %w", id, err)
 	}
+	delete(c.unrecorded, id)
 	c.hub.Notify()
 	c.nudge(receivedBy)
 	return nil
