@@ -64,7 +64,7 @@ func (c *Cluster) LastGood(ctx context.Context, module string, current *odb.Vers
 	}
 	var somewhere *odb.Version
 	failedOn := map[int64]bool{} // versions some server failed to load
-	for _, d := range ds { // newest first
+	for _, d := range ds {       // newest first
 		if d.Action != odb.ActionDeploy || d.Version.SHA256 == current.SHA256 || byID[d.Version.ID] == nil {
 			continue
 		}

@@ -512,7 +512,6 @@ func testMarkOffline(t *testing.T, a, b odb.Store) {
 	equal(t, "PendingFor(s1)", len(must(a.PendingFor(ctx, "s1"))(t)), 2)
 }
 
-
 func testSources(t *testing.T, a, b odb.Store) {
 	ctx := t.Context()
 	equal(t, "empty", len(must(a.SourceResults(ctx))(t)), 0)
