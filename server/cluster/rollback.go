@@ -63,8 +63,9 @@ func (c *Cluster) LastGood(ctx context.Context, module string, current *odb.Vers
 		byID[vs[i].ID] = &vs[i]
 	}
 	var somewhere *odb.Version
-	failedOn := map[int64]bool{} // versions some server failed to load
-	for _, d := range ds {       // newest first
+	// Versions some server failed to load.
+	failedOn := map[int64]bool{}
+	for _, d := range ds { // newest first
 		if d.Action != odb.ActionDeploy || d.Version.SHA256 == current.SHA256 || byID[d.Version.ID] == nil {
 			continue
 		}
