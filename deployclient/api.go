@@ -126,8 +126,9 @@ func (c *Client) Served(ctx context.Context) (wire.Served, error) {
 	return out, nil
 }
 
-// Rollback deploys an earlier version of a module (0: the one before the current) and returns the new deployment
-// (not yet done: Watch it).
+// Rollback deploys an earlier version of a module and returns the new deployment (not yet done: Watch it). version 0
+// asks for the servers' default: the most recently deployed other version that loaded on every server that took it
+// (zato rollback --help says it all).
 func (c *Client) Rollback(ctx context.Context, module string, version int) (Deployment, error) {
 	if c.cfg.Kind == KindZato {
 		return Deployment{}, fmt.Errorf("rollback: %w", ErrUnsupported)

@@ -547,8 +547,16 @@ func (a *app) rollbackCmd() *cobra.Command {
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "rollback MODULE",
-		Short: "Redeploy an earlier version of a module cluster-wide (default: what was serving before the current version)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Redeploy an earlier version of a module cluster-wide (default: the most recently deployed other version that loaded on every server that took it)",
+		// What the servers do (server/cluster's LastGood, which every way in shares); README says the same.
+		Long: `Redeploy an earlier version of a module on every server, and print each server's answer.
+
+Without --to, it goes to the most recently deployed other version that loaded on every server that took it: of
+the deployments of versions with other content than the current one, the newest that some server loaded and none
+failed (a server offline then does not count). When there is none, it goes to the newest that loaded on some server,
+and then to the newest version older than the current one. After an undeploy nothing is current: a rollback brings
+back the most recently deployed version that loaded on every server that took it, which undoes the undeploy.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			module, err := moduleArg(args[0])
 			if err != nil {
