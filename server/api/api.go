@@ -137,13 +137,15 @@ func (a *API) nudge(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// readBody reads at most limit bytes; more is a 413.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+// readBody reads at most limit bytes; more is a 413 that says tooLarge ("request body over N bytes" when "").
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, tooLarge string) ([]byte, bool) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body over %d bytes", limit))
+		if overLimit(err) {
+			if tooLarge == "" {
+				tooLarge = fmt.Sprintf("request body over %d bytes", limit)
+			}
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", tooLarge)
 		} else {
 			writeError(w, http.StatusBadRequest, "bad_request", "could not read the request body")
 		}
@@ -152,8 +154,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 	return b, true
 }
 
+// overLimit says a body read with http.MaxBytesReader went over its limit.
+func overLimit(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
 // bodyLimit leaves room for JSON framing and base64's 4/3.
 func (a *API) bodyLimit() int64 { return a.cfg.MaxPayload*4/3 + 64<<10 }
+
+// moduleTooLarge is the refusal of an upload whose body is over bodyLimit: its module is surely over max_payload,
+// and is refused in the words of one just over it (cluster.ValidateModule), the size it has left unknown.
+func (a *API) moduleTooLarge() string {
+	return fmt.Sprintf("payload too large: the module is over the %d-byte limit ([api] max_payload in server.conf)", a.cfg.MaxPayload)
+}
 
 // Refusal is the status and code of an input that the cluster refused (its text is for the user as it is); ok is
 // false for any other error. The web admin answers with the same statuses.

@@ -22,7 +22,7 @@ import (
 var origins = map[string]bool{"api": true, "cli": true, "ide": true, "pickup": true, "admin": true, "lsp": true}
 
 func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r, a.bodyLimit())
+	body, ok := readBody(w, r, a.bodyLimit(), a.moduleTooLarge())
 	if !ok {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -67,7 +68,7 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) {
 		vj.ServedBy = serving.ByVersion[v.Number]
 		out = append(out, vj)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"module": name, "versions": out})
+	writeJSON(w, http.StatusOK, map[string]any{"module": name, "versions": out, "offline": serving.Offline})
 }
 
 // version answers one version of a module with its source.
@@ -91,7 +92,7 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Version int `json:"version"`
 	}
-	body, ok := readBody(w, r, 64<<10)
+	body, ok := readBody(w, r, 64<<10, "")
 	if !ok {
 		return
 	}
@@ -184,7 +185,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	if r.Body != nil {
 		var ok bool
-		if body, ok = readBody(w, r, a.cfg.MaxPayload); !ok {
+		if body, ok = readBody(w, r, a.cfg.MaxPayload, fmt.Sprintf("the payload is over the %d-byte limit ([api] max_payload in server.conf)", a.cfg.MaxPayload)); !ok {
 			return
 		}
 	}

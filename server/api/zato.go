@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -52,8 +53,13 @@ func (a *API) zatoDeploy(w http.ResponseWriter, r *http.Request, elem, origin st
 		a.log.Error("request failed", "error_id", id, "err", err)
 		reply(false, "internal error "+id+"; see the server log", nil)
 	}
-	body, ok := readBody(w, r, a.bodyLimit())
-	if !ok {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.bodyLimit()))
+	switch {
+	case overLimit(err): // refused as Zato refuses, in a body its plug-ins read
+		reply(false, a.moduleTooLarge(), nil)
+		return
+	case err != nil:
+		reply(false, "could not read the request body", nil)
 		return
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
