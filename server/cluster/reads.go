@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zato-go/zato/server/odb"
+	"github.com/zato-go/zato/wire"
 )
 
 // What the adapters (API, web admin, pickup) read. They get these narrow reads rather than the ODB, so that every
@@ -130,23 +131,39 @@ func (c *Cluster) Served() map[string]string {
 type Serving struct {
 	Servers   int              // the servers of the newest deployment
 	ByVersion map[int][]string // each version that serves somewhere: its servers, sorted
+	Offline   []string         // servers of the newest deployment that are offline now: they serve nothing, sorted
 }
 
 // Serving says which version of a module each server serves, as the module's deployments tell, newest first: the
 // newest one a server applied decides, its version, or nothing for an undeploy. A row that failed, is pending or
 // offline leaves the version before it serving there, as the runtime keeps it, except a quarantine, after which
-// nothing of the module serves on that server. The servers are those of the newest deployment.
+// nothing of the module serves on that server. The servers are those of the newest deployment; one that is offline
+// now serves nothing and is in Offline (a starting one counts as serving what it applied: it loads it again).
 func (c *Cluster) Serving(ctx context.Context, module string) (Serving, error) {
-	out := Serving{ByVersion: map[int][]string{}}
+	out := Serving{ByVersion: map[int][]string{}, Offline: []string{}}
 	ds, err := c.store.Deployments(ctx, odb.DeploymentFilter{Module: module, Limit: 1000})
 	if err != nil || len(ds) == 0 {
 		return out, err
 	}
+	members, err := c.Members(ctx)
+	if err != nil {
+		return out, err
+	}
+	clock := c.Clock(members)
+	offline := map[string]bool{}
+	for _, m := range members {
+		offline[m.Name] = MemberState(m, clock) == wire.StateOffline
+	}
 	decided := map[string]bool{}
 	for _, s := range ds[0].Servers {
 		decided[s.Server] = false
+		if offline[s.Server] {
+			decided[s.Server] = true
+			out.Offline = append(out.Offline, s.Server)
+		}
 	}
 	out.Servers = len(decided)
+	sort.Strings(out.Offline)
 	for _, d := range ds {
 		for _, s := range d.Servers {
 			if done, ours := decided[s.Server]; !ours || done {
