@@ -180,18 +180,38 @@ func (w *Watcher) classify(name string) (fs.FileInfo, bool) {
 			if _, serr := os.Stat(path); serr == nil {
 				w.skipLink(name) // it leads to something, but not inside the pickup dir
 			} else {
-				w.ignore(name) // a dangling symlink
+				w.ignore(name, "it is a symbolic link that leads nowhere")
 			}
 		case !errors.Is(err, fs.ErrNotExist):
 			w.log.Warn("could not stat a file in the pickup dir", "file", name, "err", err)
 		}
 		return nil, false
 	}
-	if !cluster.ValidName(name) || !fi.Mode().IsRegular() {
-		w.ignore(name)
+	if why := notAModule(name, fi); why != "" {
+		w.ignore(name, why)
 		return nil, false
 	}
 	return fi, true
+}
+
+// notAModule says why an entry of the pickup dir is no module to deploy, in the words a user who dropped it needs:
+// a name with a hyphen gets the naming rule, not "only flat Python modules".
+func notAModule(name string, fi fs.FileInfo) string {
+	flat := "only flat Python modules (name.py) are deployed"
+	switch {
+	case strings.HasPrefix(name, "."):
+		return "hidden files are skipped"
+	case fi.IsDir():
+		return "it is a directory; " + flat + " (a package goes to zato_extra_paths)"
+	case !strings.HasSuffix(name, ".py"):
+		return flat
+	case !cluster.ValidName(name):
+		return fmt.Sprintf("a module's name is letters, digits and _ only, with .py (%s is not; rename it, e.g. %s)",
+			name, strings.NewReplacer("-", "_", " ", "_", ".", "_").Replace(strings.TrimSuffix(name, ".py"))+".py")
+	case !fi.Mode().IsRegular():
+		return "it is not a regular file"
+	}
+	return ""
 }
 
 // pickLeftover deploys a file found at start unless an earlier pick-up left it there (cluster.LeftoverOf): with
@@ -232,7 +252,7 @@ func (w *Watcher) pick(ctx context.Context, name string) {
 	path := filepath.Join(w.cfg.Dir, name)
 	if strings.HasPrefix(name, ".") {
 		if li, err := os.Lstat(path); err == nil {
-			w.ignore(name)
+			w.ignore(name, "hidden files are skipped")
 			if li.Mode()&fs.ModeSymlink != 0 || li.IsDir() {
 				w.rescan(ctx)
 			}
@@ -345,12 +365,17 @@ func (w *Watcher) forgetGone(present map[string]bool) {
 }
 
 // ignore logs an entry that is not a flat module once for as long as it stays in the directory.
-func (w *Watcher) ignore(name string) {
+func (w *Watcher) ignore(name, why string) {
 	if name == "" || w.ignored[name] {
 		return
 	}
 	w.ignored[name] = true
-	w.log.Info(fmt.Sprintf("Ignoring %s in the pickup dir: only flat Python modules (name.py) are deployed", name))
+	msg := fmt.Sprintf("Ignoring %s in the pickup dir: %s", name, why)
+	if strings.HasSuffix(name, ".py") && !strings.HasPrefix(name, ".") {
+		w.log.Warn(msg) // meant as a module, most likely: it must not go unseen
+		return
+	}
+	w.log.Info(msg)
 }
 
 // poll lists the directory at each tick. A file is taken once its size and mtime held still for one interval and

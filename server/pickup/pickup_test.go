@@ -345,6 +345,7 @@ func TestIgnoredEntriesLoggedOncePerAppearance(t *testing.T) {
 			h.write("notes.txt", "1")
 			h.write("notes.txt", "2")
 			h.write(".hidden.py", "x")
+			h.write("crm-channel.py", "x")
 			if err := os.Mkdir(filepath.Join(h.dir, "sub"), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -353,8 +354,16 @@ func TestIgnoredEntriesLoggedOncePerAppearance(t *testing.T) {
 			}
 			h.write("barrier1.py", "b")
 			h.expect("barrier1.py", "b") // events are handled in order: everything above was seen
-			for _, name := range []string{"notes.txt", ".hidden.py", "sub", "dir.py"} {
+			for _, name := range []string{"notes.txt", ".hidden.py", "sub", "dir.py", "crm-channel.py"} {
 				h.logs.wait(t, "Ignoring "+name+" in the pickup dir")
+			}
+			// Each says why in its own words: a hyphen is the naming rule, not "only flat Python modules".
+			for _, want := range []string{
+				"Ignoring crm-channel.py in the pickup dir: a module's name is letters, digits and _ only, with .py (crm-channel.py is not; rename it, e.g. crm_channel.py)",
+				"Ignoring dir.py in the pickup dir: it is a directory",
+				"Ignoring notes.txt in the pickup dir: only flat Python modules (name.py) are deployed",
+			} {
+				h.logs.wait(t, want)
 			}
 			h.write("notes.txt", "3")
 			h.write("barrier2.py", "b")
