@@ -96,9 +96,14 @@ func Start(ctx context.Context, exe, dir string, timeout time.Duration) (pid int
 		return pid, url, nil
 	case ok:
 		err := <-exited
-		return pid, "", fmt.Errorf("server in %s exited (%v) before it was ready:\n%s", dir, err, tails(dir, stderrPath, logFrom))
+		return pid, "", fmt.Errorf("server in %s exited (%v) before it was ready; its log: %s%s", dir, err,
+			filepath.Join(dir, config.LogRel), wrote(tails(dir, stderrPath, logFrom)))
 	}
 	_ = cmd.Process.Kill()
+	select { // gone before we say so, with what it wrote
+	case <-exited:
+	case <-time.After(5 * time.Second):
+	}
 	if err := ctx.Err(); err != nil {
 		return pid, "", err
 	}
@@ -106,7 +111,17 @@ func Start(ctx context.Context, exe, dir string, timeout time.Duration) (pid int
 	if last != "" {
 		step = " of its last step (" + last + ")"
 	}
-	return pid, "", fmt.Errorf("server in %s was not ready within %s%s:\n%s", dir, timeout, step, tails(dir, stderrPath, logFrom))
+	return pid, "", fmt.Errorf("server in %s was not ready within %s%s, so it was stopped; if it is only slow to start, "+
+		"give it a longer --timeout. Its log: %s%s", dir, timeout, step, filepath.Join(dir, config.LogRel), wrote(tails(dir, stderrPath, logFrom)))
+}
+
+// wrote introduces the tails of a server that did not start on lines of their own, or is empty when it wrote nothing
+// (a message then ends with its own words, not a colon and an empty line).
+func wrote(tails string) string {
+	if strings.TrimSpace(tails) == "" {
+		return ""
+	}
+	return "\nWhat it wrote during this start:\n" + tails
 }
 
 // tails is the end of what a server that did not start wrote: its stderr (a crash) and what its log got since logFrom
