@@ -22,7 +22,7 @@ func TestDeploymentsDuringStartAreNeverOffline(t *testing.T) {
 	t.Parallel()
 	c := testenv.StartCluster(t, testenv.Options{NoStart: true})
 	s2 := c.Server(t, "server2")
-	writeFile(t, filepath.Join(s2.Dir, "slow_start.py"), "import time\ntime.sleep(5)\n")
+	writeFile(t, filepath.Join(s2.Dir, "slow_start.py"), "import time\ntime.sleep(6)\n")
 	writeFile(t, filepath.Join(s2.Dir, "config", "repo", "service-sources.txt"), "./slow_start.py\n")
 	c.Start(t, "server1")
 	start := exec.Command(c.Bin(), "start", s2.Dir)
@@ -63,6 +63,13 @@ func TestDeploymentsDuringStartAreNeverOffline(t *testing.T) {
 	res, err := cl.InvokeAt(ctx(t), s2.URL, "during-start.greet", []byte(`{"name": "x"}`))
 	if err != nil || !strings.Contains(string(res.Body), `"version": 2`) && !strings.Contains(string(res.Body), `"version":2`) {
 		t.Fatalf("server2 answers %s %v, want version 2", res.Body, err)
+	}
+	// Whoever reads the log while the start runs sees it is alive, and what it waits for.
+	log := readLog(t, c, "server2")
+	for _, want := range []string{`msg="Server starting"`, "Starting: importing slow_start.py has taken 5s so far"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("server2's log lacks %q", want)
+		}
 	}
 }
 

@@ -62,6 +62,7 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		out = io.MultiWriter(logFile, opts.LogTo)
 	}
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})).With("server", cfg.Name)
+	log.Info("Server starting", "pid", os.Getpid(), "dir", cfg.Dir)
 
 	// Listen first: a port taken by someone else must fail the start before we claim membership.
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
@@ -135,7 +136,7 @@ func Run(ctx context.Context, dir string, opts Options) error {
 	}
 	defer rt.Close()
 
-	srt := &startingRuntime{Runtime: rt, progress: opts.Progress}
+	srt := &startingRuntime{Runtime: rt, progress: opts.Progress, log: log}
 	cl.UseRuntime(srt)
 
 	// service-sources.txt is imported before the hot-deployed modules, as in Zato.
