@@ -554,8 +554,10 @@ func (a *app) rollbackCmd() *cobra.Command {
 Without --to, it goes to the most recently deployed other version that loaded on every server that took it: of
 the deployments of versions with other content than the current one, the newest that some server loaded and none
 failed (a server offline then does not count). When there is none, it goes to the newest that loaded on some server,
-and then to the newest version older than the current one. After an undeploy nothing is current: a rollback brings
-back the most recently deployed version that loaded on every server that took it, which undoes the undeploy.`,
+and then to the newest version older than the current one that no server failed to load (one never tried). It never
+goes to a version that failed wherever it was tried: with nothing else, it is refused. After an undeploy nothing is
+current: a rollback brings back the most recently deployed version that loaded on every server that took it, which
+undoes the undeploy.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			module, err := moduleArg(args[0])
