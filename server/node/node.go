@@ -79,9 +79,9 @@ func Run(ctx context.Context, dir string, opts Options) error {
 		defer nudges.Close()
 	}
 
-	store, err := odb.Open(ctx, cfg.ODBEngine, cfg.ODBDSN)
+	store, err := openODB(ctx, cfg, opts.Progress, log)
 	if err != nil {
-		return fmt.Errorf("open ODB: %w", err)
+		return err
 	}
 	defer store.Close()
 

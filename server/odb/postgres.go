@@ -39,7 +39,7 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open PostgreSQL ODB %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port,
-			cfg.ConnConfig.Database, err)
+			cfg.ConnConfig.Database, pgAvailability(err))
 	}
 	b := &pgBackend{pool: pool, listen: cfg.ConnConfig.Copy()}
 	err = migrate(ctx, b, "postgresql", `CREATE TABLE IF NOT EXISTS schema_migrations
@@ -50,7 +50,7 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		})
 	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open PostgreSQL ODB: %w", err)
+		return nil, fmt.Errorf("open PostgreSQL ODB: %w", pgAvailability(err))
 	}
 	return newStore(b), nil
 }
