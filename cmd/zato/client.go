@@ -111,8 +111,9 @@ type errorResult struct {
 }
 
 func toResult(file string, d deployclient.Deployment) deployResult {
+	// Out of time with servers still pending, the status is the API's, pending: calling it failed or partial told
+	// scripts of a failure that became a success once the servers confirmed.
 	r := deployResult{File: file, Module: d.Module, DeploymentID: d.ID, Status: d.Status, Servers: []serverResult{}}
-	deployed := 0
 	for _, s := range d.Servers {
 		svc := s.Services
 		if svc == nil {
@@ -122,19 +123,7 @@ func toResult(file string, d deployclient.Deployment) deployResult {
 		if e := s.Error; e != nil {
 			sr.Error = &errorResult{Type: e.Type, Message: e.Message, Line: e.Line, Column: e.Column, Traceback: e.Traceback}
 		}
-		if s.Status == "deployed" {
-			deployed++
-		}
 		r.Servers = append(r.Servers, sr)
-	}
-	// Out of time with servers still pending: the deployment is not done, but the answer is one of the three
-	// (the pending servers say "pending").
-	if r.Status != "deployed" && r.Status != "partial" && r.Status != "failed" {
-		if deployed > 0 {
-			r.Status = "partial"
-		} else {
-			r.Status = "failed"
-		}
 	}
 	return r
 }
@@ -238,7 +227,10 @@ func (a *app) deployCmd() *cobra.Command {
 				}
 				if err != nil { // timed out: report what we know, pending servers stay pending
 					ok = false
-					if !asJSON {
+					if !asJSON && errors.Is(err, context.DeadlineExceeded) {
+						fmt.Fprintf(os.Stderr, "%s: not every server confirmed within --timeout %s; zato history %s shows how it ends\n",
+							d.Module, timeout, d.Module)
+					} else if !asJSON {
 						fmt.Fprintf(os.Stderr, "%s: %v\n", d.Module, err)
 					}
 				}
