@@ -263,6 +263,18 @@ func TestImportDottedFromExtraPaths(t *testing.T) {
 	if res.Error == nil || res.Error.Type != "ModuleNotFoundError" {
 		t.Fatalf("%+v", res.Error)
 	}
+	// A dotted module's services name it by its dotted name, not a file acme.billing.py that exists nowhere.
+	os.WriteFile(filepath.Join(extra, "acme", "billing.py"), []byte("from zato.server.service import Service\nclass B(Service):\n    name = 'acme.billing.b'\n    def handle(self):\n        pass\n"), 0o644)
+	if res, err := r.ImportDotted(context.Background(), "acme.billing"); err != nil || res.Error != nil {
+		t.Fatalf("%+v %v", res, err)
+	}
+	modules := map[string]string{}
+	for _, s := range r.Services() {
+		modules[s.Name] = s.Module
+	}
+	if modules["acme.billing.b"] != "acme.billing" || modules["acme-svc.q"] != "acme_svc.py" {
+		t.Fatalf("services' modules: %v", modules)
+	}
 }
 
 func TestInvokeTimeoutRestarts(t *testing.T) {

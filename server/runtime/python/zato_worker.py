@@ -519,7 +519,14 @@ def op_unload(req):
 def op_services(req):
     REPLAYED.wait()
     return {'ok': True, 'listing': [
-        {'name': name, 'module': modname + '.py', 'class': cls.__name__} for name, (cls, modname) in sorted(services.items())]}
+        {'name': name, 'module': module_label(modname), 'class': cls.__name__}
+        for name, (cls, modname) in sorted(services.items())]}
+
+
+def module_label(modname):
+    # A hot-deployed or service-sources file is its file name; a dotted module a service-sources entry imported from
+    # sys.path is its dotted name (slowpkg.svc, not a file slowpkg.svc.py that exists nowhere).
+    return modname if '.' in modname else modname + '.py'
 
 
 def to_jsonable(value):
