@@ -91,16 +91,27 @@ func (c *Client) Services(ctx context.Context) (ServicesReport, error) {
 
 // Versions lists a module's versions, newest first.
 func (c *Client) Versions(ctx context.Context, module string) ([]Version, error) {
+	vs, err := c.VersionsServed(ctx, module)
+	return vs.Versions, err
+}
+
+// ServedVersions is a module's versions, newest first, each with the servers it serves on now (ServedBy), and the
+// servers that are offline now, which serve nothing.
+type ServedVersions struct {
+	Versions []Version `json:"versions"`
+	Offline  []string  `json:"offline"`
+}
+
+// VersionsServed lists a module's versions and where they serve.
+func (c *Client) VersionsServed(ctx context.Context, module string) (ServedVersions, error) {
+	var out ServedVersions
 	if c.cfg.Kind == KindZato {
-		return nil, fmt.Errorf("versions: %w", ErrUnsupported)
-	}
-	var out struct {
-		Versions []Version `json:"versions"`
+		return out, fmt.Errorf("versions: %w", ErrUnsupported)
 	}
 	if err := c.do(ctx, retrySafe, http.MethodGet, "/api/v1/modules/"+url.PathEscape(module)+"/versions", nil, &out); err != nil {
-		return nil, fmt.Errorf("versions of %s: %w", module, err)
+		return ServedVersions{}, fmt.Errorf("versions of %s: %w", module, err)
 	}
-	return out.Versions, nil
+	return out, nil
 }
 
 // ModuleVersion returns one version of a module with its source. A module or version the cluster does not have is an

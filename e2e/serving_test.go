@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/zato-go/zato/internal/testenv"
@@ -23,6 +24,12 @@ func TestStoppedServerServesNothing(t *testing.T) {
 	}
 	if len(vs) != 1 || !slices.Equal(vs[0].ServedBy, []string{"server1"}) {
 		t.Fatalf("with server2 stopped, v1 is served by %+v, want server1 only", vs)
+	}
+	if out, err := c.Zato(t, "history", "served_mod.py"); err != nil || !strings.Contains(out, "Serving: v1 on server1; server2 offline.") {
+		t.Errorf("zato history with server2 stopped: %v\n%s", err, out)
+	}
+	if out, err := c.Zato(t, "status"); err != nil || !strings.Contains(out, "server1=deployed server2=offline") {
+		t.Errorf("zato status with server2 stopped: %v\n%s", err, out)
 	}
 	c.Start(t, "server2")
 	if vs, err = cl.Versions(ctx(t), "served_mod.py"); err != nil || !slices.Equal(vs[0].ServedBy, []string{"server1", "server2"}) {

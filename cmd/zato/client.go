@@ -354,18 +354,24 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "SERVER\tSTATE\tURL\tLAST HEARTBEAT")
+			state := map[string]string{}
 			for _, s := range st.Servers {
+				state[s.Name] = s.State
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.State, s.URL, s.HeartbeatAt.Local().Format(time.DateTime))
 			}
 			fmt.Fprintln(tw, "\nMODULE\tVERSION\tSHA256\tSTATUS\tBY\tSERVERS")
 			for _, m := range st.Modules {
 				var per []string
 				for _, s := range m.Servers {
+					if state[s.Name] == wire.StateOffline { // it serves nothing now, whatever it applied
+						per = append(per, s.Name+"=offline")
+						continue
+					}
 					per = append(per, s.Name+"="+s.Status)
 				}
 				ver, sum := fmt.Sprint(m.Version), short(m.SHA256)
 				if !m.Deployed {
-					ver, sum = "-", "undeployed"
+					ver, sum = "-", "-" // the status column says undeployed
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\n", m.Name, ver, sum, m.Status, m.Who, m.Origin, strings.Join(per, " "))
 			}
@@ -436,10 +442,11 @@ func (a *app) historyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			vs, err := cl.Versions(cmd.Context(), module)
+			sv, err := cl.VersionsServed(cmd.Context(), module)
 			if err != nil {
 				return err
 			}
+			vs := sv.Versions
 			ds, err := cl.Deployments(cmd.Context(), module, limit+1) // one more: are there older ones?
 			if err != nil {
 				return err
@@ -447,10 +454,10 @@ func (a *app) historyCmd() *cobra.Command {
 			older := len(ds) > limit
 			ds = ds[:min(len(ds), limit)]
 			if asJSON {
-				return json.NewEncoder(os.Stdout).Encode(map[string]any{"versions": vs, "deployments": ds})
+				return json.NewEncoder(os.Stdout).Encode(map[string]any{"versions": vs, "offline": sv.Offline, "deployments": ds})
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, serving(vs))
+			fmt.Fprintln(tw, serving(sv))
 			fmt.Fprintln(tw, "\nVERSION\tWHEN\tWHO\tORIGIN\tSHA256")
 			for _, v := range vs {
 				mark := ""
@@ -479,16 +486,20 @@ func (a *app) historyCmd() *cobra.Command {
 }
 
 // serving says which version each server serves, from the versions' served_by: "Serving: v14 on server1,
-// server2." (a newest version that failed everywhere serves nowhere; the one before it does).
-func serving(vs []deployclient.Version) string {
+// server2." (a newest version that failed everywhere serves nowhere; the one before it does). A server that is
+// offline serves nothing: "; server3 offline".
+func serving(sv deployclient.ServedVersions) string {
 	var parts []string
-	for _, v := range vs {
+	for _, v := range sv.Versions {
 		if len(v.ServedBy) > 0 {
 			parts = append(parts, fmt.Sprintf("v%d on %s", v.Version, strings.Join(v.ServedBy, ", ")))
 		}
 	}
 	if len(parts) == 0 {
-		return "Serving: no version, on any server."
+		parts = append(parts, "no version, on any server")
+	}
+	if len(sv.Offline) > 0 {
+		parts = append(parts, strings.Join(sv.Offline, ", ")+" offline")
 	}
 	return "Serving: " + strings.Join(parts, "; ") + "."
 }
