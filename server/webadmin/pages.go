@@ -691,10 +691,18 @@ func (h *handler) rollback(w http.ResponseWriter, r *http.Request) {
 // refused answers an input that the cluster refused in the user's words, with the status the API gives it.
 func (h *handler) refused(w http.ResponseWriter, r *http.Request, err error) {
 	if status, _, ok := api.Refusal(err); ok {
-		h.fail(w, r, status, err.Error()+".")
+		h.fail(w, r, status, sentence(err.Error()))
 		return
 	}
 	h.internal(w, r, err)
+}
+
+// sentence ends a message with a full stop unless it ends with one already ("1, 2, 3..." must not get a fourth).
+func sentence(s string) string {
+	if strings.HasSuffix(s, ".") {
+		return s
+	}
+	return s + "."
 }
 
 func (h *handler) undeploy(w http.ResponseWriter, r *http.Request) {

@@ -515,7 +515,7 @@ func TestRollbackAndUndeploy(t *testing.T) {
 	}
 	// Refusals in the API's words and with its statuses.
 	for _, v := range []string{"-1", "two"} {
-		if resp, raw := e.postForm(t, c, "/admin/modules/mod.py/rollback", url.Values{"version": {v}}, hdr); resp.StatusCode != http.StatusBadRequest || !strings.Contains(raw, "versions are numbered 1, 2, 3") {
+		if resp, raw := e.postForm(t, c, "/admin/modules/mod.py/rollback", url.Values{"version": {v}}, hdr); resp.StatusCode != http.StatusBadRequest || !strings.Contains(raw, `versions are numbered 1, 2, 3..."`) {
 			t.Errorf("rollback to %s: %d %s", v, resp.StatusCode, raw)
 		}
 	}
