@@ -24,17 +24,22 @@ type ServedModule struct {
 type Difference struct {
 	Module  string
 	Servers map[string]string // server -> "sha256[:12] svc1,svc2" or "-"
+	// Source says the module comes from service-sources.txt wherever it is served (no sha256): each server's own
+	// file may list other entries, so such a difference may be meant.
+	Source bool
 }
 
 // Differences compares what servers serve: a module is listed when two servers serve different versions or
 // services of it, or one serves it and another does not.
 func Differences(reports []Served) []Difference {
 	seen := map[string]map[string]string{} // module -> server -> what
+	hot := map[string]bool{}                // modules some server serves hot-deployed (with a sha256)
 	for _, r := range reports {
 		for _, m := range r.Modules {
 			if seen[m.Name] == nil {
 				seen[m.Name] = map[string]string{}
 			}
+			hot[m.Name] = hot[m.Name] || m.SHA256 != ""
 			svcs := append([]string(nil), m.Services...)
 			sort.Strings(svcs)
 			sum := m.SHA256
@@ -46,7 +51,7 @@ func Differences(reports []Served) []Difference {
 	}
 	var out []Difference
 	for module, by := range seen {
-		d := Difference{Module: module, Servers: map[string]string{}}
+		d := Difference{Module: module, Servers: map[string]string{}, Source: !hot[module]}
 		same := true
 		var first string
 		for i, r := range reports {

@@ -401,12 +401,25 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			if diffs := wire.Differences(reports); len(diffs) > 0 {
 				fmt.Fprintln(tw, "\nSERVERS DIFFER\tWHAT EACH SERVES (sha256, services)")
+				var fromSources []string
 				for _, d := range diffs {
+					if d.Source && len(fromSources) >= sourceDiffsShown {
+						fromSources = append(fromSources, d.Module)
+						continue
+					}
+					if d.Source {
+						fromSources = append(fromSources, d.Module)
+					}
 					var per []string
 					for _, r := range reports {
 						per = append(per, r.Server+"="+d.Servers[r.Server])
 					}
 					fmt.Fprintf(tw, "%s\t%s\n", d.Module, strings.Join(per, "  "))
+				}
+				// Each server's own service-sources.txt may list other entries: many such lines would bury the
+				// differences of hot-deployed modules, which are never meant.
+				if more := len(fromSources) - sourceDiffsShown; more > 0 {
+					fmt.Fprintf(tw, "(and %d more modules from service-sources.txt that not every server serves)\n", more)
 				}
 			}
 			return tw.Flush()
@@ -415,6 +428,9 @@ func (a *app) statusCmd() *cobra.Command {
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }
+
+// sourceDiffsShown bounds the service-sources modules zato status lists as differing between servers.
+const sourceDiffsShown = 10
 
 func short(s string) string {
 	if len(s) > 12 {
