@@ -90,7 +90,10 @@ func (s *server) resolveClient(scope, name string) (string, deployclient.Config,
 	if cfgErr != nil {
 		return name, deployclient.Config{}, nil, nil, cfgErr
 	}
-	name, cc, err := cfg.file.ResolveTarget(name, s.getenv)
+	name, cc, _, err := s.resolveTarget(cfg, name)
+	if np := (*noPasswordError)(nil); errors.As(err, &np) {
+		return name, cc, nil, nil, err // it names the target
+	}
 	if err != nil {
 		if len(cfg.file.Targets) == 0 && cfg.file.URL == "" {
 			err = errNoConfig

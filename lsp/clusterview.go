@@ -98,6 +98,8 @@ func decodeClusterParams(params any) (clusterParams, error) {
 func (s *server) Request(ctx context.Context, method string, params any) (any, error) {
 	switch method {
 	case methodClusterView, methodModuleHistory, methodWatchCluster:
+	case methodTargets:
+		return s.targets(ctx), nil
 	default:
 		return nil, fmt.Errorf("%w: %s", jsonrpc2.ErrMethodNotFound, method)
 	}

@@ -43,8 +43,9 @@ type config struct {
 	include       []string
 	exclude       []string
 	requireMarker bool
-	roots         []string // the workspace folders; globs are relative to the one holding the file
-	sources       []string // which layers contributed, for the log
+	stored        []storedPassword // the editor's secret storage's passwords, by server URL and user (passwords.go)
+	roots         []string         // the workspace folders; globs are relative to the one holding the file
+	sources       []string         // which layers contributed, for the log
 }
 
 // settings is what viper decodes: the client file's keys plus the editor-only ones.
@@ -54,6 +55,8 @@ type settings struct {
 	Include                 []string `mapstructure:"include"`
 	Exclude                 []string `mapstructure:"exclude"`
 	RequireMarker           bool     `mapstructure:"requireMarker"`
+	// StoredPasswords come from the editor's secret storage (passwords.go), never from a file.
+	StoredPasswords []storedPassword `mapstructure:"storedPasswords"`
 }
 
 // configLayers are the sources, lowest first: the workspace's .zato.yaml (or the file ZATO_CONFIG names), ZATO_*
@@ -129,6 +132,7 @@ func (l configLayers) merge() (config, error) {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	c.file, c.deployOnSave, c.include, c.exclude, c.requireMarker = st.FileConfig, st.DeployOnSave, st.Include, st.Exclude, st.RequireMarker
+	c.stored = st.StoredPasswords
 	c.file.Targets = keepCase(st.Targets, fromFile.Targets)
 	if fromFile.DefaultTarget != "" && strings.EqualFold(fromFile.DefaultTarget, c.file.DefaultTarget) {
 		c.file.DefaultTarget = fromFile.DefaultTarget

@@ -6,7 +6,9 @@
 // ZATO_USERNAME, ZATO_PASSWORD, ZATO_TARGET, ZATO_DEPLOY_ON_SAVE, ZATO_REQUIRE_MARKER, ZATO_INCLUDE, ZATO_EXCLUDE
 // ...), initializationOptions, the "zato" section of workspace/configuration, and workspace/didChangeConfiguration.
 // Keys: url, username, password or passwordEnv, caFile, kind ("zato" for stock Zato), targets {name: {...}},
-// defaultTarget, deployOnSave (on when .zato.yaml exists), include/exclude globs, requireMarker. In a workspace of
+// defaultTarget, deployOnSave (on when .zato.yaml exists), include/exclude globs, requireMarker; from an editor,
+// storedPasswords, its secret storage's passwords by server URL and user, used only by a target that has none of its
+// own (passwords.go). In a workspace of
 // several folders, a file deploys with its own folder's .zato.yaml, and not at all from a folder without one
 // (folders.go).
 //

@@ -5,8 +5,11 @@
 //   3. edit and save it: the status bar reaches "2/2" and the service answers with the new code from both servers;
 //   4. save a syntax error: the status bar says failed and the Problems panel shows it at its line;
 //   5. fix it: 2/2 again and the Problems panel is empty;
-//   6. "Zato: Set Password" with a wrong password (secret storage wins over .zato.yaml), Ctrl+Shift+L: unauthorized;
-//   7. forget it, change the code without saving, the editor title's Deploy button: 2/2 and the new code answers;
+//   6. "Zato: Set Password" while .zato.yaml gives the password: refused (a stored password never overrides it);
+//      with the password taken out of .zato.yaml, a wrong one (kept for this server and user), the key binding:
+//      unauthorized;
+//   7. the right one, change the code without saving, the editor title's Deploy button: 2/2 and the new code
+//      answers; forget it and put the password back in .zato.yaml;
 //   8. click the "Invoke" code lens: the answer (status, server, the new code's payload) opens in a read-only
 //      document beside the module, and the request file was created in .zato/requests/;
 //   9. a conflict: Show Diff, Deploy Anyway; Zato: Restart Language Server and a save while it starts;
@@ -52,6 +55,8 @@ const artifacts = resolve(process.env.ZATO_ARTIFACTS || join(repo, 'test-artifac
 const timeout = Number(process.env.ZATO_UI_TIMEOUT_MS || 30000);
 const confirmBudget = Number(process.env.ZATO_CONFIRM_BUDGET_MS || 1000);
 const keep = process.env.ZATO_E2E_KEEP === '1';
+// Zato: Deploy Current File's key binding (package.json).
+const DEPLOY_KEY = 'Control+Shift+L';
 
 const moduleName = 'vscode_greet.py';
 const service = 'vscode-greet.greet';
@@ -367,26 +372,44 @@ try {
   assert.equal(await editor.locator('.codelens-decoration', { hasText: 'Failed on' }).count(), 0, 'the failed lens is gone');
   await shot('05-fixed.png');
 
-  // ---- 4. Set Password (secret storage) overrides .zato.yaml's: a wrong one is reported as unauthorized ----
-  step('Zato: Set Password (a wrong one), then Ctrl+Shift+L');
+  // ---- 4. Set Password: never over .zato.yaml's password; for this server and user only ----
+  step('Zato: Set Password while .zato.yaml gives the password: refused');
   await runCommand(page, 'Zato: Set Password');
+  await page.locator('.notification-toast', { hasText: 'gets its password from its configuration' }).first().waitFor();
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  const yamlPath = join(workspace, '.zato.yaml');
+  const yamlWithPassword = readFileSync(yamlPath, 'utf8');
+  step('take the password out of .zato.yaml; Zato: Set Password (a wrong one), then the key binding');
+  writeFileSync(yamlPath, yamlWithPassword.replace(/^password: .*\n/m, ''));
   const pw = page.locator('.quick-input-widget input[type="password"]');
-  await pw.waitFor();
-  await pw.fill('not-the-password');
-  await page.keyboard.press('Enter');
-  await page.locator('.statusbar-item', { hasText: 'password of default saved' }).waitFor();
+  const setPassword = async (value, outcome) => {
+    // The language server reads the new .zato.yaml on its own: until it has, Set Password still refuses.
+    for (let i = 0; ; i++) {
+      await runCommand(page, 'Zato: Set Password');
+      // The loser of the race times out later: its rejection is caught.
+      const which = await Promise.race([
+        pw.waitFor().then(() => 'input', () => 'timeout'),
+        page.locator('.notification-toast', { hasText: 'gets its password from its configuration' }).first().waitFor().then(() => 'refused', () => 'timeout'),
+      ]);
+      assert.notEqual(which, 'timeout', 'Set Password showed neither its input nor why not');
+      if (which === 'input') break;
+      assert.ok(i < 20, 'Set Password kept refusing after the password was taken out of .zato.yaml');
+      await runCommand(page, 'Notifications: Clear All Notifications');
+    }
+    assert.match(await page.locator('.quick-input-widget').innerText(), new RegExp(`password of ${client.username} at http`));
+    await pw.fill(value);
+    await page.keyboard.press('Enter');
+    await page.locator('.statusbar-item', { hasText: `password of ${client.username} at` }).filter({ hasText: outcome }).first().waitFor();
+  };
+  await setPassword('not-the-password', 'saved');
   await editor.click({ position: { x: 300, y: 5 } });
-  await page.keyboard.press('Control+Shift+L');
+  await page.keyboard.press(DEPLOY_KEY);
   await waitLabel(page, `Zato: ${moduleName} unauthorized`, timeout);
   await shot('06-unauthorized.png');
 
-  // ---- 5. forget it, change the code without saving and use the editor title button: the buffer goes live ----
-  step('forget the password, edit without saving, click Deploy Current File in the editor title');
-  await runCommand(page, 'Zato: Set Password');
-  await pw.waitFor();
-  await pw.fill('');
-  await page.keyboard.press('Enter');
-  await page.locator('.statusbar-item', { hasText: 'password of default forgotten' }).waitFor();
+  // ---- 5. the right password, change the code without saving and use the editor title button: the buffer goes live ----
+  step('Zato: Set Password (the right one), edit without saving, click Deploy Current File in the editor title');
+  await setPassword(client.password, 'saved');
   await editor.click({ position: { x: 300, y: 5 } });
   await replaceLine(page, PAYLOAD_LINE, "self.response.payload = {'greeting': 'hello v3'}");
   await waitLine(page, "self.response.payload = {'greeting': 'hello v3'}");
@@ -398,6 +421,9 @@ try {
     assert.match(out, /hello v3/, `${s} runs the code deployed with the button`);
   }
   await shot('07-deployed-with-button.png');
+  step('forget the password, put it back in .zato.yaml');
+  await setPassword('', 'forgotten');
+  writeFileSync(yamlPath, yamlWithPassword);
 
   // ---- 6. the Invoke code lens: the answer in a read-only document beside the module ----
   step('click the Invoke code lens');
@@ -473,7 +499,7 @@ try {
   // The shortcut works only with the keyboard in the editor (editorTextFocus): put it there, or the key is lost.
   await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
   await page.waitForFunction(() => !!document.activeElement?.closest('.monaco-editor .inputarea, .monaco-editor textarea, .monaco-editor .native-edit-context'), null, { timeout });
-  await page.keyboard.press('Control+Shift+L');
+  await page.keyboard.press(DEPLOY_KEY);
   const anyway = page.locator('.notification-toast').getByRole('button', { name: 'Deploy Anyway' });
   await anyway.waitFor();
   await anyway.click();

@@ -22,12 +22,19 @@ import {
 } from 'vscode-languageclient/node';
 
 import {
-  DEFAULT_TARGET,
   type FileTargets,
   type Inspected,
+  LEGACY_SECRET_PREFIX,
+  SECRET_PREFIX,
   type ServerKey,
+  type StoredPassword,
+  TARGETS_METHOD,
+  type TargetInfo,
   binaryName,
+  isTargetsAnswer,
   needsRestart,
+  normalizeUrl,
+  passwordTargets,
   resolveServer,
   secretKey,
   serverConfig,
@@ -53,6 +60,8 @@ import {
 const SECTION = 'zato';
 const STATUS_METHOD = 'zato/deployStatus';
 const SELECTED_TARGET_KEY = 'zato.selectedTarget';
+/** globalState: the server URLs and users secret storage holds a password for (it cannot list its keys). */
+const STORED_PASSWORDS_KEY = 'zato.storedPasswords';
 
 // Commands of the language server (docs/architecture.md). vscode-languageclient registers VS Code commands under
 // these very names for the server's executeCommand provider, so the extension's own commands are zato.cmd.*.
@@ -92,7 +101,9 @@ class ZatoExtension {
   private readonly log: vscode.LogOutputChannel;
   private readonly item: vscode.StatusBarItem;
   private readonly book = new StatusBook();
-  private readonly passwords = new Map<string, string>();
+  /** Passwords from secret storage, each for a server URL and user (the language server matches them). */
+  private stored: StoredPassword[] = [];
+  private legacyChecked = false;
   private deployOnSave: boolean | undefined;
   private stoppedReason: string | undefined;
   private restarting: Promise<void> | undefined;
@@ -164,7 +175,7 @@ class ZatoExtension {
       }),
       // A password set in another window: setPassword below handles this window's own changes.
       context.secrets.onDidChange(async (e) => {
-        if (e.key.startsWith('zato.password.') && (await this.loadPasswords())) await this.onSettingsChanged(false);
+        if (e.key.startsWith(SECRET_PREFIX) && (await this.loadPasswords())) await this.onSettingsChanged(false);
       }),
     );
   }
@@ -370,7 +381,8 @@ class ZatoExtension {
       await client.start();
       this.log.info(`Zato language server ${client.initializeResult?.serverInfo?.version ?? '(no version)'} running`);
       this.checkVersion(client, resolved.command);
-      void this.passwordsReady.then(() => (this.passwords.size > 0 && client === this.client ? this.pushSettings() : undefined));
+      void this.passwordsReady.then(() => (this.stored.length > 0 && client === this.client ? this.pushSettings() : undefined));
+      void this.checkLegacyPasswords(client);
       void this.replayEarlySaves(client);
     } catch (err) {
       const msg = `Cannot start ${resolved.command} lsp: ${err instanceof Error ? err.message : String(err)}`;
@@ -448,23 +460,82 @@ class ZatoExtension {
     const cfg = this.config();
     return serverConfig({
       inspect: (key: ServerKey) => cfg.inspect(key) as Inspected | undefined,
-      passwords: this.passwords,
+      storedPasswords: this.stored,
       selectedTarget: this.context.workspaceState.get<string>(SELECTED_TARGET_KEY),
     });
   }
 
-  /** Reads the passwords of the known targets from secret storage; says whether any changed. */
+  /** The server URLs and users secret storage holds a password for. */
+  private storedKeys(): { url: string; username: string }[] {
+    const v = this.context.globalState.get<unknown>(STORED_PASSWORDS_KEY);
+    if (!Array.isArray(v)) return [];
+    return v.filter(
+      (k): k is { url: string; username: string } => !!k && typeof k === 'object' && typeof k.url === 'string' && typeof k.username === 'string',
+    );
+  }
+
+  /** Reads the stored passwords from secret storage; says whether any changed. */
   private async loadPasswords(): Promise<boolean> {
-    const next = new Map<string, string>();
-    // The default password may exist before any target is declared (Set Password before .zato.yaml).
-    for (const name of new Set([DEFAULT_TARGET, ...(await this.knownTargets())])) {
-      const pw = await this.context.secrets.get(secretKey(name));
-      if (pw) next.set(name, pw);
+    const next: StoredPassword[] = [];
+    for (const k of this.storedKeys()) {
+      const pw = await this.context.secrets.get(secretKey(k.url, k.username));
+      if (pw) next.push({ url: k.url, username: k.username, password: pw });
     }
-    const changed = next.size !== this.passwords.size || [...next].some(([k, v]) => this.passwords.get(k) !== v);
-    this.passwords.clear();
-    for (const [k, v] of next) this.passwords.set(k, v);
-    return changed;
+    const same = next.length === this.stored.length && next.every((p, i) => JSON.stringify(p) === JSON.stringify(this.stored[i]));
+    this.stored = next;
+    return !same;
+  }
+
+  /** Keeps (or forgets, with '') the password of a server URL and user. */
+  private async storePassword(url: string, username: string, pw: string): Promise<void> {
+    const key = { url: normalizeUrl(url), username };
+    const others = this.storedKeys().filter((k) => secretKey(k.url, k.username) !== secretKey(key.url, key.username));
+    if (pw === '') {
+      await this.context.secrets.delete(secretKey(key.url, key.username));
+      await this.context.globalState.update(STORED_PASSWORDS_KEY, others);
+    } else {
+      await this.context.secrets.store(secretKey(key.url, key.username), pw);
+      await this.context.globalState.update(STORED_PASSWORDS_KEY, [...others, key]);
+    }
+  }
+
+  /** The language server's targets (zato/targets), or undefined when it cannot answer. */
+  private async targetInfos(): Promise<TargetInfo[] | undefined> {
+    const c = this.client;
+    if (!c?.isRunning()) return undefined;
+    try {
+      const res: unknown = await c.sendRequest(TARGETS_METHOD, {});
+      return isTargetsAnswer(res) ? res.targets : undefined;
+    } catch (err) {
+      this.log.error(`${TARGETS_METHOD}: ${String(err)}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Versions up to 0.1.0 kept a password per target name, shared by every workspace. It is no longer read: say so
+   * once where it would have been used (a target with no password now).
+   */
+  private async checkLegacyPasswords(client: LanguageClient): Promise<void> {
+    if (this.legacyChecked) return;
+    this.legacyChecked = true;
+    await this.passwordsReady;
+    if (client !== this.client) return;
+    const targets = (await this.targetInfos()) ?? [];
+    for (const t of targets) {
+      if (t.password !== 'none') continue;
+      const old = await this.context.secrets.get(`${LEGACY_SECRET_PREFIX}${t.name}`).then(
+        (v) => v,
+        () => undefined,
+      );
+      if (!old) continue;
+      const msg = `Zato: the password an earlier version kept for target "${t.name}" applied to every workspace and is no longer used. Set the password of ${t.username} at ${t.url} with Zato: Set Password.`;
+      this.log.warn(msg);
+      void vscode.window.showWarningMessage(msg, 'Set Password').then((a) => {
+        if (a) void this.setPassword();
+      });
+      return;
+    }
   }
 
   private async knownTargets(): Promise<string[]> {
@@ -558,12 +629,17 @@ class ZatoExtension {
   private async execute<T>(command: string, args: unknown[] = []): Promise<T | undefined> {
     const c = this.client;
     if (!c || !c.isRunning()) {
-      void vscode.window.showErrorMessage('Zato: the language server is not running; see the deployment log.', 'Show Log').then((a) => {
-        if (a) this.log.show(true);
-      });
+      this.notRunning();
       return undefined;
     }
     return (await c.sendRequest(ExecuteCommandRequest.type, { command, arguments: args })) as T;
+  }
+
+  /** Says why a command cannot run: the language server is not running. */
+  private notRunning(): void {
+    void vscode.window.showErrorMessage('Zato: the language server is not running; see the deployment log.', 'Show Log').then((a) => {
+      if (a) this.log.show(true);
+    });
   }
 
   private async deployCurrentFile(arg?: unknown): Promise<void> {
@@ -654,33 +730,53 @@ class ZatoExtension {
     this.refresh();
   }
 
+  /**
+   * Zato: Set Password: for a server URL and user, among the targets whose configuration gives no password of its
+   * own (a .zato.yaml's password is never overridden).
+   */
   private async setPassword(): Promise<void> {
-    const targets = await this.knownTargets();
-    let target = DEFAULT_TARGET;
-    if (targets.length > 1) {
-      const pick = await vscode.window.showQuickPick(targets, { title: 'Zato: set the password of which target?' });
-      if (!pick) return;
-      target = pick;
-    } else if (targets.length === 1) {
-      target = targets[0]!;
+    const targets = await this.targetInfos();
+    if (!targets) {
+      if (!this.client?.isRunning()) this.notRunning();
+      return;
     }
+    const { settable, configured } = passwordTargets(targets);
+    if (settable.length === 0) {
+      const t = configured[0];
+      const msg = t
+        ? `Zato: target ${t.name} (${t.username} at ${t.url}) gets its password from its configuration${t.error ? ` (${t.error})` : ' (.zato.yaml)'}; a password set here would not be used. Change it there.`
+        : 'Zato: no target to set a password for: add url and username to the .zato.yaml at the workspace folder\'s root.';
+      void vscode.window.showInformationMessage(msg);
+      return;
+    }
+    let target = settable[0]!;
+    if (settable.length > 1) {
+      const pick = await vscode.window.showQuickPick(
+        settable.map((t) => ({
+          label: t.name,
+          description: `${t.username} at ${t.url}`,
+          detail: t.password === 'stored' ? 'a password is set' : 'no password yet',
+          target: t,
+        })),
+        { title: 'Zato: set the password of which target?' },
+      );
+      if (!pick) return;
+      target = pick.target;
+    }
+    const who = `${target.username} at ${target.url}`;
     const pw = await vscode.window.showInputBox({
-      title: `Zato: password of target ${target}`,
-      prompt: 'Kept in VS Code\'s secret storage, never in settings.json. Leave empty to forget it.',
+      title: `Zato: password of ${who} (target ${target.name})`,
+      prompt: 'Kept in VS Code\'s secret storage for this server and user only, never in settings.json. Leave empty to forget it.',
       password: true,
       ignoreFocusOut: true,
     });
     if (pw === undefined) return;
-    if (pw === '') {
-      await this.context.secrets.delete(secretKey(target));
-    } else {
-      await this.context.secrets.store(secretKey(target), pw);
-    }
+    await this.storePassword(target.url, target.username, pw);
     // The server gets it before the message says so (a removed password restarts it, see needsRestart).
     await this.loadPasswords();
     await this.onSettingsChanged(false);
     this.context.subscriptions.push(
-      vscode.window.setStatusBarMessage(pw === '' ? `Zato: password of ${target} forgotten` : `Zato: password of ${target} saved`, 4000),
+      vscode.window.setStatusBarMessage(pw === '' ? `Zato: password of ${who} forgotten` : `Zato: password of ${who} saved`, 4000),
     );
   }
 

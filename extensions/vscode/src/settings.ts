@@ -18,9 +18,71 @@ export interface Inspected<T = unknown> {
 /** The default target's name (the top-level url/username/password of .zato.yaml and of the settings). */
 export const DEFAULT_TARGET = 'default';
 
-/** Secret storage key of a target's password. */
-export function secretKey(target: string): string {
-  return `zato.password.${target || DEFAULT_TARGET}`;
+/**
+ * Secret storage key of a password: for one server URL and one user. Secret storage is the extension's, shared by
+ * every workspace, so a key by target name ("default") made one project's password everyone's.
+ */
+export function secretKey(url: string, username: string): string {
+  return `${SECRET_PREFIX}${JSON.stringify([normalizeUrl(url), username])}`;
+}
+
+/** Prefix of the keys secretKey makes. */
+export const SECRET_PREFIX = 'zato.secret:';
+
+/** Prefix of the keys of versions up to 0.1.0 (by target name, global to every workspace); no longer read. */
+export const LEGACY_SECRET_PREFIX = 'zato.password.';
+
+/** A URL as the language server compares them (sameURL): without the trailing slashes and surrounding space. */
+export function normalizeUrl(url: string): string {
+  return url.trim().replace(/\/+$/, '');
+}
+
+/** A password from secret storage, for the server URL and user it was set for. */
+export interface StoredPassword {
+  url: string;
+  username: string;
+  password: string;
+}
+
+/** The language server's request listing the workspace's targets: {} -> {targets: TargetInfo[]}. */
+export const TARGETS_METHOD = 'zato/targets';
+
+export function isTargetsAnswer(v: unknown): v is { targets: TargetInfo[] } {
+  const a = v as { targets?: unknown };
+  return !!a && typeof a === 'object' && Array.isArray(a.targets);
+}
+
+/** A target as the language server's zato/targets lists it. */
+export interface TargetInfo {
+  name: string;
+  folder: string;
+  url: string;
+  username: string;
+  /** Where its password comes from: configured (.zato.yaml, passwordEnv, ZATO_PASSWORD), stored, none. */
+  password: string;
+  error?: string;
+}
+
+/**
+ * The targets "Zato: Set Password" may set a password for (one per server URL and user), and those whose
+ * configuration gives the password itself: a stored password would never be used for them.
+ */
+export function passwordTargets(targets: readonly TargetInfo[]): { settable: TargetInfo[]; configured: TargetInfo[] } {
+  const settable: TargetInfo[] = [];
+  const configured: TargetInfo[] = [];
+  const seen = new Set<string>();
+  for (const t of targets) {
+    if (!t.url) continue;
+    if (t.password === 'configured') {
+      configured.push(t);
+      continue;
+    }
+    const key = secretKey(t.url, t.username);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    settable.push(t);
+  }
+  return { settable, configured };
 }
 
 /**
@@ -41,15 +103,16 @@ export function explicitValue<T>(i: Inspected<T> | undefined): T | undefined {
 /** What extension.ts knows when it builds the server's configuration. */
 export interface ConfigInputs {
   inspect: (key: ServerKey) => Inspected | undefined;
-  /** Passwords from secret storage by target name (DEFAULT_TARGET for the top-level one). */
-  passwords: ReadonlyMap<string, string>;
+  /** Passwords from secret storage, each for a server URL and user. */
+  storedPasswords: readonly StoredPassword[];
   /** The target picked with "Zato: Select Target", if any. */
   selectedTarget?: string;
 }
 
 /**
  * The `zato` section as the language server gets it in initializationOptions and workspace/configuration: the
- * explicit settings, the passwords from secret storage (never from settings.json) and the selected target.
+ * explicit settings, the passwords from secret storage (never from settings.json) as storedPasswords, and the
+ * selected target.
  */
 export function serverConfig(inp: ConfigInputs): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -59,16 +122,10 @@ export function serverConfig(inp: ConfigInputs): Record<string, unknown> {
     if (Array.isArray(v) && v.length === 0) continue;
     out[key] = key === 'targets' ? sanitizeTargets(v) : v;
   }
-  const targets = (out.targets as Record<string, Record<string, unknown>> | undefined) ?? {};
-  for (const [name, password] of inp.passwords) {
-    if (!password) continue;
-    if (name === DEFAULT_TARGET && !(DEFAULT_TARGET in targets)) {
-      out.password = password;
-    } else {
-      targets[name] = { ...(targets[name] ?? {}), password };
-    }
-  }
-  if (Object.keys(targets).length > 0) out.targets = targets;
+  // Never as `password`: the language server uses a stored password only for a target with its URL and user whose
+  // configuration gives it none (a .zato.yaml's password always wins).
+  const stored = inp.storedPasswords.filter((p) => p.password && p.url);
+  if (stored.length > 0) out.storedPasswords = stored.map((p) => ({ url: p.url, username: p.username, password: p.password }));
   if (inp.selectedTarget) out.defaultTarget = inp.selectedTarget;
   return out;
 }

@@ -4,9 +4,11 @@ import {
   DEFAULT_TARGET,
   type Inspected,
   type ServerKey,
+  type TargetInfo,
   binaryName,
   explicitValue,
   needsRestart,
+  passwordTargets,
   resolveServer,
   secretKey,
   serverConfig,
@@ -42,7 +44,7 @@ describe('explicitValue', () => {
 
 describe('serverConfig', () => {
   it('sends nothing when nothing is set, so .zato.yaml and the server defaults rule', () => {
-    expect(serverConfig({ inspect: inspector({}), passwords: new Map() })).toEqual({});
+    expect(serverConfig({ inspect: inspector({}), storedPasswords: [] })).toEqual({});
   });
 
   it('sends explicit settings, false included', () => {
@@ -55,7 +57,7 @@ describe('serverConfig', () => {
         include: { workspaceValue: ['services/**/*.py'] },
         exclude: { workspaceValue: [] },
       }),
-      passwords: new Map(),
+      storedPasswords: [],
     });
     expect(cfg).toEqual({
       url: 'http://localhost:17010',
@@ -66,41 +68,58 @@ describe('serverConfig', () => {
     });
   });
 
-  it('adds the default password from secret storage at the top level', () => {
-    const cfg = serverConfig({
-      inspect: inspector({ url: { globalValue: 'http://h' } }),
-      passwords: new Map([[DEFAULT_TARGET, 's3cret']]),
-    });
-    expect(cfg).toEqual({ url: 'http://h', password: 's3cret' });
-  });
-
-  it('adds named targets passwords and drops passwords typed into settings.json', () => {
+  // A password from secret storage is never sent as `password`: the language server would let it override the
+  // password a project's .zato.yaml gives, and send it to whatever server that project names.
+  it('sends stored passwords as storedPasswords, each for its server URL and user, never as a password', () => {
+    const stored = [
+      { url: 'http://a:17010', username: 'admin', password: 's3cret' },
+      { url: 'http://b:17010', username: 'ops', password: 'other' },
+      { url: 'http://c:17010', username: 'x', password: '' },
+    ];
     const cfg = serverConfig({
       inspect: inspector({
+        url: { globalValue: 'http://h' },
         targets: { globalValue: { dev: { url: 'http://dev', username: 'u', password: 'leaked' }, bad: 'x' } },
       }),
-      passwords: new Map([
-        ['dev', 'p1'],
-        ['prod', 'p2'],
-        ['empty', ''],
-      ]),
-      selectedTarget: 'prod',
+      storedPasswords: stored,
+      selectedTarget: 'dev',
     });
     expect(cfg).toEqual({
-      targets: { dev: { url: 'http://dev', username: 'u', password: 'p1' }, prod: { password: 'p2' } },
-      defaultTarget: 'prod',
+      url: 'http://h',
+      targets: { dev: { url: 'http://dev', username: 'u' } },
+      defaultTarget: 'dev',
+      storedPasswords: stored.slice(0, 2),
     });
+    expect(JSON.stringify(cfg)).not.toMatch(/"password":"s3cret".*"targets"|leaked/);
+    expect(cfg).not.toHaveProperty('password');
   });
 
-  it('puts the default password under targets when a target is named default', () => {
-    const cfg = serverConfig({
-      inspect: inspector({ targets: { globalValue: { default: { url: 'http://d' } } } }),
-      passwords: new Map([[DEFAULT_TARGET, 'p']]),
-    });
-    expect(cfg).toEqual({ targets: { default: { url: 'http://d', password: 'p' } } });
+  it('sends no storedPasswords when there are none', () => {
+    expect(serverConfig({ inspect: inspector({}), storedPasswords: [] })).toEqual({});
   });
 });
 
+describe('passwordTargets', () => {
+  const t = (name: string, password: string, extra: Partial<TargetInfo> = {}): TargetInfo => ({
+    name,
+    folder: '/w',
+    url: `http://${name}:17010`,
+    username: 'admin',
+    password,
+    ...extra,
+  });
+
+  it('offers only the targets whose configuration gives no password', () => {
+    const r = passwordTargets([t('default', 'configured'), t('dev', 'none'), t('stage', 'stored')]);
+    expect(r.settable.map((x) => x.name)).toEqual(['dev', 'stage']);
+    expect(r.configured.map((x) => x.name)).toEqual(['default']);
+  });
+
+  it('counts a target once per server and user, and skips one without a URL', () => {
+    const r = passwordTargets([t('default', 'none', { folder: '/a' }), t('default', 'none', { folder: '/b' }), t('x', 'none', { url: '' })]);
+    expect(r.settable).toHaveLength(1);
+  });
+});
 describe('needsRestart', () => {
   it('restarts for a new binary or a setting removed since initialize', () => {
     expect(needsRestart({}, { url: 'x' }, true)).toBe(true);
@@ -174,8 +193,11 @@ describe('targets', () => {
     expect(targetChoices(undefined, [], false)).toEqual([]);
   });
 
-  it('keys secrets by target', () => {
-    expect(secretKey('')).toBe('zato.password.default');
-    expect(secretKey('prod')).toBe('zato.password.prod');
+  // The secret is for a server and a user, not for a target name every workspace may have ("default").
+  it('keys secrets by server URL and user', () => {
+    expect(secretKey('http://127.0.0.1:17010', 'admin')).toBe(secretKey('http://127.0.0.1:17010/', 'admin'));
+    expect(secretKey('http://127.0.0.1:17010', 'admin')).not.toBe(secretKey('http://127.0.0.1:27010', 'admin'));
+    expect(secretKey('http://127.0.0.1:17010', 'admin')).not.toBe(secretKey('http://127.0.0.1:17010', 'ops'));
+    expect(secretKey('http://h:1', 'admin')).not.toMatch(/^zato\.password\.(default|h)/);
   });
 });
