@@ -3,6 +3,7 @@
 package deployclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -350,6 +351,9 @@ func apiError(status int, body []byte) error {
 		if ae.Code == "" {
 			ae.Code = e.Error.Type
 		}
+	} else if page, ok := htmlPage(body); ok {
+		// Another web server, or a proxy's error page: its markup says nothing to the user.
+		ae.Message = fmt.Sprintf("an HTML page%s, not a zato server's answer: check the url", page)
 	} else {
 		ae.Message = strings.TrimSpace(string(body))
 		if len(ae.Message) > 300 {
@@ -360,6 +364,26 @@ func apiError(status int, body []byte) error {
 		}
 	}
 	return ae
+}
+
+// htmlPage says whether body is an HTML page, and gives its title as ` ("title")` when it has one.
+func htmlPage(body []byte) (string, bool) {
+	b := bytes.TrimSpace(body)
+	lower := bytes.ToLower(b[:min(len(b), 512)])
+	if !bytes.HasPrefix(lower, []byte("<!doctype html")) && !bytes.HasPrefix(lower, []byte("<html")) && !bytes.Contains(lower, []byte("<head")) {
+		return "", false
+	}
+	s := string(b)
+	i := strings.Index(strings.ToLower(s), "<title>")
+	j := strings.Index(strings.ToLower(s), "</title>")
+	if i < 0 || j < i {
+		return "", true
+	}
+	title := strings.Join(strings.Fields(s[i+len("<title>"):j]), " ")
+	if len(title) > 80 {
+		title = title[:80] + "..."
+	}
+	return fmt.Sprintf(" (%q)", title), true
 }
 
 // restyLogger sends resty's retry chatter to slog at debug level: the CLI and the LSP report failures themselves.

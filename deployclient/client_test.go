@@ -530,3 +530,22 @@ func TestUnavailableUntilTheDeadline(t *testing.T) {
 		t.Fatalf("err %v, want the server's 503", err)
 	}
 }
+
+// A url that leads to another web server gets its HTML error page named, not dumped: the CLI printed the raw markup
+// of the page after "server answered 404:".
+func TestHTMLAnswerIsNamed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, "<!DOCTYPE html>\n<html><head><title>Error response</title></head><body><h1>Error response</h1><p>Error code: 404</p></body></html>\n")
+	}))
+	defer srv.Close()
+	c, err := New(Config{URL: srv.URL, Username: "u", Password: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Modules(context.Background())
+	if err == nil || strings.Contains(err.Error(), "<") || !strings.Contains(err.Error(), `an HTML page ("Error response"), not a zato server's answer: check the url`) {
+		t.Fatalf("%v", err)
+	}
+}
