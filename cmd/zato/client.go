@@ -32,16 +32,36 @@ func (a *app) client(server string) (*deployclient.Client, error) {
 		if url == "" {
 			return nil, fmt.Errorf("no server named %q in the client config", server)
 		}
+		if err := a.needUser(); err != nil {
+			return nil, err
+		}
 		return a.clientAt(url)
+	}
+	if url == "" && a.configPath != "" {
+		return nil, fmt.Errorf("%s names no server: give it a url (such as url: http://127.0.0.1:17010), or pass --url", a.configPath)
 	}
 	if url == "" {
 		return nil, errors.New("no server URL: pass --url, set ZATO_URL, or point --config/ZATO_CONFIG at a zato-client.yaml")
+	}
+	if err := a.needUser(); err != nil {
+		return nil, err
 	}
 	var others []string
 	for _, s := range a.servers {
 		others = append(others, s.URL)
 	}
 	return deployclient.Dial(context.Background(), a.clientConfig(url), others)
+}
+
+// needUser refuses to call a server without a username, which it would refuse as 'user ""'.
+func (a *app) needUser() error {
+	if a.v.GetString("username") != "" {
+		return nil
+	}
+	if a.configPath != "" {
+		return fmt.Errorf("no username: %s gives none; add username: (the environment's user), or pass --username", a.configPath)
+	}
+	return errors.New("no username: pass --username, set ZATO_USERNAME, or point --config/ZATO_CONFIG at a zato-client.yaml")
 }
 
 // clientAt builds a deployclient for one server's URL with the configured credentials.

@@ -13,8 +13,9 @@ import (
 
 // app holds what the verbs share: the layered client configuration.
 type app struct {
-	v       *viper.Viper
-	servers []deployclient.ServerRef // the client file's servers, by name
+	v          *viper.Viper
+	servers    []deployclient.ServerRef // the client file's servers, by name
+	configPath string                   // the client file read, if any
 }
 
 func newRoot() *cobra.Command {
@@ -63,6 +64,7 @@ func (a *app) loadConfig(cmd *cobra.Command) error {
 		if err != nil {
 			return err
 		}
+		a.configPath = path
 		password := f.Password
 		if password == "" && f.PasswordEnv != "" {
 			if password = os.Getenv(f.PasswordEnv); password == "" {
