@@ -231,6 +231,9 @@ func (w *Watcher) pickLeftover(ctx context.Context, name string, fi fs.FileInfo)
 	case left && cur.SHA256 == sum:
 		w.done[name] = pickedOf(sum, fi)
 		if w.cfg.DeleteAfter {
+			// Picked before delete_after_pick_up was on: what it holds serves already.
+			w.log.Info(fmt.Sprintf("Deleting %s from %s: it is the current version of its module, deployed already (delete_after_pick_up)",
+				name, w.cfg.Dir))
 			w.remove(name)
 		}
 		return

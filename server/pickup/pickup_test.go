@@ -507,3 +507,19 @@ func TestSymlinkOutsideNotFollowed(t *testing.T) {
 		})
 	}
 }
+
+// A file left from before delete_after_pick_up was turned on, holding its module's current version, is deleted at
+// start, and the log says so: it used to vanish without a word.
+func TestDeleteAfterSaysWhatItDeletesAtStart(t *testing.T) {
+	h := newHarness(t, 0)
+	h.w = New(Config{Dir: h.dir, DeleteAfter: true, Logger: slog.New(h.logs)}, h.f)
+	h.f.store.modules["kept.py"] = odb.Module{Name: "kept.py", Current: &odb.Version{SHA256: shaOf([]byte("kept")), CreatedAt: time.Now()}, LastDeployment: 1}
+	h.f.store.deployments[1] = odb.Deployment{ID: 1, CreatedAt: time.Now()}
+	p := h.write("kept.py", "kept")
+	h.start()
+	h.logs.wait(t, "Deleting kept.py from "+h.dir+": it is the current version of its module, deployed already (delete_after_pick_up)")
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatalf("kept.py is still there: %v", err)
+	}
+	h.none()
+}
