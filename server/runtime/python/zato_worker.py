@@ -440,8 +440,11 @@ def register(modname, found, filename):
     for name in found:
         owner = current.get(name)
         if owner and owner[1] != modname:
+            # A renamed module meets its old self here: say how out of it.
+            mine, theirs = module_label(modname), module_label(owner[1])
             raise InvokeFailure(0, 'ServiceNameConflict',
-                'service {} of {}.py is already deployed from {}.py'.format(name, modname, owner[1]))
+                'service {} of {} is already deployed from {}; if {} replaces {}, undeploy {} first, '
+                'else give one of the two services another name'.format(name, mine, theirs, mine, theirs, theirs))
     old = modules.get(modname, [])
     new = dict(current)
     for name in old:
