@@ -30,14 +30,14 @@ func (s *server) client(ctx context.Context, name string) (string, *deployclient
 // client talks to. The first use dials as the CLI does (deployclient.Dial: the target's url, then the client file's
 // other servers), and so does the first use after redial found the server gone.
 func (s *server) clientIn(ctx context.Context, scope, name string) (string, *deployclient.Client, deployclient.Config, error) {
-	name, cc, others, e, err := s.resolveClient(scope, name)
+	name, cc, others, e, err := s.resolveClient(ctx, scope, name)
 	if err != nil || e != nil {
 		return name, clientOf(e), at(cc, e), err
 	}
 	// Dial outside s.mu (it waits on the network), one dial at a time: a second caller finds the first's client.
 	s.dialMu.Lock()
 	defer s.dialMu.Unlock()
-	if name, cc, others, e, err = s.resolveClient(scope, name); err != nil || e != nil {
+	if name, cc, others, e, err = s.resolveClient(ctx, scope, name); err != nil || e != nil {
 		return name, clientOf(e), at(cc, e), err
 	}
 	c, err := deployclient.Dial(ctx, cc, others)
@@ -82,8 +82,9 @@ func (s *server) clientIn(ctx context.Context, scope, name string) (string, *dep
 }
 
 // resolveClient resolves a target under s.mu: its config, the other servers to dial, and its cached client when
-// that one is still good (nil when the target must be dialled).
-func (s *server) resolveClient(scope, name string) (string, deployclient.Config, []string, *clientEntry, error) {
+// that one is still good (nil when the target must be dialled). A target whose server refused these credentials is
+// not used again unless the user asked (refused.go).
+func (s *server) resolveClient(ctx context.Context, scope, name string) (string, deployclient.Config, []string, *clientEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cfg, cfgErr := s.configOfLocked(scope)
@@ -99,6 +100,9 @@ func (s *server) resolveClient(scope, name string) (string, deployclient.Config,
 			err = errNoConfig
 		}
 		return name, cc, nil, nil, fmt.Errorf("target %s: %w", name, err)
+	}
+	if !wasAsked(ctx) && s.refusedLocked(inScope(scope, name), cc) {
+		return name, cc, nil, nil, &refusedError{target: name, username: cc.Username, url: cc.URL}
 	}
 	cc.Logger = s.log
 	// One retry policy for a save: the language server's own (retryBackoff, one idempotency key per save), not
@@ -132,10 +136,24 @@ func (s *server) read(ctx context.Context, scope, target string, cl *deployclien
 	err := call(cl)
 	if unreachable(err) && ctx.Err() == nil {
 		if ncl, _, ok := s.redial(ctx, scope, target, cl); ok {
+			cl = ncl
 			err = call(ncl)
 		}
 	}
+	if cc, ok := s.clientConfig(scope, target, cl); ok {
+		s.noteAuth(scope, target, cc, err)
+	}
 	return err
+}
+
+// clientConfig is the target config a cached client was made with, while it is the target's client.
+func (s *server) clientConfig(scope, target string, cl *deployclient.Client) (deployclient.Config, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.clients[inScope(scope, target)]; e != nil && e.client == cl {
+		return e.cfg, true
+	}
+	return deployclient.Config{}, false
 }
 
 // unreachable reports an error that calls for redial.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.lsp.dev/jsonrpc2"
@@ -80,6 +81,9 @@ type clusterParams struct {
 	Target string `json:"target"`
 	Module string `json:"module"`
 	Watch  *bool  `json:"watch"`
+	// Refresh: zato/clusterView asked for by the user (a Refresh button), not by a zato/clusterChanged; it is sent
+	// even to a target whose credentials were refused (refused.go).
+	Refresh bool `json:"refresh"`
 }
 
 func decodeClusterParams(params any) (clusterParams, error) {
@@ -109,9 +113,12 @@ func (s *server) Request(ctx context.Context, method string, params any) (any, e
 	}
 	switch method {
 	case methodClusterView:
+		if p.Refresh {
+			ctx = asked(ctx)
+		}
 		return s.clusterView(ctx, p.Target), nil
 	case methodModuleHistory:
-		return s.moduleHistory(ctx, p.Target, p.Module)
+		return s.moduleHistory(asked(ctx), p.Target, p.Module) // the user opened a module's versions
 	}
 	s.watchCluster(p.Target, p.Watch == nil || *p.Watch)
 	return nil, nil
@@ -126,10 +133,16 @@ func (s *server) clusterClient(ctx context.Context, target string) (string, *dep
 	return target, cl, cc, err
 }
 
-// clusterWords says why a call to the cluster failed, in the user's words.
-func clusterWords(url string, err error) string {
+// clusterWords says why a call to a target's cluster failed, in the user's words.
+func clusterWords(target string, cc deployclient.Config, err error) string {
+	url := cc.URL
 	var ae *deployclient.APIError
+	var refused *refusedError
 	switch {
+	case errors.As(err, &refused):
+		return refused.Error()
+	case errors.Is(err, deployclient.ErrUnauthorized):
+		return fmt.Sprintf("wrong username or password for target %s (user %q at %s)", target, cc.Username, strings.TrimRight(url, "/"))
 	case errors.Is(err, deployclient.ErrUnreachable):
 		return fmt.Sprintf("Cannot reach Zato at %s: %s", url, rootCause(err))
 	case errors.As(err, &ae):
@@ -140,18 +153,25 @@ func clusterWords(url string, err error) string {
 
 // clusterView reads the cluster's servers and modules (GET /api/v1/status, what `zato status` reads).
 func (s *server) clusterView(ctx context.Context, target string) clusterViewAnswer {
+	v, _ := s.clusterViewErr(ctx, target)
+	return v
+}
+
+// clusterViewErr is clusterView with the error that left its lists empty, if any.
+func (s *server) clusterViewErr(ctx context.Context, target string) (clusterViewAnswer, error) {
 	target, cl, cc, err := s.clusterClient(ctx, target)
 	out := clusterViewAnswer{Target: target, URL: cc.URL, Servers: []viewServer{}, Modules: []viewModule{}, At: time.Now().UTC()}
 	if err != nil {
 		out.Error = err.Error()
-		return out
+		return out, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	st, err := cl.Status(ctx)
+	s.noteAuth("", target, cc, err)
 	if err != nil {
-		out.Error = clusterWords(cc.URL, err)
-		return out
+		out.Error = clusterWords(target, cc, err)
+		return out, err
 	}
 	live := 0
 	for _, m := range st.Servers {
@@ -179,7 +199,7 @@ func (s *server) clusterView(ctx context.Context, target string) clusterViewAnsw
 		out.Modules = append(out.Modules, vm)
 	}
 	out.Summary = fmt.Sprintf("%d/%d servers live, %d modules", live, len(st.Servers), len(st.Modules))
-	return out
+	return out, nil
 }
 
 // clusterURI is the read-only URI a version is shown under.
@@ -218,8 +238,9 @@ func (s *server) moduleHistory(ctx context.Context, target, module string) (hist
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	vs, err := cl.Versions(ctx, module)
+	s.noteAuth("", target, cc, err)
 	if err != nil {
-		return historyAnswer{}, errors.New(clusterWords(cc.URL, err))
+		return historyAnswer{}, errors.New(clusterWords(target, cc, err))
 	}
 	out := historyAnswer{Module: module, Target: target, Versions: []historyEntry{}}
 	if mods, err := cl.Modules(ctx); err == nil {
@@ -248,8 +269,9 @@ func (s *server) moduleVersion(ctx context.Context, a commandArg) (protocol.LSPA
 	n := a.Version
 	if n <= 0 {
 		mods, err := cl.Modules(ctx)
+		s.noteAuth("", target, cc, err)
 		if err != nil {
-			return nil, errors.New(clusterWords(cc.URL, err))
+			return nil, errors.New(clusterWords(target, cc, err))
 		}
 		for _, m := range mods {
 			if m.Name == a.Module && m.Deployed {
@@ -261,8 +283,9 @@ func (s *server) moduleVersion(ctx context.Context, a commandArg) (protocol.LSPA
 		}
 	}
 	v, err := cl.ModuleVersion(ctx, a.Module, n)
+	s.noteAuth("", target, cc, err)
 	if err != nil {
-		return nil, errors.New(clusterWords(cc.URL, err))
+		return nil, errors.New(clusterWords(target, cc, err))
 	}
 	return lspAny(clusterVersion{Module: a.Module, Target: target, Version: v.Version, SHA256: v.SHA256, Who: v.Who, Origin: v.Origin,
 		CreatedAt: v.CreatedAt, Source: v.Source, URI: clusterURI(target, a.Module, v.Version),
@@ -301,8 +324,9 @@ func (s *server) clusterWrite(ctx context.Context, command string, a commandArg)
 	} else {
 		d, err = cl.Rollback(ctx, a.Module, a.Version)
 	}
+	s.noteAuth("", target, cc, err)
 	if err != nil {
-		return writeAnswer{}, errors.New(clusterWords(cc.URL, err))
+		return writeAnswer{}, errors.New(clusterWords(target, cc, err))
 	}
 	s.clusterChanged(target, a.Module)
 	final, err := cl.Watch(ctx, d.ID, func(deployclient.Deployment) { s.clusterChanged(target, a.Module) })
@@ -317,7 +341,7 @@ func (s *server) clusterWrite(ctx context.Context, command string, a commandArg)
 	}
 	out.Message = what + ": " + wire.Outcome(final)
 	if err != nil && !final.Done {
-		out.Message += fmt.Sprintf(" (stopped waiting: %s)", clusterWords(cc.URL, err))
+		out.Message += fmt.Sprintf(" (stopped waiting: %s)", clusterWords(target, cc, err))
 	}
 	s.clusterChanged(target, a.Module)
 	level := protocol.MessageTypeInfo

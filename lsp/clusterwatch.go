@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"time"
+
+	"github.com/zato-go/zato/deployclient"
 )
 
 // zato/watchCluster: following a target's cluster for zato/clusterChanged, over its event stream (GET /api/v1/events)
@@ -52,10 +55,11 @@ type viewTracker struct {
 }
 
 // look reads the view and sends zato/clusterChanged when it changed since the last look (the first only records it).
-func (t *viewTracker) look(ctx context.Context) {
-	v := t.s.clusterView(ctx, t.target)
+// It answers the error that left the view empty, if any.
+func (t *viewTracker) look(ctx context.Context) error {
+	v, err := t.s.clusterViewErr(ctx, t.target)
 	if ctx.Err() != nil {
-		return
+		return err
 	}
 	v.At = time.Time{}
 	b, _ := json.Marshal(v)
@@ -65,31 +69,46 @@ func (t *viewTracker) look(ctx context.Context) {
 		}
 		t.last, t.seen = sum, true
 	}
+	return err
 }
 
 // followCluster tells the editor when the cluster's view changes, until ctx ends: over the event stream, polling while
-// it is not available.
+// it is not available. While the target's credentials stand refused (refused.go), it sends nothing and waits until
+// they change or work again: polling with them would lock every client of the machine out of the servers.
 func (s *server) followCluster(ctx context.Context, target string) {
 	t := &viewTracker{s: s, target: target}
 	for ctx.Err() == nil {
+		wake := s.authWakeChan()
 		err := s.streamCluster(ctx, t)
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Info("cluster view: the event stream is not available, polling", "target", target, "every", s.pollEvery(), "err", err)
-		s.pollCluster(ctx, t, clusterStreamRetry)
+		if !errors.Is(err, deployclient.ErrUnauthorized) {
+			s.log.Info("cluster view: the event stream is not available, polling", "target", target, "every", s.pollEvery(), "err", err)
+			err = s.pollCluster(ctx, t, clusterStreamRetry)
+		}
+		if errors.Is(err, deployclient.ErrUnauthorized) {
+			s.log.Info("cluster view: the credentials were refused, waiting until they change", "target", target)
+			t.look(ctx) // says so in the view (without asking the server again), once
+			s.following(target, "paused")
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			}
+		}
 	}
 }
 
 // streamCluster follows the target's event stream: a look at each event (the first, sent as the stream opens, included),
 // until ctx ends or the stream cannot be opened or breaks.
 func (s *server) streamCluster(ctx context.Context, t *viewTracker) error {
-	_, cl, _, err := s.clusterClient(ctx, t.target)
+	target, cl, cc, err := s.clusterClient(ctx, t.target)
 	if err != nil {
 		return err
 	}
 	opened := false
-	return cl.WatchCluster(ctx, func() {
+	err = cl.WatchCluster(ctx, func() {
 		t.look(ctx)
 		if !opened {
 			opened = true
@@ -97,24 +116,29 @@ func (s *server) streamCluster(ctx context.Context, t *viewTracker) error {
 			s.following(t.target, "stream")
 		}
 	})
+	s.noteAuth("", target, cc, err)
+	return err
 }
 
-// pollCluster looks at the cluster at once and every clusterPoll, for as long as d or until ctx ends.
-func (s *server) pollCluster(ctx context.Context, t *viewTracker, d time.Duration) {
+// pollCluster looks at the cluster at once and every clusterPoll, for as long as d or until ctx ends, or until the
+// target's credentials are refused (it answers that error then).
+func (s *server) pollCluster(ctx context.Context, t *viewTracker, d time.Duration) error {
 	tick := time.NewTicker(s.pollEvery())
 	defer tick.Stop()
 	until := time.NewTimer(d)
 	defer until.Stop()
 	for first := true; ; first = false {
-		t.look(ctx)
+		if err := t.look(ctx); errors.Is(err, deployclient.ErrUnauthorized) {
+			return err
+		}
 		if first {
 			s.following(t.target, "poll")
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-until.C:
-			return
+			return nil
 		case <-tick.C:
 		}
 	}
@@ -129,7 +153,7 @@ func (s *server) pollEvery() time.Duration {
 }
 
 // following tells the editor how the view is followed, with a zato/clusterChanged: "stream" once a stream's first
-// event was looked at, "poll" once polling's first look was made.
+// event was looked at, "poll" once polling's first look was made, "paused" while the credentials stand refused.
 func (s *server) following(target, via string) {
 	s.notify(methodClusterChanged, clusterChanged{Target: target, Via: via})
 }

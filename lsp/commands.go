@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.lsp.dev/jsonrpc2"
@@ -53,6 +54,7 @@ func parseArg(args []protocol.LSPAny) (commandArg, error) {
 
 // ExecuteCommand dispatches the zato.* commands. It runs concurrently with other messages (see serve).
 func (s *server) ExecuteCommand(ctx context.Context, p *protocol.ExecuteCommandParams) (protocol.LSPAny, error) {
+	ctx = asked(ctx) // a command is the user's: it goes even to a target whose credentials were refused (refused.go)
 	switch p.Command {
 	case cmdInvoke, cmdInvokeEverywhere:
 		a, err := parseInvokeArg(p.Arguments)
@@ -196,6 +198,9 @@ func (s *server) testConnection(ctx context.Context, a commandArg) connectionRes
 		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		err = cl.Ping(ctx)
+		if a.URL == "" {
+			s.noteAuth("", res.Target, cc, err)
+		}
 		if err == nil && cc.Kind != deployclient.KindZato {
 			if ms, serr := cl.Servers(ctx); serr == nil {
 				res.Servers = ms
@@ -219,7 +224,7 @@ func (s *server) testConnection(ctx context.Context, a commandArg) connectionRes
 		s.logf(protocol.MessageTypeInfo, "Zato: %s", res.Message)
 	case errors.Is(err, deployclient.ErrUnauthorized):
 		res.State = stateUnauthorized
-		res.Message = fmt.Sprintf("Zato at %s rejected user %q: check the username and password", cc.URL, cc.Username)
+		res.Message = fmt.Sprintf("wrong username or password for target %s: Zato at %s rejected user %q", res.Target, strings.TrimRight(cc.URL, "/"), cc.Username)
 	case errors.Is(err, deployclient.ErrUnreachable):
 		res.State = stateUnreachable
 		res.Message = fmt.Sprintf("Cannot reach Zato at %s: %s", cc.URL, rootCause(err))

@@ -328,6 +328,7 @@ func (s *server) reloadConfig(reason string) {
 		_ = e.client.Close()
 		delete(s.clients, name)
 	}
+	s.wakeAuthLocked() // a refused target's credentials may be others now
 	s.mu.Unlock()
 	if reason != "initialize" { // nothing but messages before initialize is answered; logStartup publishes them
 		s.configDiagnostics(err)

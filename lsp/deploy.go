@@ -198,7 +198,11 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 	base := deployStatus{URI: string(req.uri), Module: req.module, Target: req.target, Servers: []serverState{}, SHA256: sourceSHA(req.text)}
 	elapsed := func() float64 { return float64(time.Since(req.savedAt).Microseconds()) / 1000 }
 	dctx := s.deployCtx // notifications keep s.ctx: they still go out while shutdown stops the deployment
-	target, cl, cc, err := s.clientIn(dctx, req.scope, req.target)
+	cctx := dctx
+	if req.manual {
+		cctx = asked(dctx) // Deploy Current File tries a target whose credentials were refused again; a save does not
+	}
+	target, cl, cc, err := s.clientIn(cctx, req.scope, req.target)
 	base.Target = target
 	if err != nil && dctx.Err() != nil {
 		return // shutdown came first
@@ -206,6 +210,9 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 	if err != nil {
 		st := base
 		st.State, st.Message, st.ElapsedMs = stateFailed, fmt.Sprintf("%s not deployed: %v", req.module, err), elapsed()
+		if errors.Is(err, deployclient.ErrUnauthorized) {
+			st.State = stateUnauthorized
+		}
 		s.finish(m, &st, nil, req)
 		return
 	}
@@ -239,6 +246,8 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 		}
 		cancel()
 		if err == nil || !unreachable(err) || dctx.Err() != nil {
+			// A refused login is never tried again: the servers count failed logins and lock the address out.
+			s.noteAuth(req.scope, target, cc, err)
 			break
 		}
 		// Its server stopped answering: another server of the cluster takes the same save at once (with the same
@@ -279,7 +288,8 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 	switch {
 	case errors.Is(err, deployclient.ErrUnauthorized):
 		st.State = stateUnauthorized
-		st.Message = fmt.Sprintf("Zato at %s rejected user %q: check the username and password of target %s", cc.URL, cc.Username, target)
+		st.Message = fmt.Sprintf("%s not deployed: wrong username or password for target %s (user %q at %s)", req.module, target, cc.Username,
+			strings.TrimRight(cc.URL, "/"))
 	case dctx.Err() != nil:
 		prog.end(req.module + ": no longer followed, the language server is shutting down")
 		return
@@ -364,6 +374,15 @@ func (s *server) finish(m *moduleState, st *deployStatus, d *deployclient.Deploy
 		s.mu.Unlock()
 		if !own { // an editor with its own conflict prompt (VS Code's Show Diff / Deploy Anyway) is not told twice
 			s.failureMessage(m, protocol.MessageTypeWarning, st.Message)
+		}
+	case stateUnauthorized:
+		// The refusal was said once (noteAuth); an editor with a status bar of its own shows this save's part there.
+		s.logf(protocol.MessageTypeError, "Zato: %s", st.Message)
+		s.mu.Lock()
+		own := s.caps.statusUI
+		s.mu.Unlock()
+		if !own {
+			s.failureMessage(m, protocol.MessageTypeError, st.Message)
 		}
 	default:
 		s.logf(protocol.MessageTypeError, "Zato: %s", st.Message)

@@ -276,7 +276,7 @@ func TestE2E(t *testing.T) {
 		from := e.mark()
 		e.save(path, fmt.Sprintf(versionSvc, 1))
 		st := e.awaitStatus(from, "lsp_auth.py", stateDeployed, stateFailed, stateUnauthorized, stateUnreachable)
-		if st.State != stateUnauthorized || !strings.Contains(st.Message, "rejected user") {
+		if st.State != stateUnauthorized || !strings.Contains(st.Message, "wrong username or password for target default") {
 			t.Fatalf("%+v", st)
 		}
 		if len(e.all(from, "window/showMessage")) != 1 {

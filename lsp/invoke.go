@@ -360,6 +360,11 @@ func (s *server) invokeAt(ctx context.Context, inv *invocation, at, name string)
 	}
 	r, err := inv.cl.InvokeAt(ctx, target, inv.svc.name, inv.payload)
 	res.DurationMs = float64(r.Duration.Microseconds()) / 1000
+	if err == nil && (r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden) {
+		s.noteAuth(inv.scope, inv.target, inv.cc, deployclient.ErrUnauthorized)
+	} else if target == "" {
+		s.noteAuth(inv.scope, inv.target, inv.cc, err)
+	}
 	if err != nil {
 		res.Error = &invokeError{Type: "Unreachable", Message: rootCause(err)}
 		if errors.Is(err, deployclient.ErrUnsupported) {

@@ -56,6 +56,9 @@ type server struct {
 	cfgDiagFiles map[uri.URI]bool          // config files with diagnostics of their problems
 	seen         map[string]string         // file path -> sha256 of its text when the editor first opened it (the first base)
 	watch        *clusterWatch             // zato/watchCluster: the cluster view is open (clusterview.go)
+	refused      map[string]refusedCreds   // targets whose server refused their credentials, by inScope(scope, target) (refused.go)
+	refusedShown map[string]refusedCreds   // the last refusal said to the user, by target: it is said once
+	authWake     chan struct{}             // closed when a refusal ends or may have ended (refused.go)
 
 	// diagMu orders diagnostics: a file's are the union of its last deployment's and its lint's.
 	diagMu sync.Mutex
@@ -81,6 +84,7 @@ func newServer(ctx context.Context, conn jsonrpc2.Conn, o options) *server {
 		exited: make(chan struct{}), docs: map[uri.URI]*document{}, modules: map[string]*moduleState{}, targetOf: map[string]string{},
 		clients: map[string]*clientEntry{}, svcCache: map[string]*servicesCache{}, wsIndex: map[string]*indexedFile{},
 		diags: map[uri.URI]*docDiags{}, seen: map[string]string{}, clusterPoll: o.clusterPoll,
+		refused: map[string]refusedCreds{}, refusedShown: map[string]refusedCreds{},
 	}
 	s.deployCtx, s.stopDeploys = context.WithCancel(ctx)
 	s.cfg, s.cfgErr = s.layers.merge()

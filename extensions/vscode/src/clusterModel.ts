@@ -47,19 +47,21 @@ export interface ClusterViewAnswer {
   modules: ViewModule[];
 }
 
-/** zato/clusterChanged's params: via is set when the way the view is followed starts or changes. */
+/** zato/clusterChanged's params: via is set when the way the view is followed starts or changes ("paused": the
+ * server refused the credentials, and nothing is sent with them until they change or Refresh asks). */
 export interface ClusterChanged {
   target: string;
   module: string;
-  via?: 'stream' | 'poll';
+  via?: 'stream' | 'poll' | 'paused';
 }
 
-/** The view's description for how it is followed ("live" over the event stream, "polling"); undefined when the
- * notification says nothing of it. */
+/** The view's description for how it is followed ("live" over the event stream, "polling", paused); undefined when
+ * the notification says nothing of it. */
 export function followingDescription(params: unknown): string | undefined {
   const via = (params as Partial<ClusterChanged> | undefined)?.via;
   if (via === 'stream') return 'live';
   if (via === 'poll') return 'polling';
+  if (via === 'paused') return 'paused: credentials refused';
   return undefined;
 }
 

@@ -41,6 +41,7 @@ export class ClusterView implements vscode.TreeDataProvider<Node> {
   private problem: string | undefined;
   private loading: Promise<void> | undefined;
   private again = false;
+  private againAsked = false;
   private loaded = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -82,17 +83,24 @@ export class ClusterView implements vscode.TreeDataProvider<Node> {
     this.timer = setTimeout(() => this.refresh(), 100);
   }
 
-  /** Reads the cluster (once at a time; a request meanwhile reads again after). */
-  refresh(): void {
+  /**
+   * Reads the cluster (once at a time; a request meanwhile reads again after). userAsked: the Refresh button, which
+   * asks the server even when it refused the credentials before (the automatic reads do not: failed logins lock
+   * every client of the machine out).
+   */
+  refresh(userAsked = false): void {
     if (this.loading) {
       this.again = true;
+      this.againAsked ||= userAsked;
       return;
     }
-    this.loading = this.load().finally(() => {
+    this.loading = this.load(userAsked).finally(() => {
       this.loading = undefined;
       if (this.again) {
+        const a = this.againAsked;
         this.again = false;
-        this.refresh();
+        this.againAsked = false;
+        this.refresh(a);
       }
     });
   }
@@ -102,7 +110,7 @@ export class ClusterView implements vscode.TreeDataProvider<Node> {
     while (this.loading) await this.loading;
   }
 
-  private async load(): Promise<void> {
+  private async load(userAsked: boolean): Promise<void> {
     this.loaded = true;
     if (!this.backend.running()) {
       // The view's welcome content says why and offers a restart.
@@ -110,7 +118,7 @@ export class ClusterView implements vscode.TreeDataProvider<Node> {
       this.problem = undefined;
     } else {
       try {
-        const res = await this.backend.request<unknown>(CLUSTER_VIEW_METHOD, {});
+        const res = await this.backend.request<unknown>(CLUSTER_VIEW_METHOD, userAsked ? { refresh: true } : {});
         this.last = isClusterViewAnswer(res) ? res : undefined;
         this.problem = this.last ? undefined : 'The language server gave no cluster view.';
       } catch (err) {

@@ -154,7 +154,7 @@ class ZatoExtension {
     reg('zato.cmd.invokeWithPayload', () => this.invokeFromEditor(LSP_INVOKE, true));
     reg('zato.cmd.invokeEverywhere', () => this.invokeFromEditor(LSP_INVOKE_EVERYWHERE, false));
     reg('zato.cmd.restartServer', () => this.restartCommand());
-    reg('zato.cmd.clusterRefresh', () => this.clusterView.refresh());
+    reg('zato.cmd.clusterRefresh', () => this.clusterView.refresh(true));
     reg('zato.cmd.clusterOpenSource', (node?: unknown) => this.clusterView.openSource(node));
     reg('zato.cmd.clusterHistory', (node?: unknown) => this.clusterView.history(node));
     reg('zato.cmd.clusterRollback', (node?: unknown) => this.clusterView.rollback(node));

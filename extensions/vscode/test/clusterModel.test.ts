@@ -170,6 +170,8 @@ describe('followingDescription', () => {
   it('names how the view is followed, and nothing for a change of what it shows', () => {
     expect(followingDescription({ target: 'default', module: '', via: 'stream' })).toBe('live');
     expect(followingDescription({ target: 'default', module: '', via: 'poll' })).toBe('polling');
+    // The server refused the credentials: nothing is polled until they change (or Refresh asks).
+    expect(followingDescription({ target: 'default', module: '', via: 'paused' })).toBe('paused: credentials refused');
     expect(followingDescription({ target: 'default', module: 'crm.py' })).toBeUndefined();
     expect(followingDescription(undefined)).toBeUndefined();
   });
