@@ -97,7 +97,7 @@ func (s *server) resolveClient(ctx context.Context, scope, name string) (string,
 	}
 	if err != nil {
 		if len(cfg.file.Targets) == 0 && cfg.file.URL == "" {
-			err = errNoConfig
+			err = s.noConfigErrLocked()
 		}
 		return name, cc, nil, nil, fmt.Errorf("target %s: %w", name, err)
 	}

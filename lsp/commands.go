@@ -137,9 +137,15 @@ func (s *server) deployFile(a commandArg, force bool) (protocol.LSPAny, error) {
 		s.showMessage(protocol.MessageTypeError, "Zato: "+msg)
 		return nil, errors.New(msg)
 	}
-	// A folder of a multi-root workspace without its own .zato.yaml has nowhere to deploy (folders.go).
-	scope, _, cfgErr := s.scopeOf(path)
-	if scope != "" && cfgErr != nil {
+	// A folder of a multi-root workspace without its own .zato.yaml has nowhere to deploy (folders.go), nor has a
+	// workspace without any configuration (said with where a .zato.yaml below a folder's root is, if any).
+	scope, cfg, cfgErr := s.scopeOf(path)
+	if cfgErr == nil && cfg.file.URL == "" && len(cfg.file.Targets) == 0 {
+		s.mu.Lock()
+		cfgErr = s.noConfigErrLocked()
+		s.mu.Unlock()
+	}
+	if scope != "" && cfgErr != nil || errors.Is(cfgErr, errNoConfig) || errors.As(cfgErr, new(*nestedConfigError)) {
 		msg := fmt.Sprintf("%s not deployed: %v", filepath.Base(path), cfgErr)
 		s.showMessage(protocol.MessageTypeError, "Zato: "+msg)
 		return nil, errors.New(msg)

@@ -164,6 +164,9 @@ func (s *server) logStartup() {
 	}
 	name, cc, err := cfg.file.ResolveTarget("", s.getenv)
 	if err != nil && len(cfg.file.Targets) == 0 && cfg.file.URL == "" {
+		if s.lookForNestedConfigs(); s.hasNested() {
+			return // said where the file is
+		}
 		s.logf(protocol.MessageTypeInfo, "Zato: no target configured yet (%v); set url/username/password in .zato.yaml or the editor's settings", err)
 		return
 	}

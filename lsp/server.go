@@ -59,6 +59,7 @@ type server struct {
 	refused      map[string]refusedCreds   // targets whose server refused their credentials, by inScope(scope, target) (refused.go)
 	refusedShown map[string]refusedCreds   // the last refusal said to the user, by target: it is said once
 	authWake     chan struct{}             // closed when a refusal ends or may have ended (refused.go)
+	nested       []nestedConfig            // config files below the folders' roots, not read (nested.go)
 
 	// diagMu orders diagnostics: a file's are the union of its last deployment's and its lint's.
 	diagMu sync.Mutex

@@ -46,7 +46,7 @@ import { InvokeDocuments, isInvokeAnswer } from './invoke';
 import { ClusterDocuments, isClusterVersion } from './cluster';
 import { ClusterView } from './clusterView';
 import { CLUSTER_CHANGED_METHOD } from './clusterModel';
-import { EarlySaves, shouldStart, versionWarning } from './lifecycle';
+import { EarlySaves, type NestedConfig, nestedConfigMessage, shouldStart, versionWarning } from './lifecycle';
 import {
   type DeployStatus,
   type Presentation,
@@ -120,6 +120,8 @@ class ZatoExtension {
   private passwordsReady: Promise<void> = Promise.resolve();
   private started = false;
   private dormantWatch: vscode.Disposable | undefined;
+  /** Config files below the folders' roots, found when no folder has one at its root: not read. */
+  private nested: NestedConfig[] = [];
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('Zato', { log: true });
@@ -193,11 +195,21 @@ class ZatoExtension {
    */
   async start(): Promise<void> {
     if (!(await this.wanted())) {
-      this.log.info('No .zato.yaml and no zato.url or zato.targets: the Zato language server starts when one is added.');
-      const watcher = vscode.workspace.createFileSystemWatcher('**/.zato.{yaml,yml}', false, true, true);
+      const nested = nestedConfigMessage(this.nested);
+      if (nested) {
+        this.log.warn(`${nested} The language server does not start.`);
+        void vscode.window.showWarningMessage(nested);
+      } else {
+        this.log.info('No .zato.yaml and no zato.url or zato.targets: the Zato language server starts when one is added.');
+      }
+      // A .zato.yaml at a folder's root (the only one read), a folder added, or the settings wake it up.
+      const watchers = (vscode.workspace.workspaceFolders ?? []).map((f) =>
+        vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(f, '.zato.{yaml,yml}'), false, true, true),
+      );
       this.dormantWatch = vscode.Disposable.from(
-        watcher,
-        watcher.onDidCreate(() => void this.wakeUp()),
+        ...watchers,
+        ...watchers.map((w) => w.onDidCreate(() => void this.wakeUp())),
+        vscode.workspace.onDidChangeWorkspaceFolders(() => void this.wakeUp()),
         vscode.workspace.onDidChangeConfiguration((e) => {
           if (e.affectsConfiguration(`${SECTION}.url`) || e.affectsConfiguration(`${SECTION}.targets`)) void this.wakeUp();
         }),
@@ -227,18 +239,27 @@ class ZatoExtension {
     await this.startClient();
   }
 
+  /**
+   * Whether the language server has something to deploy to: a .zato.yaml at a workspace folder's root (the only one
+   * it reads, as activation's workspaceContains:.zato.yaml), or the settings or environment. Without them, config
+   * files deeper down are looked for, only to say they are not read.
+   */
   private async wanted(): Promise<boolean> {
     const cfg = this.config();
     const settings = { url: cfg.get('url'), targets: cfg.get('targets'), env: process.env };
-    // The workspace folders' own .zato.yaml first (a stat each), the settings next; a search of the tree last.
-    for (const folder of vscode.workspace.workspaceFolders ?? []) {
-      for (const name of ['.zato.yaml', '.zato.yml']) {
-        if (fs.existsSync(path.join(folder.uri.fsPath, name))) return true;
-      }
+    const atRoot = (vscode.workspace.workspaceFolders ?? []).some((folder) =>
+      ['.zato.yaml', '.zato.yml'].some((name) => fs.existsSync(path.join(folder.uri.fsPath, name))),
+    );
+    if (shouldStart({ hasConfigFile: atRoot, ...settings })) return true;
+    this.nested = [];
+    const files = await vscode.workspace.findFiles('**/.zato.{yaml,yml}', '{**/node_modules/**,**/.*/**,**/venv/**}', 3);
+    for (const f of files) {
+      const folder = vscode.workspace.getWorkspaceFolder(f);
+      if (!folder) continue;
+      const relative = path.relative(folder.uri.fsPath, f.fsPath).split(path.sep).join('/');
+      this.nested.push({ folder: folder.uri.fsPath, folderName: folder.name, relative });
     }
-    if (shouldStart({ hasConfigFile: false, ...settings })) return true;
-    const files = await vscode.workspace.findFiles('**/.zato.{yaml,yml}', '**/node_modules/**', 1);
-    return shouldStart({ hasConfigFile: files.length > 0, ...settings });
+    return false;
   }
 
   /** Sends the saves made while the server started, once it runs and has the passwords. */
@@ -637,6 +658,11 @@ class ZatoExtension {
 
   /** Says why a command cannot run: the language server is not running. */
   private notRunning(): void {
+    const nested = this.started ? undefined : nestedConfigMessage(this.nested);
+    if (nested) {
+      void vscode.window.showWarningMessage(nested);
+      return;
+    }
     void vscode.window.showErrorMessage('Zato: the language server is not running; see the deployment log.', 'Show Log').then((a) => {
       if (a) this.log.show(true);
     });

@@ -3,7 +3,7 @@
 
 /** What decides whether the language server runs in a workspace. */
 export interface StartInputs {
-  /** The workspace has a .zato.yaml or .zato.yml (at any depth). */
+  /** A workspace folder has a .zato.yaml or .zato.yml at its root (the only ones the language server reads). */
   hasConfigFile: boolean;
   /** zato.url as configured (any scope). */
   url?: unknown;
@@ -23,6 +23,25 @@ export function shouldStart(inp: StartInputs): boolean {
   if (inp.targets && typeof inp.targets === 'object' && Object.keys(inp.targets).length > 0) return true;
   const env = inp.env ?? {};
   return !!(env.ZATO_URL?.trim() || env.ZATO_CONFIG?.trim());
+}
+
+/** A .zato.yaml (or .zato.yml) found below a workspace folder's root. */
+export interface NestedConfig {
+  folder: string;
+  folderName: string;
+  /** Its path relative to the folder, with forward slashes. */
+  relative: string;
+}
+
+/**
+ * What to say about config files below the folders' roots when no folder has one at its root: the language server
+ * does not read them (nor does the extension start it for them).
+ */
+export function nestedConfigMessage(found: readonly NestedConfig[]): string | undefined {
+  const f = found[0];
+  if (!f) return undefined;
+  const dir = f.relative.includes('/') ? f.relative.slice(0, f.relative.lastIndexOf('/')) : '.';
+  return `Zato: ${f.relative} is not read: a .zato.yaml must be at the root of the workspace folder ${f.folderName} (${f.folder}). Move it there, or open ${dir} as the folder.`;
 }
 
 /**

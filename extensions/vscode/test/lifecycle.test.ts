@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 
-import { EarlySaves, shouldStart, versionWarning } from '../src/lifecycle';
+import { EarlySaves, nestedConfigMessage, shouldStart, versionWarning } from '../src/lifecycle';
+
+describe('nestedConfigMessage', () => {
+  it('says where a .zato.yaml below the root is and that it must be at the root', () => {
+    const m = nestedConfigMessage([{ folder: '/w/shop', folderName: 'shop', relative: 'services/.zato.yaml' }]);
+    expect(m).toBe(
+      'Zato: services/.zato.yaml is not read: a .zato.yaml must be at the root of the workspace folder shop (/w/shop). Move it there, or open services as the folder.',
+    );
+    expect(nestedConfigMessage([])).toBeUndefined();
+  });
+});
 
 describe('shouldStart', () => {
   it('starts in a workspace with a .zato.yaml', () => {

@@ -124,6 +124,19 @@ describe('package.json manifest', () => {
     expect(pkg.activationEvents.some((e) => /^workspaceContains:(\*\*\/)?\.zato\.yaml$/.test(e))).toBe(true);
   });
 
+  // The language server reads the .zato.yaml (or .zato.yml) at a workspace folder's root only (lsp/config.go):
+  // activating on, or starting for, one deeper down left a server running that deployed nothing.
+  it('activates and starts only for a .zato.yaml at a workspace folder root, as the language server reads', () => {
+    const contains = pkg.activationEvents.filter((e) => e.startsWith('workspaceContains:')).sort();
+    expect(contains).toEqual(['workspaceContains:.zato.yaml', 'workspaceContains:.zato.yml']);
+    const goConfig = readFileSync(join(root, '..', '..', 'lsp', 'config.go'), 'utf8');
+    expect(goConfig).toMatch(/workspaceConfigNames = \[\]string\{"\.zato\.yaml", "\.zato\.yml"\}/);
+    // wanted() decides on the folders' roots: a tree search finds nested files only to name them.
+    const wanted = /private async wanted\(\)[^{]*\{([\s\S]*?)\n  \}/.exec(extensionSource)?.[1] ?? '';
+    expect(wanted).not.toMatch(/hasConfigFile: files\.length > 0/);
+    expect(wanted).toMatch(/shouldStart\(\{ hasConfigFile: /);
+  });
+
   it('starts the language server only where there is something to deploy to (shouldStart)', () => {
     // onLanguage:python activates the extension in any Python project; start() asks shouldStart first.
     expect(extensionSource).toMatch(/if \(!\(await this\.wanted\(\)\)\)/);
