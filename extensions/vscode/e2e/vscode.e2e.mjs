@@ -56,7 +56,7 @@ const timeout = Number(process.env.ZATO_UI_TIMEOUT_MS || 30000);
 const confirmBudget = Number(process.env.ZATO_CONFIRM_BUDGET_MS || 1000);
 const keep = process.env.ZATO_E2E_KEEP === '1';
 // Zato: Deploy Current File's key binding (package.json).
-const DEPLOY_KEY = 'Control+Shift+L';
+const DEPLOY_KEY = 'Control+Alt+U';
 
 const moduleName = 'vscode_greet.py';
 const service = 'vscode-greet.greet';

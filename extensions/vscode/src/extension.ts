@@ -229,6 +229,8 @@ class ZatoExtension {
 
   private async begin(): Promise<void> {
     this.started = true;
+    // The key binding, the editor title's Deploy button and the editor commands show only where Zato is configured.
+    void vscode.commands.executeCommand('setContext', 'zato.active', true);
     this.item.show();
     this.passwordsReady = this.loadPasswords().then(
       async (changed) => {
@@ -656,11 +658,22 @@ class ZatoExtension {
     return (await c.sendRequest(ExecuteCommandRequest.type, { command, arguments: args })) as T;
   }
 
-  /** Says why a command cannot run: the language server is not running. */
+  /** Says why a command cannot run: no Zato configuration here, or the language server is not running. */
   private notRunning(): void {
-    const nested = this.started ? undefined : nestedConfigMessage(this.nested);
-    if (nested) {
-      void vscode.window.showWarningMessage(nested);
+    if (!this.started) {
+      const nested = nestedConfigMessage(this.nested);
+      if (nested) {
+        void vscode.window.showWarningMessage(nested);
+        return;
+      }
+      void vscode.window
+        .showInformationMessage(
+          'Zato: no .zato.yaml in this workspace: add one at a workspace folder\'s root (url, username), or set zato.url or zato.targets.',
+          'Open Settings',
+        )
+        .then((a) => {
+          if (a) void vscode.commands.executeCommand('workbench.action.openSettings', 'zato.');
+        });
       return;
     }
     void vscode.window.showErrorMessage('Zato: the language server is not running; see the deployment log.', 'Show Log').then((a) => {

@@ -209,13 +209,37 @@ describe('package.json manifest', () => {
     });
   });
 
-  it('binds Ctrl+Shift+L (Cmd+Shift+L on macOS) to deploy, in Python editors only', () => {
+  // Ctrl+Shift+L is VS Code's "Select All Occurrences of Find Match": taking it in every Python editor took it from
+  // everyone. The binding is Ctrl+Alt+U (Cmd+Alt+U), unbound in VS Code (checked against code-server 4.100's
+  // defaults), and only where a Zato configuration is (zato.active, which the extension sets).
+  it('binds a key no VS Code default uses to deploy, in Python editors of Zato workspaces only', () => {
     const deploy = commandByTitle(DEPLOY).command;
     const kb = pkg.contributes.keybindings.filter((k) => k.command === deploy);
     expect(kb).toHaveLength(1);
-    expect(kb[0]!.key.toLowerCase()).toBe('ctrl+shift+l');
-    expect(kb[0]!.mac?.toLowerCase()).toBe('cmd+shift+l');
+    const taken = ['ctrl+shift+l', 'cmd+shift+l', 'ctrl+shift+d', 'ctrl+shift+p', 'ctrl+d', 'shift+alt+d', 'ctrl+alt+d'];
+    expect(taken).not.toContain(kb[0]!.key.toLowerCase());
+    expect(taken).not.toContain(kb[0]!.mac?.toLowerCase());
+    expect(kb[0]!.key.toLowerCase()).toBe('ctrl+alt+u');
+    expect(kb[0]!.mac?.toLowerCase()).toBe('cmd+alt+u');
     expect(kb[0]!.when).toMatch(/\beditorLangId\s*==\s*'?python'?/);
+    expect(kb[0]!.when).toMatch(/^zato\.active && /);
+  });
+
+  it('shows its editor commands only where a Zato configuration is (zato.active, set by the extension)', () => {
+    for (const k of pkg.contributes.keybindings) expect(k.when, k.command).toMatch(/^zato\.active && /);
+    for (const i of pkg.contributes.menus['editor/title'] ?? []) expect(i.when, i.command).toMatch(/^zato\.active && /);
+    const palette = pkg.contributes.menus.commandPalette ?? [];
+    for (const id of ['zato.cmd.deployCurrentFile', 'zato.cmd.invoke', 'zato.cmd.invokeWithPayload', 'zato.cmd.invokeEverywhere']) {
+      const i = palette.find((p) => p.command === id);
+      expect(i?.when, id).toMatch(/^zato\.active && /);
+    }
+    expect(extensionSource).toMatch(/executeCommand\('setContext', 'zato\.active', true\)/);
+  });
+
+  it('says "no .zato.yaml in this workspace" to a command there, not that the server is not running', () => {
+    const notRunning = /private notRunning\(\): void \{([\s\S]*?)\n  \}/.exec(extensionSource)?.[1] ?? '';
+    expect(notRunning).toContain('no .zato.yaml in this workspace');
+    expect(notRunning.indexOf('no .zato.yaml in this workspace')).toBeLessThan(notRunning.indexOf('is not running'));
   });
 
   it('contributes the cluster view, its actions on modules only', () => {
