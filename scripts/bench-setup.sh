@@ -26,15 +26,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/zato-bench-setup.XXXXXX")
 export GOMODCACHE=$work/gomodcache GOCACHE=$work/gocache
 bin=$work/bin/zato qs=$work/quickstart-env log=$work/log phases=$work/phases
 cleanup() {
-  # Stop the servers this run started, by the pids in their pidfiles.
+  # Stop the servers this run started, by the pids in their pidfiles (a pidfile is "PID START": the first field).
   for pf in "$qs"/*/pidfile; do
     [ -f "$pf" ] || continue
-    pid=$(cat "$pf" 2>/dev/null) || continue
+    read -r pid _ < "$pf" 2>/dev/null || continue
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   done
   for pf in "$qs"/*/pidfile; do
     [ -f "$pf" ] || continue
-    pid=$(cat "$pf" 2>/dev/null) || continue
+    read -r pid _ < "$pf" 2>/dev/null || continue
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
