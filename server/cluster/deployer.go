@@ -138,9 +138,10 @@ func (c *Cluster) applyOne(ctx context.Context, id int64, module string, action 
 			// start it turns offline and the module's newest version is caught up.
 			return ctx.Err()
 		}
-		if st.Status == odb.StatusDeployed && action == odb.ActionDeploy {
-			// Before the row: a deployment is confirmed once what it changes on this server is in place.
-			c.refreshDependents(ctx, module)
+		if st.Status == odb.StatusDeployed {
+			// Before the row: a deployment is confirmed once what it changes on this server is in place. An
+			// undeploy changes its dependents too: they import what is gone.
+			c.refreshDependents(ctx, module, action)
 		}
 	}
 	if err := c.store.SetServerStatus(ctx, id, st); err != nil {
@@ -234,7 +235,7 @@ func (c *Cluster) importModule(ctx context.Context, module, path, src, verb stri
 	case res.Error != nil:
 		e := res.Error
 		failed := &odb.ErrorDetail{Type: e.Type, Message: e.Message, Line: e.Line, Column: e.Column, Traceback: e.Traceback}
-		c.deps.failed(module, failed)
+		c.deps.failed(module, src, failed)
 		c.log.Error(fmt.Sprintf("Could not %s %s: %s: %s (line %d)", verb, module, e.Type, e.Message, e.Line))
 		return res, failed
 	}
@@ -271,22 +272,49 @@ func (c *Cluster) beforeApply(ctx context.Context, module string) {
 // just deployed: those that import it are imported again (they would keep the old version otherwise), and those
 // that failed for want of it are tried again. Every server does the same on the same deployments, so servers agree
 // whatever their restart history. Each result is recorded in the module's newest deployment.
-func (c *Cluster) refreshDependents(ctx context.Context, module string) {
+func (c *Cluster) refreshDependents(ctx context.Context, module string, action odb.Action) {
+	what := "has just deployed"
+	if action == odb.ActionUndeploy {
+		what = "has just been undeployed"
+	}
 	for _, dep := range c.deps.dependents(module) {
 		m, err := c.store.Module(ctx, dep)
 		if err != nil || m.Current == nil || m.LastDeployment == 0 {
 			continue
 		}
-		c.log.Info(fmt.Sprintf("Importing %s again: it depends on %s, which has just deployed", dep, module))
+		c.log.Info(fmt.Sprintf("Importing %s again: it depends on %s, which %s", dep, module, what))
 		st := c.apply(ctx, dep, odb.ActionDeploy, m.Current.Source, true)
 		if ctx.Err() != nil {
 			return // stopping: not a failure of the dependent
+		}
+		if st.Status == odb.StatusFailed {
+			// The dependent cannot import with what module is now. Its old import would go on serving here, bound
+			// to module's old code, which no server that starts again can do: it stops here too, so that every
+			// server serves the same whatever its history. It comes back when module changes again and it imports.
+			c.stopServing(ctx, dep)
+			if st.Error != nil {
+				st.Error.Message = fmt.Sprintf("%s (%s %s; it stopped serving until it imports again)", st.Error.Message, module, what)
+			}
 		}
 		if err := c.store.SetServerStatus(ctx, m.LastDeployment, st); err != nil && ctx.Err() == nil {
 			c.log.Error("record a dependent's status", "module", dep, "err", err)
 		}
 		c.hub.Notify()
 	}
+}
+
+// stopServing unloads a hot-deployed module from the runtime, keeping its file: what serves here is what a start
+// would serve.
+func (c *Cluster) stopServing(ctx context.Context, module string) {
+	removed, err := c.rt.Unload(ctx, module)
+	if err != nil {
+		c.log.Error("unload a module that can no longer import", "module", module, "err", err)
+		return
+	}
+	c.mu.Lock()
+	delete(c.loaded, module)
+	c.mu.Unlock()
+	c.log.Warn(fmt.Sprintf("%s stopped serving: it no longer imports; removed services -> %v", module, removed))
 }
 
 // Quarantined records that the runtime quarantined module on its own (it kept killing the worker after its import,

@@ -32,10 +32,15 @@ func (d *deps) loaded(module, src string) {
 	delete(d.missing, module)
 }
 
-// failed records why module's version did not load: only a missing module matters here.
-func (d *deps) failed(module string, e *odb.ErrorDetail) {
+// failed records why module's version (src) did not load, a missing module apart, and what it imports: a module
+// that failed for what another one is now is imported again when that one changes, even on a server that never
+// loaded it.
+func (d *deps) failed(module, src string, e *odb.ErrorDetail) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if src != "" {
+		d.imports[module] = loadorder.Imports(src)
+	}
 	if name := missingModule(e); name != "" {
 		d.missing[module] = name
 	} else {

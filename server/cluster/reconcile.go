@@ -47,7 +47,7 @@ func (c *Cluster) reconcile(ctx context.Context) error {
 			}
 		case hasRow && row.Status == odb.StatusFailed && !retriedAtStart(row.Error) && (!isOnDisk || sha(onDisk) != m.Current.SHA256):
 			// This version failed here already: keep its row, serve the last good version.
-			c.deps.failed(m.Name, row.Error)
+			c.deps.failed(m.Name, m.Current.Source, row.Error)
 			c.log.Warn(fmt.Sprintf("Version %d of %s failed on this server (%s): not imported again until a new version is deployed",
 				m.Current.Number, m.Name, row.Error.Type))
 			if row.Error == nil || row.Error.Type != quarantinedType {
