@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -72,7 +74,7 @@ func (a *app) clientAt(url string) (*deployclient.Client, error) {
 func (a *app) clientConfig(url string) deployclient.Config {
 	return deployclient.Config{
 		URL: url, Username: a.v.GetString("username"), Password: a.v.GetString("password"),
-		CAFile: a.v.GetString("ca-file"), Timeout: 30 * time.Second, WaitForStart: 15 * time.Second,
+		CAFile: a.v.GetString("ca-file"), Timeout: cmp.Or(a.requestTimeout, 30*time.Second), WaitForStart: 15 * time.Second,
 	}
 }
 
@@ -308,33 +310,76 @@ func serverLine(module string, s deployclient.ServerStatus) string {
 
 func (a *app) invokeCmd() *cobra.Command {
 	var data, server string
+	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "invoke SERVICE",
 		Short: "Invoke a service and print its response as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			payload, err := invokePayload(data, cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			a.requestTimeout = timeout
 			cl, err := a.client(server)
 			if err != nil {
 				return err
 			}
-			var payload []byte
-			if data != "" {
-				if !json.Valid([]byte(data)) {
-					return errors.New("--data must be JSON")
-				}
-				payload = []byte(data)
-			}
+			start := time.Now()
 			out, err := cl.Invoke(cmd.Context(), args[0], payload)
-			if err != nil {
+			var ae *deployclient.APIError
+			switch {
+			case errors.Is(err, deployclient.ErrUnreachable) && time.Since(start) >= timeout:
+				// The server is there; the service takes longer than the client waits.
+				return fmt.Errorf("invoke %s: no answer within --timeout %s; the service may still be running (the server stops it at its invoke_timeout)", args[0], timeout)
+			case errors.As(err, &ae) && ae.Traceback != "":
+				fmt.Fprint(os.Stderr, strings.TrimRight(ae.Traceback, "\n")+"\n")
+				return err
+			case err != nil:
 				return err
 			}
 			fmt.Println(string(out))
 			return nil
 		},
 	}
-	c.Flags().StringVar(&data, "data", "", "JSON request payload")
+	c.Flags().StringVar(&data, "data", "", "JSON request payload; @FILE reads it from a file, - from stdin")
 	c.Flags().StringVar(&server, "server", "", "server name from the client config (default: the config's url)")
+	c.Flags().DurationVar(&timeout, "timeout", 75*time.Second, "how long to wait for the answer (servers stop a service at their invoke_timeout, 60s by default)")
 	return c
+}
+
+// invokePayload reads --data: JSON, @FILE or - (stdin); nil for none.
+func invokePayload(data string, stdin io.Reader) ([]byte, error) {
+	var b []byte
+	switch {
+	case data == "":
+		return nil, nil
+	case data == "-":
+		var err error
+		if b, err = io.ReadAll(stdin); err != nil {
+			return nil, fmt.Errorf("--data -: %w", err)
+		}
+	case strings.HasPrefix(data, "@"):
+		var err error
+		if b, err = os.ReadFile(data[1:]); err != nil {
+			return nil, fmt.Errorf("--data %s: %w", data, err)
+		}
+	default:
+		b = []byte(data)
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("--data must be JSON (or @FILE holding JSON, or - to read it from stdin): %s", preview(b))
+	}
+	return b, nil
+}
+
+// preview is the start of what was given, for an error.
+func preview(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 60 {
+		s = s[:60] + "..."
+	}
+	return strconv.Quote(s)
 }
 
 func (a *app) statusCmd() *cobra.Command {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -16,6 +17,8 @@ type app struct {
 	v          *viper.Viper
 	servers    []deployclient.ServerRef // the client file's servers, by name
 	configPath string                   // the client file read, if any
+	// requestTimeout bounds each request (30 s when 0); zato invoke sets it from --timeout.
+	requestTimeout time.Duration
 }
 
 func newRoot() *cobra.Command {
