@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,15 @@ func TestInvokeDailyUse(t *testing.T) {
 	_, err := c.Zato(t, "invoke", "inv.boom")
 	if err == nil || !strings.Contains(err.Error(), "Traceback") || !strings.Contains(err.Error(), "inv_mod.py") || !strings.Contains(err.Error(), "line 14") {
 		t.Errorf("a service that raised: %v", err)
+	}
+	// The server's log says it too, on one line, with where it raised: the log had nothing of it.
+	var logs string
+	for _, s := range c.Servers {
+		b, _ := os.ReadFile(filepath.Join(s.Dir, "logs", "server.log"))
+		logs += string(b)
+	}
+	if !strings.Contains(logs, `Service inv.boom raised ZeroDivisionError: division by zero (at \"`) || !strings.Contains(logs, `inv_mod.py\", line 14, in handle)`) {
+		t.Errorf("no server's log says inv.boom raised, and where")
 	}
 	_, err = c.Zato(t, "invoke", "inv.slow", "--timeout", "1s")
 	if err == nil || !strings.Contains(err.Error(), "no answer within --timeout 1s") || strings.Contains(err.Error(), "unreachable") {

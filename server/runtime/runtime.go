@@ -388,9 +388,26 @@ func (r *Runtime) Invoke(ctx context.Context, service string, payload []byte, op
 		if rep.Error != nil {
 			ie.Type, ie.Message, ie.Traceback = rep.Error.Type, rep.Error.Message, rep.Error.Traceback
 		}
+		if ie.Status >= 500 {
+			// The service raised: the server's log says so, where the caller's answer is not seen (an invoke from
+			// another system, a scheduler), on one line, with the place it raised.
+			r.log.Error(fmt.Sprintf("Service %s raised %s: %s%s", service, ie.Type, ie.Message, raisedAt(ie.Traceback)),
+				"service", service, "cid", opts.CID)
+		}
 		return nil, ie
 	}
 	return rep.Response, nil
+}
+
+// raisedAt is where a traceback ends, " (at file, line N, in f)", or "" when it names no frame.
+func raisedAt(tb string) string {
+	lines := strings.Split(tb, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "File ") {
+			return " (at " + strings.TrimPrefix(l, "File ") + ")"
+		}
+	}
+	return ""
 }
 
 // Services lists what the worker serves, sorted by name.
