@@ -210,7 +210,8 @@ func TestRedeployRemovesAndConflicts(t *testing.T) {
 	res = load(t, r, "b.py", "from zato.server.service import Service\nclass X(Service):\n    name = 'a.one'\n")
 	// The message says the way out of a renamed module meeting its old self.
 	if res.Error == nil || res.Error.Type != "ServiceNameConflict" || res.Error.Message != "service a.one of b.py is already deployed from a.py; "+
-		"if b.py replaces a.py, undeploy a.py first, else give one of the two services another name" {
+		"if b.py replaces a.py, undeploy a.py first; if the service moved here from a.py, deploy a.py without it first; "+
+		"else give one of the two services another name" {
 		t.Fatalf("%+v", res.Error)
 	}
 	// Classes imported from elsewhere do not count.

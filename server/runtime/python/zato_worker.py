@@ -440,11 +440,13 @@ def register(modname, found, filename):
     for name in found:
         owner = current.get(name)
         if owner and owner[1] != modname:
-            # A renamed module meets its old self here: say how out of it.
+            # A renamed module meets its old self here, or a service moved from one module to another: say the
+            # way out of each.
             mine, theirs = module_label(modname), module_label(owner[1])
             raise InvokeFailure(0, 'ServiceNameConflict',
-                'service {} of {} is already deployed from {}; if {} replaces {}, undeploy {} first, '
-                'else give one of the two services another name'.format(name, mine, theirs, mine, theirs, theirs))
+                'service {} of {} is already deployed from {}; if {} replaces {}, undeploy {} first; if the service '
+                'moved here from {}, deploy {} without it first; else give one of the two services another '
+                'name'.format(name, mine, theirs, mine, theirs, theirs, theirs, theirs))
     old = modules.get(modname, [])
     new = dict(current)
     for name in old:
