@@ -195,6 +195,17 @@ func TestServicesAnswer(t *testing.T) {
 			t.Errorf("a NaN in the response (payload %q): %v", payload, err)
 		}
 	}
+	// What services commonly answer beyond plain JSON: times, Decimal, UUID, UTF-8 bytes, sets. Each gave a 500
+	// "not JSON-serializable".
+	load(t, r, "types.py", "import datetime, decimal, uuid\nfrom zato.server.service import Service\nclass T(Service):\n"+
+		"    def handle(self):\n        self.response.payload = {'at': datetime.datetime(2026, 12, 1, 5, 6, 7), "+
+		"'day': datetime.date(2026, 12, 1), 'amount': decimal.Decimal('10.10'), "+
+		"'id': uuid.UUID('12345678-1234-5678-1234-567812345678'), 'raw': 'żółw'.encode('utf-8'), 'tags': {'b', 'a'}}\n")
+	out3, err := r.Invoke(context.Background(), "types.t", nil, InvokeOptions{})
+	if err != nil || string(out3) != `{"at": "2026-12-01T05:06:07", "day": "2026-12-01", "amount": "10.10", `+
+		`"id": "12345678-1234-5678-1234-567812345678", "raw": "\u017c\u00f3\u0142w", "tags": ["a", "b"]}` {
+		t.Errorf("%s %v", out3, err)
+	}
 }
 
 func TestRedeployRemovesAndConflicts(t *testing.T) {

@@ -271,6 +271,8 @@ def repair_std():
 WORKER_PID = os.getpid()
 
 import collections  # noqa: E402
+import datetime  # noqa: E402
+import decimal  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
@@ -634,6 +636,24 @@ def too_large(what, size, bound=''):
 
 
 def _not_serializable(value):
+    # What a Zato service commonly answers beyond plain JSON: times as ISO 8601, Decimal as its exact digits (a
+    # float would change them), UUIDs as text, bytes that are UTF-8 text as that text, sets as lists.
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode('utf-8')
+        except UnicodeDecodeError:
+            raise TypeError('the response holds bytes that are not UTF-8 text; send them base64-encoded') from None
+    if isinstance(value, (set, frozenset)):
+        try:
+            return sorted(value)
+        except TypeError:
+            return list(value)
     raise TypeError('the response holds a {} which is not JSON-serializable'.format(type(value).__name__))
 
 
