@@ -185,6 +185,11 @@ func TestServicesAnswer(t *testing.T) {
 	if len(svcs) != 3 || svcs[0].Module != "billing_invoice.py" {
 		t.Fatalf("%+v", svcs)
 	}
+	// A service that raises BadInput itself answers 400, as its class says (it answered 500).
+	load(t, r, "bad.py", "from zato.server.service import Service, BadInput\nclass B(Service):\n    def handle(self):\n        raise BadInput('customer_id must be positive')\n")
+	if _, err := call(t, r, "bad.b", ""); !errors.As(err, &ie) || ie.Status != 400 || ie.Type != "BadInput" || ie.Message != "customer_id must be positive" {
+		t.Fatalf("BadInput raised by a service: %v", err)
+	}
 	// NaN and infinities are not JSON (1e400 is valid JSON that Python reads as inf): the service's error says so,
 	// rather than a reply the server cannot read.
 	load(t, r, "nan.py", "from zato.server.service import Service\nclass N(Service):\n    def handle(self):\n"+

@@ -623,7 +623,11 @@ def op_invoke(req):
     except InvokeFailure as e:
         return {'ok': False, 'status': e.status or 500, 'error': {'type': e.type, 'message': clip(e.message), 'traceback': clip(e.tb)}}
     except BaseException as e:
-        return {'ok': False, 'status': 500, 'error': {'type': type(e).__name__, 'message': clip(str(e)),
+        # An exception that carries an HTTP status (BadInput's 400, a user's own with status = 4xx) answers it.
+        status = getattr(e, 'status', 500)
+        if not isinstance(status, int) or not 400 <= status <= 599:
+            status = 500
+        return {'ok': False, 'status': status, 'error': {'type': type(e).__name__, 'message': clip(str(e)),
                 'traceback': clip(user_traceback(e))}}
     if len(body) > MAX_REPLY:
         return too_large(req['service'], len(body))
