@@ -685,3 +685,32 @@ func TestStartWaitsForTheWorker(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestSimpleIOTypes: inputs declared with a SimpleIO type are converted as Zato converts them, and a value that
+// cannot be one is a 400 naming the input. Integer('age') took "five" as is, and Bool('active') kept "false", a
+// string that is true in Python; a JSON list payload read "missing required input".
+func TestSimpleIOTypes(t *testing.T) {
+	r, _ := start(t, Config{})
+	load(t, r, "sio_types.py", `from zato.server.service import Service, Integer, Bool, Decimal
+class T(Service):
+    class SimpleIO:
+        input_required = ('name', Integer('age'), Bool('active'))
+        input_optional = (Decimal('amount'),)
+    def handle(self):
+        i = self.request.input
+        self.response.payload = {'age': [type(i.age).__name__, i.age], 'active': [type(i.active).__name__, i.active],
+                                 'amount': [type(i.amount).__name__, str(i.amount)], 'name': i.name}
+`)
+	out, err := call(t, r, "sio-types.t", `{"name": "x", "age": "5", "active": "false", "amount": "10.10"}`)
+	if err != nil || fmt.Sprint(out["age"]) != "[int 5]" || fmt.Sprint(out["active"]) != "[bool false]" || fmt.Sprint(out["amount"]) != "[Decimal 10.10]" {
+		t.Fatalf("%v %v", out, err)
+	}
+	var ie *InvokeError
+	if _, err := call(t, r, "sio-types.t", `{"name": "x", "age": "five", "active": true}`); !errors.As(err, &ie) || ie.Status != 400 ||
+		ie.Message != `input age is "five", which is not an Integer` {
+		t.Errorf("age five: %v", err)
+	}
+	if _, err := call(t, r, "sio-types.t", `[1, 2]`); !errors.As(err, &ie) || ie.Status != 400 || !strings.Contains(ie.Message, "must be a JSON object") {
+		t.Errorf("a list payload: %v", err)
+	}
+}

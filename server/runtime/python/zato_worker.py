@@ -343,7 +343,7 @@ for p in reversed(sys.argv[1:]):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from zato.server.service import Service, Bunch, BadInput, Request, Response, sio_spec  # noqa: E402
+from zato.server.service import Service, Bunch, BadInput, Request, Response, sio_spec, sio_types  # noqa: E402
 
 
 class _Handler(logging.Handler):
@@ -542,6 +542,48 @@ def to_jsonable(value):
     return value
 
 
+_TRUE, _FALSE = ('true', 'yes', 'on', '1'), ('false', 'no', 'off', '0')
+
+
+def sio_value(name, typ, value):
+    """ An input as its SimpleIO type (Integer('age') etc.) says, as Zato converts it; a value that cannot be one is
+    BadInput naming the input. Untyped inputs, and None, are as sent. """
+    if value is None or typ is None:
+        return value
+    try:
+        if typ in ('Int', 'Integer'):
+            if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if typ in ('Bool', 'Boolean'):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE or text in _FALSE:
+                return text in _TRUE
+            raise ValueError
+        if typ == 'Float':
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if typ == 'Decimal':
+            if isinstance(value, bool):
+                raise ValueError
+            return decimal.Decimal(str(value))
+        if typ == 'DateTime':
+            return datetime.datetime.fromisoformat(str(value))
+        if typ == 'Date':
+            return datetime.date.fromisoformat(str(value))
+        if typ == 'UUID':
+            return uuid.UUID(str(value))
+        if typ == 'Text':
+            return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    except (ValueError, TypeError, ArithmeticError):
+        raise InvokeFailure(400, 'BadInput', 'input {} is {}, which is not {} {}'.format(
+            name, json.dumps(value), 'an' if typ[0] in 'AEIOU' else 'a', typ)) from None
+    return value
+
+
 def run_service(name, payload, cid, depth=0):
     if depth > 50:
         raise InvokeFailure(500, 'RecursionError', 'services invoked each other more than 50 levels deep')
@@ -552,15 +594,20 @@ def run_service(name, payload, cid, depth=0):
     if entry is None:
         raise InvokeFailure(404, 'ServiceNotFound', 'no service named {}'.format(name))
     cls = entry[0]
-    in_req, in_opt, out_req, _ = sio_spec(cls.__dict__.get('SimpleIO') or getattr(cls, 'SimpleIO', None))
+    sio = cls.__dict__.get('SimpleIO') or getattr(cls, 'SimpleIO', None)
+    in_req, in_opt, out_req, _ = sio_spec(sio)
     data = payload if isinstance(payload, dict) else {}
     if in_req or in_opt:
+        if payload is not None and not isinstance(payload, dict):
+            raise InvokeFailure(400, 'BadInput', 'the payload must be a JSON object with {}; it is a {}'.format(
+                ', '.join(in_req + in_opt), type(payload).__name__))
         missing = [k for k in in_req if data.get(k) is None]
         if missing:
             raise InvokeFailure(400, 'BadInput', 'missing required input: {}'.format(', '.join(missing)))
+        types_ = sio_types(sio)
         inp = Bunch()
         for k in in_req + in_opt:
-            inp[k] = data.get(k)
+            inp[k] = sio_value(k, types_.get(k), data.get(k))
     else:
         inp = Bunch(data)
     svc = cls()

@@ -85,6 +85,21 @@ def _names(value):
     return [str(elem) for elem in value]
 
 
+def sio_types(sio):
+    """ {input name: its SimpleIO type's class name} for the inputs declared with one (Integer('age') etc.). """
+    out = {}
+    if sio is None:
+        return out
+    for attr in ('input_required', 'input_optional', 'input'):
+        value = getattr(sio, attr, None)
+        if not value or isinstance(value, str):
+            continue
+        for elem in value:
+            if isinstance(elem, _Elem):
+                out[str(elem).lstrip('-')] = type(elem).__name__
+    return out
+
+
 def sio_spec(sio):
     """ (required input, optional input, required output, optional output) of a SimpleIO class. """
     if sio is None:
