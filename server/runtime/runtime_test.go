@@ -714,3 +714,51 @@ class T(Service):
 		t.Errorf("a list payload: %v", err)
 	}
 }
+
+// TestNestedInvokeFailureIsTheCallers: a service whose self.invoke names a missing service, or gives another service
+// input it refuses, fails itself, at its own line. The client got 404 ServiceNotFound, reading as if the service it
+// named were missing, or a 400 for input it sent right, with an empty traceback; and a nested exception's traceback
+// held the runtime's own frames.
+func TestNestedInvokeFailureIsTheCallers(t *testing.T) {
+	r, _ := start(t, Config{})
+	load(t, r, "nest.py", `from zato.server.service import Service
+class Callee(Service):
+    class SimpleIO:
+        input_required = ('n',)
+    def handle(self):
+        self.response.payload = 1 / self.request.input.n
+class Missing(Service):
+    def handle(self):
+        self.invoke('nest.nowhere')
+class Refused(Service):
+    def handle(self):
+        self.invoke('nest.callee', {})
+class Raises(Service):
+    def handle(self):
+        self.invoke('nest.callee', {'n': 0})
+`)
+	var ie *InvokeError
+	_, err := call(t, r, "nest.missing", "")
+	if !errors.As(err, &ie) || ie.Status != 500 || ie.Type != "InvokedServiceFailed" || ie.Message != "nest.nowhere failed: ServiceNotFound: no service named nest.nowhere" ||
+		!strings.Contains(ie.Traceback, `nest.py", line 9, in handle`) {
+		t.Errorf("missing: %v\n%s", err, tracebackOf(err))
+	}
+	_, err = call(t, r, "nest.refused", "")
+	if !errors.As(err, &ie) || ie.Status != 500 || !strings.Contains(ie.Message, "nest.callee failed: BadInput: missing required input: n") ||
+		!strings.Contains(ie.Traceback, `nest.py", line 12, in handle`) {
+		t.Errorf("refused: %v\n%s", err, tracebackOf(err))
+	}
+	_, err = call(t, r, "nest.raises", "")
+	if !errors.As(err, &ie) || ie.Type != "ZeroDivisionError" || !strings.Contains(ie.Traceback, `nest.py", line 15, in handle`) ||
+		!strings.Contains(ie.Traceback, `nest.py", line 6, in handle`) || strings.Contains(ie.Traceback, "zato_worker.py") || strings.Contains(ie.Traceback, "<lambda>") {
+		t.Errorf("raises: %v\n%s", err, tracebackOf(err))
+	}
+}
+
+func tracebackOf(err error) string {
+	var ie *InvokeError
+	if errors.As(err, &ie) {
+		return ie.Traceback
+	}
+	return ""
+}

@@ -384,13 +384,31 @@ class InvokeFailure(Exception):
 _RUNTIME_FILE = os.path.abspath(__file__)
 
 
+_SERVICE_PACKAGE = os.path.join(os.path.dirname(_RUNTIME_FILE), 'zato') + os.sep
+
+
+def _runtime_frame(filename):
+    path = os.path.abspath(filename)
+    return path == _RUNTIME_FILE or path.startswith(_SERVICE_PACKAGE)
+
+
 def user_traceback(exc):
-    """ A traceback that starts at the module's own code: the runtime's frames that lead to it (the load, the
-    invocation) say nothing to the module's author. """
+    """ A traceback of the module's own code: the runtime's frames (the load, the invocation, self.invoke between two
+    services) say nothing to the module's author, wherever they stand in it. """
     tb = exc.__traceback__
-    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) == _RUNTIME_FILE:
+    while tb is not None and _runtime_frame(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
-    return ''.join(traceback.format_exception(type(exc), exc, tb))
+    frames = [fs for fs in traceback.extract_tb(tb) if not _runtime_frame(fs.filename)]
+    if not frames:
+        return ''.join(traceback.format_exception(type(exc), exc, tb))
+    return 'Traceback (most recent call last):\n' + ''.join(traceback.format_list(frames)) + \
+        ''.join(traceback.format_exception_only(type(exc), exc))
+
+
+class InvokedServiceFailed(Exception):
+    """ A service that self.invoke called was not found, or refused its input: the caller failed, at its own line,
+    not the service the client named. """
+    status = 500
 
 
 def error_of(exc, filename, source=None):
@@ -584,6 +602,15 @@ def sio_value(name, typ, value):
     return value
 
 
+def invoke_nested(name, payload, cid, depth):
+    try:
+        return run_service(name, payload, cid, depth)
+    except InvokeFailure as e:
+        if e.type == 'RecursionError':
+            raise
+        raise InvokedServiceFailed('{} failed: {}: {}'.format(name, e.type, e.message)) from None
+
+
 def run_service(name, payload, cid, depth=0):
     if depth > 50:
         raise InvokeFailure(500, 'RecursionError', 'services invoked each other more than 50 levels deep')
@@ -617,7 +644,7 @@ def run_service(name, payload, cid, depth=0):
     svc.request = Request(payload, inp)
     svc.response = Response()
     svc.logger = logging.getLogger(name)
-    svc._invoker = lambda n, p, c: run_service(n, p, c, depth + 1)
+    svc._invoker = lambda n, p, c: invoke_nested(n, p, c, depth + 1)
     svc.before_handle()
     svc.handle()
     svc.after_handle()
