@@ -762,3 +762,22 @@ func tracebackOf(err error) string {
 	}
 	return ""
 }
+
+// TestInvokeAsync: self.invoke_async runs the other service in the background and returns its CID at once, as in
+// Zato; it was an AttributeError.
+func TestInvokeAsync(t *testing.T) {
+	r, rec := start(t, Config{})
+	load(t, r, "asy.py", `from zato.server.service import Service
+class Caller(Service):
+    def handle(self):
+        self.response.payload = {'cid': self.invoke_async('asy.worker', {'n': 3})}
+class Worker(Service):
+    def handle(self):
+        self.logger.info('async worker ran with %s', self.request.payload['n'])
+`)
+	out, err := call(t, r, "asy.caller", "")
+	if err != nil || len(fmt.Sprint(out["cid"])) != 32 {
+		t.Fatalf("%v %v", out, err)
+	}
+	rec.waitFor(t, "async worker ran with 3", 10*time.Second)
+}

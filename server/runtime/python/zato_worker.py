@@ -602,6 +602,20 @@ def sio_value(name, typ, value):
     return value
 
 
+def invoke_async(name, payload):
+    """ self.invoke_async: the service runs on a thread of its own, under a new CID, returned at once. """
+    cid = uuid.uuid4().hex
+
+    def run():
+        try:
+            run_service(name, payload, cid)
+        except BaseException as e:
+            logging.getLogger(name).error('invoked asynchronously (cid %s), %s failed: %s: %s', cid, name,
+                                          getattr(e, 'type', type(e).__name__), getattr(e, 'message', str(e)))
+    threading.Thread(target=run, name='invoke-async', daemon=True).start()
+    return cid
+
+
 def invoke_nested(name, payload, cid, depth):
     try:
         return run_service(name, payload, cid, depth)
@@ -645,6 +659,7 @@ def run_service(name, payload, cid, depth=0):
     svc.response = Response()
     svc.logger = logging.getLogger(name)
     svc._invoker = lambda n, p, c: invoke_nested(n, p, c, depth + 1)
+    svc._invoker_async = invoke_async
     svc.before_handle()
     svc.handle()
     svc.after_handle()

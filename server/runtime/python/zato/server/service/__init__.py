@@ -145,6 +145,7 @@ class Service:
     response = None
     logger = logging.getLogger('zato')
     _invoker = None
+    _invoker_async = None
 
     @classmethod
     def get_name(cls):
@@ -155,6 +156,11 @@ class Service:
     def invoke(self, name, payload=None, *args, **kwargs):
         """ Invokes another service in this server and returns its response payload. """
         return self._invoker(name, payload, self.cid)
+
+    def invoke_async(self, name, payload=None, *args, **kwargs):
+        """ Invokes another service in the background and returns the CID it runs under at once; its failure is
+        logged. """
+        return self._invoker_async(name, payload)
 
     def before_handle(self):
         pass
