@@ -385,10 +385,17 @@ func preview(b []byte) string {
 func (a *app) statusCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "status",
-		Short: "Servers (live or offline) and modules (version, sha256, per-server state)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "status [MODULE]",
+		Short: "Servers (live or offline) and modules (version, sha256, per-server state); with MODULE, that module only",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			only := ""
+			if len(args) == 1 {
+				var err error
+				if only, err = moduleArg(args[0]); err != nil {
+					return err
+				}
+			}
 			cl, err := a.client("")
 			if err != nil {
 				return err
@@ -425,7 +432,12 @@ func (a *app) statusCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.State, s.URL, s.HeartbeatAt.Local().Format(time.DateTime))
 			}
 			fmt.Fprintln(tw, "\nMODULE\tVERSION\tSHA256\tSTATUS\tBY\tSERVERS")
+			found := false
 			for _, m := range st.Modules {
+				if only != "" && m.Name != only {
+					continue
+				}
+				found = true
 				var per []string
 				for _, s := range m.Servers {
 					if state[s.Name] == wire.StateOffline { // it serves nothing now, whatever it applied
@@ -439,6 +451,9 @@ func (a *app) statusCmd() *cobra.Command {
 					ver, sum = "-", "-" // the status column says undeployed
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\n", m.Name, ver, sum, m.Status, m.Who, m.Origin, strings.Join(per, " "))
+			}
+			if only != "" && !found {
+				return fmt.Errorf("%s has never been deployed (zato status lists the modules there are)", only)
 			}
 			if len(st.Sources) > 0 {
 				fmt.Fprintln(tw, "\nSERVICE SOURCE\tSERVER\tSTATUS\tMESSAGE")

@@ -65,6 +65,13 @@ func TestInvokeDailyUse(t *testing.T) {
 	if !strings.Contains(logs, `Service inv.boom raised ZeroDivisionError: division by zero (at \"`) || !strings.Contains(logs, `inv_mod.py\", line 14, in handle)`) {
 		t.Errorf("no server's log says inv.boom raised, and where")
 	}
+	// zato status MODULE shows that module only (it was "unknown command").
+	if out := mustZato(t, c, "status", "inv_mod"); !strings.Contains(out, "inv_mod.py") {
+		t.Errorf("zato status inv_mod:\n%s", out)
+	}
+	if _, err := c.Zato(t, "status", "nope.py"); err == nil || !strings.Contains(err.Error(), "nope.py has never been deployed") {
+		t.Errorf("zato status nope.py: %v", err)
+	}
 	_, err = c.Zato(t, "invoke", "inv.slow", "--timeout", "1s")
 	if err == nil || !strings.Contains(err.Error(), "no answer within --timeout 1s") || strings.Contains(err.Error(), "unreachable") {
 		t.Errorf("a slow service: %v", err)
