@@ -140,6 +140,22 @@ func (s *server) deployFile(a commandArg, force bool) (protocol.LSPAny, error) {
 	// A folder of a multi-root workspace without its own .zato.yaml has nowhere to deploy (folders.go), nor has a
 	// workspace without any configuration (said with where a .zato.yaml below a folder's root is, if any).
 	scope, cfg, cfgErr := s.scopeOf(path)
+	if scope == "" && cfgErr != nil {
+		// Not a deployment that failed on the servers: nothing was sent.
+		msg := fmt.Sprintf("%s not deployed: the configuration has an error: %v", filepath.Base(path), cfgErr)
+		s.showMessage(protocol.MessageTypeError, "Zato: "+msg)
+		return nil, errors.New(msg)
+	}
+	if cfgErr == nil && (cfg.file.URL != "" || len(cfg.file.Targets) > 0) {
+		if name, _, _, rerr := s.resolveTarget(cfg, a.Target); rerr != nil {
+			msg := fmt.Sprintf("%s not deployed: %v", filepath.Base(path), rerr)
+			if !errors.As(rerr, new(*noPasswordError)) {
+				msg = fmt.Sprintf("%s not deployed: target %s: %v", filepath.Base(path), name, rerr)
+			}
+			s.showMessage(protocol.MessageTypeError, "Zato: "+msg)
+			return nil, errors.New(msg)
+		}
+	}
 	if cfgErr == nil && cfg.file.URL == "" && len(cfg.file.Targets) == 0 {
 		s.mu.Lock()
 		cfgErr = s.noConfigErrLocked()

@@ -333,6 +333,9 @@ func (s *server) reloadConfig(reason string) {
 	if reason != "initialize" { // nothing but messages before initialize is answered; logStartup publishes them
 		s.configDiagnostics(err)
 	}
+	if reason != "initialize" {
+		s.scheduleHealth() // the status bar follows the configuration (health.go)
+	}
 	if err != nil {
 		s.logf(protocol.MessageTypeError, "Zato configuration (%s): %v", reason, err)
 		if prevErr == nil || prevErr.Error() != err.Error() {

@@ -269,6 +269,9 @@ func (s *server) deploy(m *moduleState, req deployRequest) {
 			return
 		}
 		wait := retryBackoff[attempt]
+		if attempt == 0 {
+			s.healthAfterCall(req.scope, target, cc, err)
+		}
 		st.Message = fmt.Sprintf("Cannot reach Zato at %s: %v. Trying again in %s.", cc.URL, rootCause(err), wait)
 		s.emit(m, &st)
 		s.failureMessage(m, protocol.MessageTypeError, fmt.Sprintf("Cannot reach Zato at %s: %v", cc.URL, rootCause(err)))

@@ -41,7 +41,9 @@ type editor struct {
 	settings json.RawMessage
 	refuse   map[string]bool // methods answered with an error
 	plain    bool            // initialize without experimental.zato.statusUI (an editor such as Neovim)
-	initRes  json.RawMessage // initialize's answer
+	// serverStatus: initialize with experimental.zato.serverStatus (VS Code's extension), for zato/serverStatus
+	serverStatus bool
+	initRes      json.RawMessage // initialize's answer
 }
 
 // fixture is what newSession sets up.
@@ -177,7 +179,7 @@ func (e *editor) initialize(folder string, initOptions any) {
 	}
 	if !e.plain {
 		// As VS Code's extension does: it shows zato/deployStatus itself.
-		params["capabilities"].(map[string]any)["experimental"] = map[string]any{"zato": map[string]any{"statusUI": true}}
+		params["capabilities"].(map[string]any)["experimental"] = map[string]any{"zato": map[string]any{"statusUI": true, "serverStatus": e.serverStatus}}
 	}
 	var res json.RawMessage
 	if err := e.call("initialize", params, &res); err != nil {

@@ -3,6 +3,7 @@ package lsp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -30,6 +31,8 @@ type clientCaps struct {
 	// statusUI: the editor shows zato/deployStatus itself (experimental.zato.statusUI: VS Code's status bar and
 	// conflict prompt, PyCharm's widget), so a finished deployment and a conflict need no window/showMessage
 	statusUI bool
+	// serverStatus: the editor shows zato/serverStatus (experimental.zato.serverStatus, health.go)
+	serverStatus bool
 }
 
 func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*protocol.InitializeResult, error) {
@@ -52,11 +55,12 @@ func (s *server) Initialize(_ context.Context, p *protocol.InitializeParams) (*p
 	if len(c.Experimental) > 0 {
 		var x struct {
 			Zato struct {
-				StatusUI bool `json:"statusUI"`
+				StatusUI     bool `json:"statusUI"`
+				ServerStatus bool `json:"serverStatus"`
 			} `json:"zato"`
 		}
 		if json.Unmarshal(c.Experimental, &x) == nil {
-			caps.statusUI = x.Zato.StatusUI
+			caps.statusUI, caps.serverStatus = x.Zato.StatusUI, x.Zato.ServerStatus
 		}
 	}
 	var folders []string
@@ -131,6 +135,7 @@ func (s *server) Initialized(context.Context, *protocol.InitializedParams) error
 		}
 		s.pullConfiguration()
 		s.logStartup()
+		s.scheduleHealth()
 	})
 	return nil
 }
@@ -162,12 +167,23 @@ func (s *server) logStartup() {
 		s.logf(protocol.MessageTypeWarning, "Zato: %v", cfgErr)
 		return
 	}
-	name, cc, err := cfg.file.ResolveTarget("", s.getenv)
+	name, cc, _, err := s.resolveTarget(cfg, "")
 	if err != nil && len(cfg.file.Targets) == 0 && cfg.file.URL == "" {
 		if s.lookForNestedConfigs(); s.hasNested() {
 			return // said where the file is
 		}
 		s.logf(protocol.MessageTypeInfo, "Zato: no target configured yet (%v); set url/username/password in .zato.yaml or the editor's settings", err)
+		return
+	}
+	if np := (*noPasswordError)(nil); errors.As(err, &np) {
+		// An editor with a status of its own shows it there: its secret storage's password may be on its way.
+		s.logf(protocol.MessageTypeWarning, "Zato: %v", err)
+		if s.mu.Lock(); !s.caps.serverStatus {
+			s.mu.Unlock()
+			s.showMessage(protocol.MessageTypeWarning, "Zato: "+err.Error())
+		} else {
+			s.mu.Unlock()
+		}
 		return
 	}
 	if err != nil {

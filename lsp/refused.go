@@ -94,9 +94,11 @@ func (s *server) noteAuth(scope, target string, used deployclient.Config, err er
 			s.wakeAuthLocked()
 			s.mu.Unlock()
 			s.logf(protocol.MessageTypeInfo, "Zato: target %s accepts user %q again", target, used.Username)
+			s.healthAfterCall(scope, target, used, err)
 			return false
 		}
 		s.mu.Unlock()
+		s.healthAfterCall(scope, target, used, err)
 		return false
 	}
 	// The credentials as configured now: a call made with older ones (the configuration changed meanwhile) says
@@ -117,6 +119,7 @@ func (s *server) noteAuth(scope, target string, used deployclient.Config, err er
 	shown := s.refusedShown[key] == r
 	s.refusedShown[key] = r
 	s.mu.Unlock()
+	s.healthAfterCall(scope, target, used, err)
 	if known || shown {
 		return false
 	}

@@ -60,6 +60,10 @@ type server struct {
 	refusedShown map[string]refusedCreds   // the last refusal said to the user, by target: it is said once
 	authWake     chan struct{}             // closed when a refusal ends or may have ended (refused.go)
 	nested       []nestedConfig            // config files below the folders' roots, not read (nested.go)
+	health       serverHealth              // the last zato/serverStatus sent (health.go)
+	healthTimer  *time.Timer               // the next check of the health
+	healthGen    int                       // counts the checks scheduled: only the latest one's result is sent
+	recheckArmed bool                      // a check is due while no server answers
 
 	// diagMu orders diagnostics: a file's are the union of its last deployment's and its lint's.
 	diagMu sync.Mutex

@@ -50,15 +50,18 @@ import { EarlySaves, type NestedConfig, nestedConfigMessage, shouldStart, versio
 import {
   type DeployStatus,
   type Presentation,
+  type ServerHealth,
   StatusBook,
-  present,
-  presentIdle,
+  choosePresentation,
+  isServerHealth,
   presentStarting,
   presentStopped,
 } from './status';
 
 const SECTION = 'zato';
 const STATUS_METHOD = 'zato/deployStatus';
+/** The target's state from the start (the language server's health.go), shown while no deployment is newer. */
+const SERVER_STATUS_METHOD = 'zato/serverStatus';
 const SELECTED_TARGET_KEY = 'zato.selectedTarget';
 /** globalState: the server URLs and users secret storage holds a password for (it cannot list its keys). */
 const STORED_PASSWORDS_KEY = 'zato.storedPasswords';
@@ -101,6 +104,8 @@ class ZatoExtension {
   private readonly log: vscode.LogOutputChannel;
   private readonly item: vscode.StatusBarItem;
   private readonly book = new StatusBook();
+  private health: ServerHealth | undefined;
+  private healthSeq = 0;
   /** Passwords from secret storage, each for a server URL and user (the language server matches them). */
   private stored: StoredPassword[] = [];
   private legacyChecked = false;
@@ -374,10 +379,10 @@ class ZatoExtension {
     };
     const client = new LanguageClient('zato', 'Zato', serverOptions, clientOptions);
     // This extension shows zato/deployStatus itself (status bar, conflict prompt): the server need not show
-    // window/showMessage for a finished deployment or a conflict.
+    // window/showMessage for a finished deployment or a conflict. It shows zato/serverStatus too.
     client.registerFeature({
       fillClientCapabilities: (caps) => {
-        caps.experimental = { ...(caps.experimental as object | undefined), zato: { statusUI: true } };
+        caps.experimental = { ...(caps.experimental as object | undefined), zato: { statusUI: true, serverStatus: true } };
       },
       initialize: () => {},
       getState: () => ({ kind: 'static' }),
@@ -399,6 +404,13 @@ class ZatoExtension {
       }
     });
     client.onNotification(STATUS_METHOD, (st: DeployStatus) => this.onStatus(st));
+    client.onNotification(SERVER_STATUS_METHOD, (h: unknown) => {
+      if (client !== this.client || !isServerHealth(h)) return;
+      this.health = h;
+      this.healthSeq = this.book.next();
+      if (h.health !== 'ok') this.log.warn(`Zato: ${h.message}`);
+      this.refresh();
+    });
     client.onNotification(CLUSTER_CHANGED_METHOD, (p: unknown) => this.clusterView.onClusterChanged(p));
     try {
       await client.start();
@@ -434,6 +446,7 @@ class ZatoExtension {
     this.restarting = (async () => {
       await this.stopClient();
       this.book.clear();
+      this.health = undefined;
       this.deployOnSave = undefined;
       this.render(presentStarting());
       // The end-to-end test holds a restart for a moment to save a file while no server runs.
@@ -599,8 +612,12 @@ class ZatoExtension {
       deployOnSave: this.deployOnSave,
       others: this.book.others(),
     };
-    const cur = this.book.current();
-    this.render(cur ? present(cur, ctx) : presentIdle(ctx));
+    this.render(
+      choosePresentation(
+        { current: this.book.current(), currentSeq: this.book.currentSeq(), health: this.health, healthSeq: this.healthSeq },
+        ctx,
+      ),
+    );
   }
 
   private stopped(reason: string): void {

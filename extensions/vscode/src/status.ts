@@ -103,6 +103,57 @@ export function presentStarting(): Presentation {
 
 const CLICK = '_Click to open the deployment log._';
 
+/** zato/serverStatus (the language server's health.go): the target's state, from the start. */
+export interface ServerHealth {
+  health: 'ok' | 'warning' | 'error' | string;
+  /** ok, unconfigured, config, noPassword, unauthorized, unreachable */
+  state: string;
+  target?: string;
+  url?: string;
+  message: string;
+}
+
+export function isServerHealth(v: unknown): v is ServerHealth {
+  const h = v as ServerHealth;
+  return !!h && typeof h === 'object' && typeof h.health === 'string' && typeof h.state === 'string' && typeof h.message === 'string';
+}
+
+const HEALTH_TAIL: Record<string, string> = {
+  unauthorized: 'unauthorized',
+  unreachable: 'unreachable',
+  config: 'configuration error',
+  noPassword: 'no password',
+  unconfigured: 'no target',
+};
+
+/** The status bar from the target's state, while no deployment is newer. */
+export function presentHealth(h: ServerHealth, ctx: Context = {}): Presentation {
+  if (h.health === 'ok') {
+    const lines = [`**Zato**: ${escape(h.message)}.`, '', 'Nothing deployed yet in this session.', '', ...contextLines(ctx), '', CLICK];
+    return { text: IDLE_TEXT, tooltip: lines.join('\n'), background: undefined, label: 'Zato' };
+  }
+  const background: Background = h.health === 'error' ? 'error' : 'warning';
+  const tail = HEALTH_TAIL[h.state] ?? h.state;
+  const label = `Zato: ${tail}`;
+  const lines = [`**${escape(h.message)}**`, '', ...contextLines({ ...ctx, target: h.target || ctx.target }), '', CLICK];
+  return { text: `$(${background === 'error' ? 'error' : 'warning'}) ${label}`, tooltip: lines.join('\n'), background, label };
+}
+
+/** What the status bar shows: the newer of the last deployment and the target's state (a bad state only). */
+export interface Shown {
+  current?: DeployStatus;
+  currentSeq?: number;
+  health?: ServerHealth;
+  healthSeq?: number;
+}
+
+export function choosePresentation(s: Shown, ctx: Context = {}): Presentation {
+  const bad = s.health && s.health.health !== 'ok';
+  if (s.current && (!bad || (s.currentSeq ?? 0) > (s.healthSeq ?? 0))) return present(s.current, ctx);
+  if (s.health) return presentHealth(s.health, ctx);
+  return presentIdle(ctx);
+}
+
 /** Maps a zato/deployStatus to the status bar item. */
 export function present(st: DeployStatus, ctx: Context = {}): Presentation {
   const mod = st.module || basename(st.uri) || 'module';
@@ -134,7 +185,9 @@ export function present(st: DeployStatus, ctx: Context = {}): Presentation {
     }
     case 'failed':
       icon = 'error';
-      tail = ' failed';
+      // Nothing reached the servers (a configuration problem, a refusal before any deployment): not a deployment
+      // that failed on them.
+      tail = !st.deploymentId && (st.servers ?? []).length === 0 ? ' not deployed' : ' failed';
       background = 'error';
       break;
     case 'unreachable':
@@ -258,6 +311,16 @@ export class StatusBook {
   /** The newest status, if any. */
   current(): DeployStatus | undefined {
     return this.sorted()[0];
+  }
+
+  /** When the newest status came, on the sequence next() counts. */
+  currentSeq(): number {
+    return Math.max(0, ...[...this.byModule.values()].map((e) => e.seq));
+  }
+
+  /** A number later than every status so far, for ordering other news (zato/serverStatus) against them. */
+  next(): number {
+    return ++this.seq;
   }
 
   /** Every module's latest status but the current one's, newest first. */

@@ -3,11 +3,14 @@ import { describe, expect, it } from 'vitest';
 import {
   type DeployStatus,
   IDLE_TEXT,
+  type ServerHealth,
   StatusBook,
+  choosePresentation,
   escape,
   formatDuration,
   isFinal,
   present,
+  presentHealth,
   presentIdle,
   presentStopped,
 } from '../src/status';
@@ -227,5 +230,68 @@ describe('StatusBook', () => {
     expect(b.others()).toHaveLength(1);
     b.clear();
     expect(b.current()).toBeUndefined();
+  });
+});
+
+// zato/serverStatus: the status bar says what state the target is in from the start, not only after a save.
+describe('health (zato/serverStatus)', () => {
+  const h = (over: Partial<ServerHealth>): ServerHealth => ({
+    health: 'ok',
+    state: 'ok',
+    target: 'default',
+    url: 'http://127.0.0.1:17010',
+    message: 'target default at http://127.0.0.1:17010 answers (user "admin")',
+    ...over,
+  });
+
+  it('shows a wrong password, servers down and a broken .zato.yaml as errors, with the reason in the tooltip', () => {
+    for (const [state, text] of [
+      ['unauthorized', '$(error) Zato: unauthorized'],
+      ['unreachable', '$(error) Zato: unreachable'],
+      ['config', '$(error) Zato: configuration error'],
+    ] as const) {
+      const p = presentHealth(h({ health: 'error', state, message: `why ${state}` }));
+      expect(p.text, state).toBe(text);
+      expect(p.background, state).toBe('error');
+      expect(p.tooltip, state).toContain(`why ${state}`);
+      expect(p.tooltip, state).not.toContain('nothing deployed yet');
+    }
+  });
+
+  it('shows a target without a password as a warning', () => {
+    const p = presentHealth(h({ health: 'warning', state: 'noPassword', message: 'no password for target default' }));
+    expect(p.text).toBe('$(warning) Zato: no password');
+    expect(p.background).toBe('warning');
+  });
+
+  it('shows no target configured as a warning, not as idle', () => {
+    const p = presentHealth(h({ health: 'warning', state: 'unconfigured', message: 'no Zato server configured: add a .zato.yaml' }));
+    expect(p.text).toBe('$(warning) Zato: no target');
+    expect(p.background).toBe('warning');
+    expect(p.tooltip).toContain('no Zato server configured');
+    expect(p.tooltip).not.toContain('nothing deployed yet');
+  });
+
+  it('is the plain idle item when all is well, saying where deployments go', () => {
+    const p = presentHealth(h({}), { deployOnSave: true });
+    expect(p.text).toBe(IDLE_TEXT);
+    expect(p.background).toBeUndefined();
+    expect(p.tooltip).toContain('answers');
+  });
+
+  it('shows the newer of the last deployment and the health; a healthy state never hides a deployment', () => {
+    const failed = st({ state: 'failed', confirmed: 0, message: 'x.py failed: server1 failed: SyntaxError' });
+    const bad = h({ health: 'error', state: 'config', message: 'broken .zato.yaml' });
+    expect(choosePresentation({ current: failed, currentSeq: 1, health: bad, healthSeq: 2 }).text).toBe('$(error) Zato: configuration error');
+    expect(choosePresentation({ current: failed, currentSeq: 3, health: bad, healthSeq: 2 }).text).toBe('$(error) Zato: x.py failed');
+    const deployed = st({ state: 'deployed', confirmed: 2 });
+    expect(choosePresentation({ current: deployed, currentSeq: 1, health: h({}), healthSeq: 2 }).text).toBe('$(check) Zato: x.py 2/2');
+    expect(choosePresentation({ health: undefined }).text).toBe(IDLE_TEXT);
+  });
+
+  it('says a save that never reached the servers was not deployed, rather than failed', () => {
+    const p = present(st({ state: 'failed', deploymentId: 0, servers: [], confirmed: 0, expected: 0, message: 'x.py not deployed: no password for target default' }));
+    expect(p.text).toBe('$(error) Zato: x.py not deployed');
+    expect(p.tooltip).toContain('no password for target default');
   });
 });
