@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/zato-go/zato/internal/testenv"
+	"github.com/zato-go/zato/server/procs"
 )
 
 // TestStalePIDFileIsNotAServer: after a server dies without removing its pid file (kill -9, OOM, a reboot), its pid
@@ -22,9 +23,9 @@ func TestStalePIDFileIsNotAServer(t *testing.T) {
 	dir := c.Server(t, "server1").Dir
 	pidPath := filepath.Join(dir, "pidfile")
 	for _, form := range []string{"pid and the dead server's start time", "pid alone"} {
-		written, err := os.ReadFile(pidPath)
-		if err != nil {
-			t.Fatal(err)
+		_, stamp, ok := procs.PIDInFile(pidPath)
+		if !ok {
+			t.Fatal("server1 has no pid file")
 		}
 		c.Kill(t, "server1")
 		if _, err := os.Stat(pidPath); err != nil {
@@ -37,8 +38,8 @@ func TestStalePIDFileIsNotAServer(t *testing.T) {
 		pid := sleep.Process.Pid
 		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL); sleep.Wait() })
 		content := strconv.Itoa(pid)
-		if f := strings.Fields(string(written)); form != "pid alone" && len(f) > 1 {
-			content += " " + f[1]
+		if form != "pid alone" {
+			content += " " + stamp
 		}
 		if err := os.WriteFile(pidPath, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -57,21 +58,8 @@ func TestStalePIDFileIsNotAServer(t *testing.T) {
 		if err != nil || !strings.Contains(out, "server1 started") {
 			t.Fatalf("%s: zato start: %v %q, want server1 started", form, err, out)
 		}
-		if p, ok := readPID(pidPath); !ok || p == pid {
+		if p, _, ok := procs.PIDInFile(pidPath); !ok || p == pid {
 			t.Fatalf("%s: after the start the pid file names %d", form, p)
 		}
 	}
-}
-
-func readPID(path string) (int, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, false
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0, false
-	}
-	p, err := strconv.Atoi(f[0])
-	return p, err == nil
 }

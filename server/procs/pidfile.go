@@ -29,24 +29,37 @@ func WritePIDFile(path string) error {
 	return nil
 }
 
-// readPIDFile returns the pid in a pid file and whether the process with that pid now is the one that wrote it.
-func readPIDFile(path string) (int, bool) {
+// PIDInFile returns the pid a pid file names and its start stamp ("" in a file of the older form), whether or not
+// that process still runs.
+func PIDInFile(path string) (pid int, stamp string, ok bool) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, false
+		return 0, "", false
 	}
 	f := strings.Fields(string(b))
 	if len(f) == 0 {
-		return 0, false
+		return 0, "", false
 	}
-	pid, err := strconv.Atoi(f[0])
-	if err != nil || pid <= 0 || !alive(pid) {
-		return 0, false
+	pid, err = strconv.Atoi(f[0])
+	if err != nil || pid <= 0 {
+		return 0, "", false
 	}
 	if len(f) > 1 {
+		stamp = f[1]
+	}
+	return pid, stamp, true
+}
+
+// readPIDFile returns the pid in a pid file and whether the process with that pid now is the one that wrote it.
+func readPIDFile(path string) (int, bool) {
+	pid, stamp, ok := PIDInFile(path)
+	if !ok || !alive(pid) {
+		return 0, false
+	}
+	if stamp != "" {
 		// The process that has the pid now started when the writer did, or it is another one.
 		st, ok := startStamp(pid)
-		return pid, !ok || st == f[1]
+		return pid, !ok || st == stamp
 	}
 	// A file written before the start time was recorded: the process must at least be a zato server.
 	return pid, looksLikeServer(pid)
