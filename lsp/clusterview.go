@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,6 +226,99 @@ type historyEntry struct {
 	Current   bool      `json:"current"`
 	URI       string    `json:"uri"`
 	Label     string    `json:"label"` // "version 3 by alice (ide) at 2026-11-30 08:31:02 UTC"
+	// Where it serves now (the versions' served_by), and where its newest deployment on each server loaded or
+	// failed (the module's deployments): a version that failed wherever it was tried is no version to go back to.
+	ServedBy []string `json:"servedBy"`
+	LoadedOn []string `json:"loadedOn"`
+	FailedOn []string `json:"failedOn"`
+	// State: serving (some server serves it now), loaded (some server loaded it), failed (it failed on every server
+	// that tried it), untried (no deployment of it that the cluster keeps reached a server).
+	State string `json:"state"`
+	Note  string `json:"note"` // "serving on server1, server2", "failed on server1, server2: SyntaxError: ... (line 3)"
+}
+
+// historyDeployments is how many of a module's newest deployments zato/moduleHistory reads for where its versions
+// loaded or failed.
+const historyDeployments = 500
+
+// versionOutcome is where a version loaded and failed, from a module's deployments (newest first): each server's
+// newest row of the version counts.
+type versionOutcome struct {
+	loaded, failed []string
+	errs           map[string]string // server -> its error in words
+}
+
+func versionOutcomes(ds []deployclient.Deployment) map[int]*versionOutcome {
+	out := map[int]*versionOutcome{}
+	seen := map[string]bool{} // version/server pairs already decided by a newer row
+	for _, d := range ds {
+		if d.Action != wire.ActionDeploy {
+			continue
+		}
+		o := out[d.Version]
+		if o == nil {
+			o = &versionOutcome{errs: map[string]string{}}
+			out[d.Version] = o
+		}
+		for _, r := range d.Servers {
+			k := fmt.Sprintf("%d/%s", d.Version, r.Name)
+			if seen[k] || (r.Status != deployclient.StatusDeployed && r.Status != deployclient.StatusFailed) {
+				continue
+			}
+			seen[k] = true
+			if r.Status == deployclient.StatusDeployed {
+				o.loaded = append(o.loaded, r.Name)
+				continue
+			}
+			o.failed = append(o.failed, r.Name)
+			if e := r.Error; e != nil {
+				w := strings.TrimSpace(e.Type + ": " + e.Message)
+				if e.Line > 0 {
+					w += fmt.Sprintf(" (line %d)", e.Line)
+				}
+				o.errs[r.Name] = w
+			}
+		}
+	}
+	for _, o := range out {
+		slices.Sort(o.loaded)
+		slices.Sort(o.failed)
+	}
+	return out
+}
+
+// mark fills in a history entry's servedBy, loadedOn, failedOn, state and note.
+func (h *historyEntry) mark(servedBy []string, o *versionOutcome) {
+	h.ServedBy, h.LoadedOn, h.FailedOn = append([]string{}, servedBy...), []string{}, []string{}
+	if o != nil {
+		h.LoadedOn, h.FailedOn = append(h.LoadedOn, o.loaded...), append(h.FailedOn, o.failed...)
+	}
+	failures := ""
+	if len(h.FailedOn) > 0 {
+		failures = "failed on " + strings.Join(h.FailedOn, ", ")
+		// The first failing server's error (they mostly say the same).
+		if e := o.errs[h.FailedOn[0]]; e != "" {
+			failures += ": " + e
+		}
+	}
+	var parts []string
+	switch {
+	case len(h.ServedBy) > 0:
+		h.State = "serving"
+		parts = append(parts, "serving on "+strings.Join(h.ServedBy, ", "))
+	case len(h.LoadedOn) > 0:
+		h.State = "loaded"
+		parts = append(parts, "loaded on "+strings.Join(h.LoadedOn, ", "))
+	case len(h.FailedOn) > 0:
+		h.State = "failed"
+	default:
+		h.State = "untried"
+		parts = append(parts, "no server has loaded it")
+	}
+	if failures != "" {
+		parts = append(parts, failures)
+	}
+	h.Note = strings.Join(parts, "; ")
 }
 
 func (s *server) moduleHistory(ctx context.Context, target, module string) (historyAnswer, error) {
@@ -237,11 +331,17 @@ func (s *server) moduleHistory(ctx context.Context, target, module string) (hist
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	vs, err := cl.Versions(ctx, module)
+	sv, err := cl.VersionsServed(ctx, module)
 	s.noteAuth("", target, cc, err)
 	if err != nil {
 		return historyAnswer{}, errors.New(clusterWords(target, cc, err))
 	}
+	vs := sv.Versions
+	ds, err := cl.Deployments(ctx, module, historyDeployments)
+	if err != nil {
+		s.log.Debug("deployments", "module", module, "err", err) // the versions are listed without where they failed
+	}
+	outcomes := versionOutcomes(ds)
 	out := historyAnswer{Module: module, Target: target, Versions: []historyEntry{}}
 	if mods, err := cl.Modules(ctx); err == nil {
 		for _, m := range mods {
@@ -251,9 +351,11 @@ func (s *server) moduleHistory(ctx context.Context, target, module string) (hist
 		}
 	}
 	for _, v := range vs {
-		out.Versions = append(out.Versions, historyEntry{Version: v.Version, SHA256: v.SHA256, Who: v.Who, Origin: v.Origin,
+		e := historyEntry{Version: v.Version, SHA256: v.SHA256, Who: v.Who, Origin: v.Origin,
 			CreatedAt: v.CreatedAt, Size: v.Size, Current: v.Version == out.Current, URI: clusterURI(target, module, v.Version),
-			Label: fmt.Sprintf("version %d by %s %s", v.Version, byWhom(v.Who, v.Origin), when(v.CreatedAt))})
+			Label: fmt.Sprintf("version %d by %s %s", v.Version, byWhom(v.Who, v.Origin), when(v.CreatedAt))}
+		e.mark(v.ServedBy, outcomes[v.Version])
+		out.Versions = append(out.Versions, e)
 	}
 	return out, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -22,8 +21,8 @@ type fakeAPI struct {
 	// passwords are the passwords requests carried, in order ("" for a request without credentials).
 	passwords []string
 	refused   int
-	// handler, when set, answers the authenticated requests fakeAPI does not know.
-	handler http.HandlerFunc
+	// handler, when set, answers the authenticated requests first: true when it did.
+	handler func(http.ResponseWriter, *http.Request) bool
 }
 
 func newFakeAPI(t testing.TB, password string) *fakeAPI {
@@ -58,6 +57,9 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"error":{"code":"unauthorized","message":"valid credentials are required"}}`)
 		return
 	}
+	if h != nil && h(w, r) {
+		return
+	}
 	switch r.URL.Path {
 	case "/api/v1/servers":
 		_ = json.NewEncoder(w).Encode(map[string]any{"servers": []wire.Member{{Name: "server1", URL: f.URL, State: wire.StateLive}}})
@@ -68,10 +70,6 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	case "/api/v1/services":
 		fmt.Fprint(w, `{"server":"server1","services":[]}`)
 	default:
-		if h != nil && !strings.HasPrefix(r.URL.Path, "/api/v1/events") {
-			h(w, r)
-			return
-		}
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprint(w, `{"error":{"code":"not_found","message":"not found"}}`)
 	}

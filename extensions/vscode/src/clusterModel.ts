@@ -75,6 +75,15 @@ export interface HistoryEntry {
   current: boolean;
   uri: string;
   label: string;
+  /** Where it serves now, and where its newest deployment on each server loaded or failed (absent from older
+   *  language servers). */
+  servedBy?: string[];
+  loadedOn?: string[];
+  failedOn?: string[];
+  /** serving, loaded, failed (on every server that tried it), untried */
+  state?: string;
+  /** "serving on server1, server2", "failed on server1, server2: SyntaxError: invalid syntax (line 3)" */
+  note?: string;
 }
 
 export interface HistoryAnswer {
@@ -273,16 +282,41 @@ export function clusterNodes(v: ClusterViewAnswer | undefined, problem?: string)
   ];
 }
 
-/** The quick pick's rows of a module's history. */
-export function historyItems(h: HistoryAnswer, exceptCurrent = false): { label: string; description: string; detail?: string; version: number }[] {
+/** A row of the quick pick of a module's versions. */
+export interface HistoryItem {
+  label: string;
+  description: string;
+  detail?: string;
+  version: number;
+  /** It failed on every server that tried it: going back to it fails again. */
+  failed: boolean;
+  note?: string;
+}
+
+const VERSION_ICON: Record<string, string> = { serving: 'pass-filled', loaded: 'pass', failed: 'error', untried: 'circle-outline' };
+
+/** The quick pick's rows of a module's history, each marked with where it served or failed. */
+export function historyItems(h: HistoryAnswer, exceptCurrent = false): HistoryItem[] {
   return h.versions
     .filter((v) => !(exceptCurrent && v.current))
-    .map((v) => ({
-      label: `v${v.version}${v.current ? ' (current)' : ''}`,
-      description: `${byWhom(v.who, v.origin)} · ${utc(v.createdAt)}`,
-      detail: `${v.size} bytes · sha256 ${v.sha256.slice(0, 12)}…`,
-      version: v.version,
-    }));
+    .map((v) => {
+      const icon = v.state ? VERSION_ICON[v.state] : undefined;
+      const facts = [`${v.size} bytes · sha256 ${v.sha256.slice(0, 12)}…`];
+      if (v.note) facts.unshift(v.note);
+      return {
+        label: `${icon ? `$(${icon}) ` : ''}v${v.version}${v.current ? ' (current)' : ''}`,
+        description: `${byWhom(v.who, v.origin)} · ${utc(v.createdAt)}`,
+        detail: facts.join(' · '),
+        version: v.version,
+        failed: v.state === 'failed',
+        note: v.note,
+      };
+    });
+}
+
+/** The row a pick starts on: the newest version that did not fail on every server (none when they all did). */
+export function preselected(items: readonly HistoryItem[]): HistoryItem | undefined {
+  return items.find((i) => !i.failed);
 }
 
 /** Parses a zato-cluster:/<target>/<module>?version=N URI (what the language server hands out). */

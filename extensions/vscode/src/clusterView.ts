@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import {
   CLUSTER_VIEW_METHOD,
   type ClusterViewAnswer,
+  type HistoryItem,
   LSP_ROLLBACK,
   LSP_UNDEPLOY,
   MODULE_HISTORY_METHOD,
@@ -18,6 +19,7 @@ import {
   isClusterViewAnswer,
   isHistoryAnswer,
   isWriteAnswer,
+  preselected,
 } from './clusterModel';
 import { type ClusterDocuments, isClusterVersion } from './cluster';
 
@@ -194,18 +196,22 @@ export class ClusterView implements vscode.TreeDataProvider<Node> {
     const n = this.target(arg);
     if (!n?.module) return;
     const pick = await this.pickVersion(n, false, `Zato: versions of ${n.module.name} — open one`);
-    if (pick !== undefined) await this.openVersion(n.module.name, n.target, pick);
+    if (pick !== undefined) await this.openVersion(n.module.name, n.target, pick.version);
   }
 
   async rollback(arg: unknown): Promise<void> {
     const n = this.target(arg);
     if (!n?.module) return;
     const m = n.module;
-    const version = await this.pickVersion(n, true, `Zato: roll ${m.name} back to which version?`);
-    if (version === undefined) return;
+    const pick = await this.pickVersion(n, true, `Zato: roll ${m.name} back to which version?`);
+    if (pick === undefined) return;
+    const version = pick.version;
+    const now = m.deployed ? `Version ${m.version} serves now.` : `${m.name} is undeployed now.`;
     const ok = await vscode.window.showWarningMessage(
-      `Roll ${m.name} back to version ${version} on every server of ${n.target}?`,
-      { modal: true, detail: m.deployed ? `Version ${m.version} serves now.` : `${m.name} is undeployed now.` },
+      pick.failed
+        ? `Version ${version} of ${m.name} failed on every server that tried it. Deploy it again on every server of ${n.target}?`
+        : `Roll ${m.name} back to version ${version} on every server of ${n.target}?`,
+      { modal: true, detail: pick.failed ? `${pick.note ?? 'It failed wherever it was tried'}. ${now}` : now },
       'Roll Back',
     );
     if (ok !== 'Roll Back') return;
@@ -225,7 +231,11 @@ export class ClusterView implements vscode.TreeDataProvider<Node> {
     await this.write(LSP_UNDEPLOY, { module: m.name, target: n.target }, `Undeploying ${m.name}`);
   }
 
-  private async pickVersion(n: Node, exceptCurrent: boolean, title: string): Promise<number | undefined> {
+  /**
+   * A version of the module, each marked with where it served or failed; the pick starts on the newest one that did
+   * not fail on every server (a rollback to one that did fails again).
+   */
+  private async pickVersion(n: Node, exceptCurrent: boolean, title: string): Promise<HistoryItem | undefined> {
     try {
       const h = await this.backend.request<unknown>(MODULE_HISTORY_METHOD, { module: n.module!.name, target: n.target });
       if (!isHistoryAnswer(h)) return undefined;
@@ -234,8 +244,25 @@ export class ClusterView implements vscode.TreeDataProvider<Node> {
         void vscode.window.showInformationMessage(`Zato: ${h.module} has no other version to go back to.`);
         return undefined;
       }
-      const pick = await vscode.window.showQuickPick(items, { title, matchOnDescription: true });
-      return pick?.version;
+      const qp = vscode.window.createQuickPick<HistoryItem & vscode.QuickPickItem>();
+      qp.title = title;
+      qp.matchOnDescription = true;
+      qp.matchOnDetail = true;
+      qp.items = items;
+      const first = preselected(items);
+      if (first) qp.activeItems = [first];
+      else if (exceptCurrent) qp.placeholder = `Every other version of ${h.module} failed on every server that tried it`;
+      return await new Promise<HistoryItem | undefined>((resolve) => {
+        qp.onDidAccept(() => {
+          resolve(qp.selectedItems[0] ?? qp.activeItems[0]);
+          qp.hide();
+        });
+        qp.onDidHide(() => {
+          resolve(undefined);
+          qp.dispose();
+        });
+        qp.show();
+      });
     } catch (err) {
       this.fail(`Versions of ${n.module!.name}`, err);
       return undefined;

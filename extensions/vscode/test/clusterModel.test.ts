@@ -7,6 +7,7 @@ import {
   clusterNodes,
   followingDescription,
   historyItems,
+  preselected,
   isClusterViewAnswer,
   isHistoryAnswer,
   isWriteAnswer,
@@ -143,6 +144,60 @@ describe('history', () => {
   });
   it('leaves the current one out for a roll back', () => {
     expect(historyItems(h, true).map((i) => i.version)).toEqual([1]);
+  });
+
+  // A version that failed on every server (a syntax error) was listed first, unmarked, and preselected: picking
+  // it deployed it again and it failed everywhere again.
+  describe('marks where each version served or failed, and never preselects a failed one', () => {
+    const v = (version: number, state: string, note: string, current = false) => ({
+      version,
+      sha256: 'ab'.repeat(32),
+      who: 'alice',
+      origin: 'ide',
+      createdAt: '2026-11-30T09:00:00Z',
+      size: 100,
+      current,
+      uri: `zato-cluster:/default/crm.py?version=${version}`,
+      label: '',
+      state,
+      note,
+      servedBy: state === 'serving' ? ['server1', 'server2'] : [],
+      loadedOn: [],
+      failedOn: state === 'failed' ? ['server1', 'server2'] : [],
+    });
+    const hist: HistoryAnswer = {
+      module: 'crm.py',
+      target: 'default',
+      current: 4,
+      versions: [
+        v(4, 'failed', 'failed on server1, server2: SyntaxError: invalid syntax (line 3)', true),
+        v(3, 'failed', 'failed on server1, server2: SyntaxError: invalid syntax (line 9)'),
+        v(2, 'serving', 'serving on server1, server2'),
+        v(1, 'loaded', 'loaded on server1, server2'),
+      ],
+    };
+
+    it('says it on each item', () => {
+      const items = historyItems(hist, true);
+      expect(items.map((i) => i.version)).toEqual([3, 2, 1]);
+      expect(items[0]!.label).toBe('$(error) v3');
+      expect(items[0]!.detail).toContain('failed on server1, server2: SyntaxError: invalid syntax (line 9)');
+      expect(items[0]!.failed).toBe(true);
+      expect(items[1]!.label).toBe('$(pass-filled) v2');
+      expect(items[1]!.detail).toContain('serving on server1, server2');
+      expect(items[2]!.detail).toContain('loaded on server1, server2');
+      expect(items.slice(1).every((i) => !i.failed)).toBe(true);
+    });
+
+    it('preselects the newest version that did not fail everywhere', () => {
+      expect(preselected(historyItems(hist, true))?.version).toBe(2);
+      expect(preselected(historyItems(hist, false))?.version).toBe(2);
+      expect(preselected(historyItems({ ...hist, versions: hist.versions.slice(0, 2) }, true))).toBeUndefined();
+    });
+
+    it('keeps working with an older language server that does not say', () => {
+      expect(preselected(historyItems(h, true))?.version).toBe(1);
+    });
   });
 });
 
