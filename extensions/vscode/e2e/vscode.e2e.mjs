@@ -583,6 +583,7 @@ try {
   await waitLine(page, "self.response.payload = {'greeting': 'hello v5'}");
   const srcTab = (await page.locator('.tab.active').first().getAttribute('aria-label')) ?? '';
   step(`deployed source tab: ${srcTab}`);
+  assert.match(srcTab, new RegExp(`^${moduleName.replace('.', '\\.')} \\(v\\d+, default\\)`), 'the tab names the version and the target, not only the file');
   await shot('11-deployed-source.png');
 
   // Undeploy the colleague's module from its context menu, confirming the dialog: the view says undeployed.

@@ -4,7 +4,13 @@
 
 import * as vscode from 'vscode';
 
-import { parseClusterUri } from './clusterModel';
+import { clusterDocumentUri, parseClusterUri } from './clusterModel';
+
+/** The URI a version is shown under: titled "x.py (v2, default)" by the resourceLabelFormatter of package.json. */
+export function displayUri(lspUri: string): vscode.Uri {
+  const u = clusterDocumentUri(lspUri);
+  return u ? vscode.Uri.from({ scheme: CLUSTER_SCHEME, path: u.path, query: u.query }) : vscode.Uri.parse(lspUri);
+}
 
 export const CLUSTER_SCHEME = 'zato-cluster';
 
@@ -50,7 +56,7 @@ export class ClusterDocuments implements vscode.TextDocumentContentProvider {
 
   /** Opens one version read-only (the cluster view's Open Deployed Source and History). */
   async show(v: ClusterVersion): Promise<void> {
-    const uri = vscode.Uri.parse(v.uri);
+    const uri = displayUri(v.uri);
     this.sources.set(uri.toString(), v.source);
     this.changed.fire(uri);
     const doc = await vscode.workspace.openTextDocument(uri);
@@ -60,7 +66,7 @@ export class ClusterDocuments implements vscode.TextDocumentContentProvider {
 
   /** Opens the diff: the cluster's version on the left, the file (its buffer) on the right. */
   async showDiff(v: ClusterVersion, file: vscode.Uri): Promise<void> {
-    const left = vscode.Uri.parse(v.uri);
+    const left = displayUri(v.uri);
     this.sources.set(left.toString(), v.source);
     this.changed.fire(left);
     await vscode.commands.executeCommand('vscode.diff', left, file, v.title, { preview: false });

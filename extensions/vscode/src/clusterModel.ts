@@ -319,10 +319,39 @@ export function preselected(items: readonly HistoryItem[]): HistoryItem | undefi
   return items.find((i) => !i.failed);
 }
 
-/** Parses a zato-cluster:/<target>/<module>?version=N URI (what the language server hands out). */
+/**
+ * Parses a zato-cluster:/<target>/<module>?version=N URI (what the language server hands out), or the form the
+ * editor shows versions under (clusterDocumentUri), whose query is {"version": N, "target": "..."}.
+ */
 export function parseClusterUri(path: string, query: string): { target: string; module: string; version: number } | undefined {
   const m = /^\/([^/]+)\/([^/]+)$/.exec(path);
-  const v = /(?:^|&)version=(\d+)/.exec(query);
-  if (!m || !v) return undefined;
-  return { target: decodeURIComponent(m[1]!), module: decodeURIComponent(m[2]!), version: Number(v[1]) };
+  let version: number | undefined;
+  if (query.startsWith('{')) {
+    try {
+      const q = JSON.parse(query) as { version?: unknown };
+      if (typeof q.version === 'number' && Number.isInteger(q.version)) version = q.version;
+    } catch {
+      // not ours
+    }
+  } else {
+    const v = /(?:^|&)version=(\d+)/.exec(query);
+    if (v) version = Number(v[1]);
+  }
+  if (!m || version === undefined) return undefined;
+  return { target: decodeURIComponent(m[1]!), module: decodeURIComponent(m[2]!), version };
+}
+
+/**
+ * The path and query a version is shown under: the language server's URI with its query as JSON, which the
+ * extension's resourceLabelFormatter (package.json) reads to title the tab "x.py (v2, default)" rather than "x.py",
+ * the local file's title.
+ */
+export function clusterDocumentUri(lspUri: string): { path: string; query: string } | undefined {
+  const i = lspUri.indexOf(':');
+  const rest = lspUri.slice(i + 1);
+  const q = rest.indexOf('?');
+  const path = q >= 0 ? rest.slice(0, q) : rest;
+  const ref = parseClusterUri(path, q >= 0 ? rest.slice(q + 1) : '');
+  if (!ref) return undefined;
+  return { path, query: JSON.stringify({ version: ref.version, target: ref.target }) };
 }

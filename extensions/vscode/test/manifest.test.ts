@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { clusterDocumentUri, parseClusterUri } from '../src/clusterModel';
+
 const root = resolve(__dirname, '..');
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
 
@@ -279,5 +281,40 @@ describe('README.md (Marketplace page)', () => {
     expect(existsSync(join(root, shot!))).toBe(true);
     const ignore = read('.vscodeignore').split('\n').map((l) => l.trim());
     if (ignore.includes('**')) expect(ignore).toContain(`!${shot!.replace(/^\.\//, '')}`);
+  });
+});
+
+// VS Code's label service (code-server 4.100): a formatter's label with ${path}, ${authority} and ${query.KEY} (the
+// query being a JSON object); a tab's title is the basename of the result.
+function formatLabel(label: string, uri: { scheme: string; authority?: string; path: string; query: string }): string {
+  return label.replace(/\$\{(scheme|authoritySuffix|authority|path|(query)\.(.+?))\}/g, (_m, what: string, q?: string, key?: string) => {
+    if (what === 'scheme') return uri.scheme;
+    if (what === 'authority') return uri.authority ?? '';
+    if (what === 'path') return uri.path;
+    if (q === 'query' && uri.query.startsWith('{') && uri.query.endsWith('}')) {
+      try {
+        return String((JSON.parse(uri.query) as Record<string, unknown>)[key!] ?? '');
+      } catch {
+        return '';
+      }
+    }
+    return '';
+  });
+}
+
+describe('deployed source tabs', () => {
+  // They were titled like the local file ("x.py"): the version and the target go in the title.
+  it('are titled with the module, its version and the target', () => {
+    const formatters = (pkg.contributes as unknown as { resourceLabelFormatters?: { scheme: string; formatting: { label: string; separator: string } }[] })
+      .resourceLabelFormatters ?? [];
+    const f = formatters.find((x) => x.scheme === 'zato-cluster');
+    expect(f, 'a resourceLabelFormatter for zato-cluster:').toBeDefined();
+    const u = clusterDocumentUri('zato-cluster:/default/x.py?version=2');
+    expect(u).toBeDefined();
+    const label = formatLabel(f!.formatting.label, { scheme: 'zato-cluster', path: u!.path, query: u!.query });
+    expect(label.slice(label.lastIndexOf(f!.formatting.separator) + 1)).toBe('x.py (v2, default)');
+    // The tab reopens after a reload: its URI still names the module and the version.
+    expect(parseClusterUri(u!.path, u!.query)).toEqual({ target: 'default', module: 'x.py', version: 2 });
+    expect(parseClusterUri('/Prod EU/x.py', '{"version":7,"target":"Prod EU"}')).toEqual({ target: 'Prod EU', module: 'x.py', version: 7 });
   });
 });
