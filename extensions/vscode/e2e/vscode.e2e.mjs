@@ -12,11 +12,14 @@
 //      answers; forget it and put the password back in .zato.yaml;
 //   8. click the "Invoke" code lens: the answer (status, server, the new code's payload) opens in a read-only
 //      document beside the module, and the request file was created in .zato/requests/;
-//   9. a conflict: Show Diff, Deploy Anyway; Zato: Restart Language Server and a save while it starts;
+//   9. a conflict: Show Diff, Deploy Anyway; Zato: Restart Language Server and a save while it starts; the
+//      language server killed: restarted, with no bare "false" line in the log;
 //  10. service-aware editing (service-aware.e2e.mjs): the warning on an unknown invoked name, hover, completion;
 //  11. the Zato Cluster view: both servers live, the module with its version, who and origin and a row per server, a
-//      module deployed with the CLI appearing by itself, Open Deployed Source, and Undeploy from the context menu
-//      after the confirmation dialog.
+//      module deployed with the CLI appearing by itself, Open Deployed Source (its tab titled with the version and
+//      target), and Undeploy from the context menu after the confirmation dialog;
+//  12. zato.serverPath set to /bin/false: one message naming it, with Open Settings, and no toast of the client
+//      library ("write EPIPE", "couldn't create connection to server").
 // Everything waits on selectors or events with timeouts; nothing sleeps. Screenshots go to $ZATO_ARTIFACTS.
 //
 // Run by ../run-e2e.sh, which builds what this needs and passes: ZATO_BIN (zato for this machine), ZATO_VSIX,
@@ -401,6 +404,8 @@ try {
     await page.keyboard.press('Enter');
     await page.locator('.statusbar-item', { hasText: `password of ${client.username} at` }).filter({ hasText: outcome }).first().waitFor();
   };
+  // With no password the status bar says so from the start, before any save (zato/serverStatus).
+  await waitLabel(page, 'Zato: no password', timeout);
   await setPassword('not-the-password', 'saved');
   await editor.click({ position: { x: 300, y: 5 } });
   await page.keyboard.press(DEPLOY_KEY);
@@ -421,9 +426,12 @@ try {
     assert.match(out, /hello v3/, `${s} runs the code deployed with the button`);
   }
   await shot('07-deployed-with-button.png');
-  step('forget the password, put it back in .zato.yaml');
+  step('forget the password: the status bar says there is none; put it back in .zato.yaml: all well again');
   await setPassword('', 'forgotten');
+  await waitLabel(page, 'Zato: no password', timeout);
+  assert.equal(await item.locator('.codicon-warning').count(), 1, 'no password is a warning');
   writeFileSync(yamlPath, yamlWithPassword);
+  await waitLabel(page, `Zato: ${moduleName} ${all}`, timeout);
 
   // ---- 6. the Invoke code lens: the answer in a read-only document beside the module ----
   step('click the Invoke code lens');
@@ -522,6 +530,21 @@ try {
   assert.match(zatoLog, /vscode_greet\.py saved while the language server starts/, 'the save was made while no server ran');
   assert.match(zatoLog, /Deploying .*vscode_greet\.py, saved while the language server started/, 'and was sent once it ran');
 
+  // ---- 8b. the language server killed: the extension restarts it, and its log gets no bare "false" line ----
+  step('kill the language server (SIGKILL): the extension restarts it');
+  const [killed] = await lspPids();
+  assert.ok(killed, 'a zato lsp runs from the installed extension');
+  process.kill(killed, 'SIGKILL');
+  await until(async () => {
+    const now = await lspPids();
+    return now.length === 1 && now[0] !== killed;
+  }, 'a new zato lsp');
+  await page.locator('.statusbar-item a[aria-label^="Zato"]').first().waitFor();
+  await waitLabel(page, `Zato: ${moduleName} ${all}`, timeout);
+  const restartLog = findFiles(join(userData, 'logs'), 'Zato.log').map((f) => readFileSync(f, 'utf8')).join('\n');
+  assert.match(restartLog, /The Zato language server stopped; restarting it/, 'the restart is logged');
+  assert.doesNotMatch(restartLog, /\[info\] (false|true)\s*$/m, 'no bare "false" line in the log');
+
   // ---- 9. service-aware editing: the unknown-name warning, hover, completion ----
   await serviceAwareSteps({ page, step, shot, runCommand, workspace, service, extDir, timeout });
 
@@ -611,6 +634,24 @@ try {
   // The deployment log was never forced open: no Output view is showing.
   assert.equal(await page.locator('.part.panel .output-view').isVisible(), false, 'the deployment log stays closed');
 
+  // ---- 12. zato.serverPath naming a binary that is not zato: one message, naming it, with Open Settings ----
+  step('zato.serverPath = /bin/false: one message naming it, with Open Settings');
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  // In the workspace's settings: code-server takes a machine-overridable setting from there, not from the user's.
+  mkdirSync(join(workspace, '.vscode'), { recursive: true });
+  writeFileSync(join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'zato.serverPath': '/bin/false' }, null, 2));
+  const failure = page.locator('.notification-toast', { hasText: '/bin/false' }).first();
+  await failure.waitFor();
+  const failureText = (await failure.innerText()).replace(/\s+/g, ' ');
+  step(`message: ${failureText}`);
+  assert.match(failureText, /\/bin\/false \(zato\.serverPath\) exited \(exit code 1\) before it answered/);
+  await failure.getByRole('button', { name: 'Open Settings' }).waitFor();
+  await waitLabel(page, 'Zato: server stopped', timeout);
+  const toasts = (await page.locator('.notification-toast').allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+  assert.deepEqual(toasts.filter((t) => /EPIPE|couldn't create connection|Connection to server/i.test(t)), [], `no toast of the client library: ${toasts}`);
+  assert.equal(toasts.filter((t) => /zato/i.test(t)).length, 1, `one message: ${toasts}`);
+  await shot('13-not-zato.png');
+
   assert.deepEqual(pageErrors.filter((e) => /zato/i.test(e)), [], 'no page errors about Zato');
   step(`passed: save -> ${all} in ${confirmMs} ms`);
 } catch (err) {
@@ -665,6 +706,26 @@ async function waitLabel(page, want, ms) {
     throw new Error(`status bar never showed "${want}" (it shows "${now}"): ${err.message}`);
   }
   return Date.now();
+}
+
+// lspPids lists the zato lsp processes of the extension this test installed (their command is its bundled zato).
+async function lspPids() {
+  const { stdout } = await execFileP('ps', ['-eo', 'pid=,args=']);
+  return stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.includes(extensionsDir) && / lsp$/.test(l))
+    .map((l) => Number(l.split(/\s+/)[0]));
+}
+
+// until polls cond (a process table has no event to wait on) until it holds, for at most the UI timeout.
+async function until(cond, what) {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }
 
 // findFiles lists the files named name under dir.

@@ -4,6 +4,7 @@
 // read-only document (src/invoke.ts), renders the cluster view (src/clusterView.ts) from its zato/clusterView, and maps
 // the commands onto workspace/executeCommand.
 
+import * as cp from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -46,7 +47,16 @@ import { InvokeDocuments, isInvokeAnswer } from './invoke';
 import { ClusterDocuments, isClusterVersion } from './cluster';
 import { ClusterView } from './clusterView';
 import { CLUSTER_CHANGED_METHOD } from './clusterModel';
-import { EarlySaves, type NestedConfig, nestedConfigMessage, shouldStart, versionWarning } from './lifecycle';
+import {
+  EarlySaves,
+  type NestedConfig,
+  type StartFailure,
+  logArguments,
+  nestedConfigMessage,
+  shouldStart,
+  startFailureMessage,
+  versionWarning,
+} from './lifecycle';
 import {
   type DeployStatus,
   type Presentation,
@@ -77,6 +87,40 @@ const LSP_SHOW_CLUSTER_VERSION = 'zato.showClusterVersion';
 const LSP_DEPLOY_ANYWAY = 'zato.deployAnyway';
 
 let ext: ZatoExtension | undefined;
+
+/**
+ * vscode-languageclient with its own toasts routed to the extension, which shows one message naming the binary (it
+ * showed "spawn zato ENOENT", "couldn't create connection to server", "write EPIPE"), and its log lines fixed (9.0.1
+ * logs info(message, !handled)'s boolean as a line of its own: "[info] false").
+ */
+class ZatoClient extends LanguageClient {
+  /** A message the library would have forced on screen. */
+  onForced: ((message: string, data: unknown) => void) | undefined;
+
+  override error(message: string, data?: unknown, showNotification?: boolean | 'force'): void {
+    const a = logArguments(data, showNotification);
+    super.error(message, a.data, false);
+    if (a.showNotification === 'force') this.onForced?.(message, a.data);
+  }
+
+  override warn(message: string, data?: unknown, showNotification?: boolean): void {
+    const a = logArguments(data, showNotification);
+    super.warn(message, a.data, a.showNotification === true);
+  }
+
+  override info(message: string, data?: unknown, showNotification?: boolean): void {
+    const a = logArguments(data, showNotification);
+    super.info(message, a.data, a.showNotification === true);
+  }
+}
+
+/** The language server process of one start: how it ended, what it wrote on stderr. */
+interface ServerProcess {
+  child?: cp.ChildProcess;
+  exit?: string;
+  stderr: string;
+  exited: Promise<void>;
+}
 
 export async function activate(context: vscode.ExtensionContext): Promise<ZatoApi> {
   ext = new ZatoExtension(context);
@@ -114,6 +158,11 @@ class ZatoExtension {
   private restarting: Promise<void> | undefined;
   private configuredPath: string | undefined;
   private crashes: number[] = [];
+  /** The process of the current start, and whether that start reached Running. */
+  private proc: ServerProcess | undefined;
+  private ran = false;
+  /** A start failure was shown for the current start: one message, not one per library toast. */
+  private failureShown = false;
   private readonly pulled: (() => void)[] = [];
   private readonly invokeDocs = new InvokeDocuments();
   private readonly clusterDocs = new ClusterDocuments((target, module, version) =>
@@ -312,6 +361,8 @@ class ZatoExtension {
       bundled,
       exists: (p) => fs.existsSync(p),
       home: os.homedir(),
+      path: process.env.PATH,
+      platform: process.platform,
     });
     if ('error' in resolved) {
       this.stopped(resolved.error);
@@ -325,9 +376,28 @@ class ZatoExtension {
     this.serverPath = resolved.command;
     this.log.info(`Starting ${resolved.command} lsp (${resolved.source === 'setting' ? 'zato.serverPath' : resolved.source === 'bundled' ? 'shipped with the extension' : 'from the PATH'})`);
 
-    // stdio without TransportKind: that would append --stdio, which `zato lsp` does not take.
-    const run = { command: resolved.command, args: ['lsp'], options: { env: process.env } };
-    const serverOptions: ServerOptions = { run, debug: run };
+    // Spawned here (stdio; no TransportKind, which would append --stdio) to know how it ends: a binary that
+    // exits at once is said to be one, not "write EPIPE".
+    this.ran = false;
+    this.failureShown = false;
+    const serverOptions: ServerOptions = () =>
+      new Promise<cp.ChildProcess>((resolve, reject) => {
+        let exited!: () => void;
+        const proc: ServerProcess = { stderr: '', exited: new Promise<void>((r) => (exited = r)) };
+        this.proc = proc;
+        const child = cp.spawn(resolved.command, ['lsp'], { env: process.env });
+        proc.child = child;
+        child.on('exit', (code, signal) => {
+          proc.exit = code !== null ? `exit code ${code}` : `signal ${signal ?? '?'}`;
+          exited();
+        });
+        child.stderr?.on('data', (d: Buffer) => (proc.stderr = (proc.stderr + d.toString()).slice(-2000)));
+        child.once('error', (err) => {
+          exited();
+          reject(err);
+        });
+        child.once('spawn', () => resolve(child));
+      });
     this.initOptions = this.serverSettings();
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file', language: 'python' }],
@@ -358,18 +428,27 @@ class ZatoExtension {
         },
       },
       errorHandler: {
-        error: () => ({ action: ErrorAction.Continue }),
+        // A broken pipe to a server that died is told by closed() (and the start's failure), in one message.
+        error: () => ({ action: ErrorAction.Continue, handled: true }),
         closed: () => {
+          if (!this.ran) {
+            // It never answered initialize: not a crash to restart, a binary that does not run (startClient says so).
+            return { action: CloseAction.DoNotRestart, handled: true };
+          }
           // Restart a crashed server, but not in a loop: at most 4 times in 3 minutes.
           const now = Date.now();
           this.crashes = this.crashes.filter((t) => now - t < 180_000);
           this.crashes.push(now);
           if (this.crashes.length > 4) {
-            this.stoppedReason = 'The language server stopped 5 times in 3 minutes and will not be restarted; see the deployment log.';
-            return { action: CloseAction.DoNotRestart, message: `Zato: ${this.stoppedReason}` };
+            this.stoppedReason = `The language server (${resolved.command}) stopped 5 times in 3 minutes and will not be restarted.`;
+            this.log.error(this.stoppedReason);
+            void vscode.window.showErrorMessage(`Zato: ${this.stoppedReason}`, 'Show Log', 'Restart').then((a) => {
+              if (a === 'Show Log') this.log.show(true);
+              if (a === 'Restart') void this.restartCommand();
+            });
+            return { action: CloseAction.DoNotRestart, handled: true };
           }
-          this.log.warn('The Zato language server stopped; restarting it.');
-          return { action: CloseAction.Restart, handled: true };
+          return { action: CloseAction.Restart, message: 'The Zato language server stopped; restarting it.', handled: true };
         },
       },
       initializationFailedHandler: (err) => {
@@ -377,7 +456,11 @@ class ZatoExtension {
         return false;
       },
     };
-    const client = new LanguageClient('zato', 'Zato', serverOptions, clientOptions);
+    const client = new ZatoClient('zato', 'Zato', serverOptions, clientOptions);
+    client.onForced = (message, data) => {
+      // The start's own failure is told by startClient; a restart after a crash that fails is told here.
+      if (client === this.client && this.ran) void this.startFailed(resolved, data ?? new Error(message));
+    };
     // This extension shows zato/deployStatus itself (status bar, conflict prompt): the server need not show
     // window/showMessage for a finished deployment or a conflict. It shows zato/serverStatus too.
     client.registerFeature({
@@ -392,6 +475,7 @@ class ZatoExtension {
     client.onDidChangeState((e) => {
       if (client !== this.client) return;
       if (e.newState === State.Running) {
+        this.ran = true;
         this.stoppedReason = undefined;
         this.refresh();
         void this.replayEarlySaves(client);
@@ -420,16 +504,30 @@ class ZatoExtension {
       void this.checkLegacyPasswords(client);
       void this.replayEarlySaves(client);
     } catch (err) {
-      const msg = `Cannot start ${resolved.command} lsp: ${err instanceof Error ? err.message : String(err)}`;
-      this.stoppedReason = msg;
-      this.stopped(msg);
-      this.log.error(msg);
-      void vscode.window.showErrorMessage(`Zato: ${msg}`);
+      if (client === this.client) await this.startFailed(resolved, err);
     }
+  }
+
+  /** Says once, naming the binary, why the language server does not run; offers the setting and the log. */
+  private async startFailed(resolved: { command: string; source: StartFailure['source'] }, err: unknown): Promise<void> {
+    if (this.failureShown) return;
+    this.failureShown = true;
+    const proc = this.proc;
+    // How it ended tells more than the broken pipe it left: wait a moment for its exit.
+    if (proc && proc.exit === undefined) await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 1000))]);
+    const msg = startFailureMessage({ command: resolved.command, source: resolved.source, error: err, exit: proc?.exit, stderr: proc?.stderr });
+    this.stoppedReason = msg.replace(/^Zato: /, '');
+    this.stopped(this.stoppedReason);
+    this.log.error(msg);
+    void vscode.window.showErrorMessage(msg, 'Open Settings', 'Show Log').then((a) => {
+      if (a === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'zato.serverPath');
+      if (a === 'Show Log') this.log.show(true);
+    });
   }
 
   async stopClient(): Promise<void> {
     const c = this.client;
+    const child = this.proc?.child;
     this.client = undefined;
     if (c) {
       try {
@@ -439,6 +537,8 @@ class ZatoExtension {
       }
       await c.dispose();
     }
+    // The server exits after shutdown and exit; one that does not is not left behind.
+    if (child && child.exitCode === null && child.signalCode === null) child.kill();
   }
 
   private async restart(): Promise<void> {

@@ -56,6 +56,40 @@ export function versionWarning(extension: string, server: string | undefined, co
   return `Zato: the language server ${command} is version ${server}, this extension is ${extension}. Use the same version of both (zato.serverPath, or update the extension).`;
 }
 
+/** What is known of a language server that could not be started, or died before it answered initialize. */
+export interface StartFailure {
+  command: string;
+  source: 'setting' | 'bundled' | 'path';
+  error: unknown;
+  /** "exit code 1", "signal SIGKILL": how the process ended, when it did. */
+  exit?: string;
+  /** The end of what it wrote on stderr. */
+  stderr?: string;
+}
+
+/** One message naming the binary tried and why it does not run (not "write EPIPE" or "spawn zato ENOENT"). */
+export function startFailureMessage(f: StartFailure): string {
+  const where = f.source === 'setting' ? ' (zato.serverPath)' : f.source === 'bundled' ? ' (shipped with the extension)' : ' (from the PATH)';
+  const code = (f.error as { code?: unknown } | undefined)?.code;
+  if (code === 'ENOENT') return `Zato: cannot start the language server ${f.command}${where}: it does not exist.`;
+  if (code === 'EACCES') return `Zato: cannot start the language server ${f.command}${where}: it is not an executable file.`;
+  const said = f.stderr?.trim() ? ` It said: ${f.stderr.trim().split('\n').slice(-3).join(' ')}` : '';
+  if (f.exit) {
+    return `Zato: the language server ${f.command}${where} exited (${f.exit}) before it answered: is it a zato binary? zato.serverPath must name zato, which runs as \`zato lsp\`.${said}`;
+  }
+  const msg = f.error instanceof Error ? f.error.message : String(f.error);
+  return `Zato: cannot start the language server ${f.command}${where}: ${msg}.${said}`;
+}
+
+/**
+ * The arguments vscode-languageclient's info/warn/error should have had: 9.0.1 calls info(message, !handled) when it
+ * restarts a server that stopped, a boolean that would be logged as data, on a line of its own ("[info] false").
+ */
+export function logArguments(data: unknown, showNotification: boolean | 'force' | undefined): { data: unknown; showNotification: boolean | 'force' | undefined } {
+  if (typeof data === 'boolean') return { data: undefined, showNotification: showNotification ?? data };
+  return { data, showNotification };
+}
+
 /**
  * Saves made before the language server is running: VS Code sends no didSave for them, so they are kept (the latest
  * text per file) and sent once it runs.

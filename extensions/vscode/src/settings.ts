@@ -166,6 +166,10 @@ export interface ServerPathInputs {
   exists: (path: string) => boolean;
   /** Expands ~ and ${userHome}. */
   home?: string;
+  /** The PATH zato is looked for on when neither the setting nor a bundled binary names one. */
+  path?: string;
+  /** process.platform: win32 looks for zato.exe and splits the PATH on ';'. */
+  platform?: string;
 }
 
 export interface ResolvedServer {
@@ -173,7 +177,10 @@ export interface ResolvedServer {
   source: 'setting' | 'bundled' | 'path';
 }
 
-/** Where `zato lsp` comes from: zato.serverPath, else the bundled binary, else `zato` on the PATH. */
+/**
+ * Where `zato lsp` comes from: zato.serverPath, else the bundled binary, else `zato` on the PATH; when there is none,
+ * an error naming every place looked at (spawning a plain `zato` only said "spawn zato ENOENT").
+ */
 export function resolveServer(inp: ServerPathInputs): ResolvedServer | { error: string } {
   const configured = inp.configured?.trim();
   if (configured) {
@@ -183,7 +190,17 @@ export function resolveServer(inp: ServerPathInputs): ResolvedServer | { error: 
     return { command: p, source: 'setting' };
   }
   if (inp.exists(inp.bundled)) return { command: inp.bundled, source: 'bundled' };
-  return { command: 'zato', source: 'path' };
+  const win = inp.platform === 'win32';
+  const name = binaryName(inp.platform ?? '');
+  for (const dir of (inp.path ?? '').split(win ? ';' : ':')) {
+    if (!dir) continue;
+    const sep = win ? '\\' : '/';
+    const p = dir.endsWith(sep) ? dir + name : dir + sep + name;
+    if (inp.exists(p)) return { command: p, source: 'path' };
+  }
+  return {
+    error: `cannot find zato: zato.serverPath is not set, this extension carries no zato binary (${inp.bundled}), and there is none on the PATH (${inp.path ?? ''}). Install zato, or set zato.serverPath to its full path.`,
+  };
 }
 
 /** zato.serverPath to honour: in an untrusted workspace only the user's own (global) value counts. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { EarlySaves, nestedConfigMessage, shouldStart, versionWarning } from '../src/lifecycle';
+import { EarlySaves, logArguments, nestedConfigMessage, shouldStart, startFailureMessage, versionWarning } from '../src/lifecycle';
 
 describe('nestedConfigMessage', () => {
   it('says where a .zato.yaml below the root is and that it must be at the root', () => {
@@ -57,5 +57,39 @@ describe('EarlySaves', () => {
       ['file:///a.py', 'a2'],
     ]);
     expect(e.size).toBe(0);
+  });
+});
+
+// A zato binary that is missing or is not one: one message naming the path tried, with Open Settings; the
+// client library's own toasts ("spawn zato ENOENT", "couldn't create connection to server", "write EPIPE") go to
+// the log only.
+describe('startFailureMessage', () => {
+  it('names a binary that cannot be run and why', () => {
+    const enoent = Object.assign(new Error('spawn /opt/zato ENOENT'), { code: 'ENOENT' });
+    expect(startFailureMessage({ command: '/opt/zato', source: 'setting', error: enoent })).toBe(
+      'Zato: cannot start the language server /opt/zato (zato.serverPath): it does not exist.',
+    );
+    const eacces = Object.assign(new Error('spawn /opt/zato EACCES'), { code: 'EACCES' });
+    expect(startFailureMessage({ command: '/opt/zato', source: 'setting', error: eacces })).toContain('it is not an executable file');
+  });
+
+  it('says a binary that exits at once is probably not zato, rather than "write EPIPE"', () => {
+    const m = startFailureMessage({ command: '/bin/false', source: 'setting', error: new Error('write EPIPE'), exit: 'exit code 1' });
+    expect(m).toBe(
+      'Zato: the language server /bin/false (zato.serverPath) exited (exit code 1) before it answered: is it a zato binary? zato.serverPath must name zato, which runs as `zato lsp`.',
+    );
+    expect(m).not.toContain('EPIPE');
+    const withStderr = startFailureMessage({ command: '/x/zato', source: 'bundled', error: new Error('x'), exit: 'exit code 2', stderr: 'unknown command "lsp"\n' });
+    expect(withStderr).toContain('It said: unknown command "lsp"');
+  });
+});
+
+describe('logArguments', () => {
+  // vscode-languageclient 9.0.1 calls info(message, !handled) when a server that crashed is restarted: the boolean
+  // is taken for data and logged as a line of its own, "[info] false".
+  it('never logs a boolean as data', () => {
+    expect(logArguments(false, undefined)).toEqual({ data: undefined, showNotification: false });
+    expect(logArguments(true, undefined)).toEqual({ data: undefined, showNotification: true });
+    expect(logArguments({ a: 1 }, false)).toEqual({ data: { a: 1 }, showNotification: false });
   });
 });

@@ -156,7 +156,24 @@ describe('resolveServer', () => {
       command: '/ext/bin/zato',
       source: 'bundled',
     });
-    expect(resolveServer({ bundled: '/ext/bin/zato', exists: exists([]) })).toEqual({ command: 'zato', source: 'path' });
+    expect(resolveServer({ bundled: '/ext/bin/zato', exists: exists(['/usr/local/bin/zato']), path: '/usr/bin:/usr/local/bin' })).toEqual({
+      command: '/usr/local/bin/zato',
+      source: 'path',
+    });
+  });
+
+  // It spawned 'zato' anyway: "spawn zato ENOENT" and "couldn't create connection to server", with no hint.
+  it('says where it looked when there is no zato anywhere', () => {
+    const r = resolveServer({ bundled: '/ext/bin/zato', exists: exists([]), path: '/usr/bin:/bin' });
+    expect(r).toEqual({
+      error:
+        'cannot find zato: zato.serverPath is not set, this extension carries no zato binary (/ext/bin/zato), and there is none on the PATH (/usr/bin:/bin). Install zato, or set zato.serverPath to its full path.',
+    });
+  });
+
+  it('finds zato.exe on the PATH on Windows', () => {
+    const r = resolveServer({ bundled: 'C:\\ext\\bin\\zato.exe', exists: exists(['C:\\tools\\zato.exe']), path: 'C:\\tools', platform: 'win32' });
+    expect(r).toEqual({ command: 'C:\\tools\\zato.exe', source: 'path' });
   });
 
   it('ignores a workspace serverPath in an untrusted workspace', () => {
