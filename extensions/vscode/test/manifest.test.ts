@@ -262,6 +262,8 @@ describe('package.json manifest', () => {
     const items = (pkg.contributes.menus['editor/title'] ?? []).filter((i) => i.command === deploy);
     expect(items).toHaveLength(1);
     expect(items[0]!.when).toMatch(/\b(resourceLangId|editorLangId)\s*==\s*'?python'?/);
+    // Not on a deployed source's read-only tab (zato-cluster:), which it cannot deploy.
+    expect(items[0]!.when).toMatch(/\bresourceScheme\s*==\s*'?file'?/);
   });
 });
 
