@@ -333,6 +333,9 @@ class ZatoExtension {
   }
 
   private checkVersion(client: LanguageClient, command: string): void {
+    // No answer to initialize (a binary that exited, /bin/false): there is no version to compare, and the start's
+    // failure says what happened; a version warning racing it would name the wrong problem.
+    if (!client.initializeResult) return;
     const ours = String((this.context.extension.packageJSON as { version?: string }).version ?? '');
     const warning = versionWarning(ours, client.initializeResult?.serverInfo?.version, command);
     if (!warning) return;
