@@ -501,7 +501,13 @@ class ZatoExtension {
     client.onNotification(CLUSTER_CHANGED_METHOD, (p: unknown) => this.clusterView.onClusterChanged(p));
     try {
       await client.start();
-      this.log.info(`Zato language server ${client.initializeResult?.serverInfo?.version ?? '(no version)'} running`);
+      if (!client.initializeResult) {
+        // The client gave up on initialize (its failure handler said not to retry) without rejecting start: the
+        // server is not running, and saying so is the start's failure.
+        if (client === this.client) await this.startFailed(resolved, new Error('it closed the connection before it answered initialize'));
+        return;
+      }
+      this.log.info(`Zato language server ${client.initializeResult.serverInfo?.version ?? '(no version)'} running`);
       this.checkVersion(client, resolved.command);
       void this.passwordsReady.then(() => (this.stored.length > 0 && client === this.client ? this.pushSettings() : undefined));
       void this.checkLegacyPasswords(client);
