@@ -113,19 +113,13 @@ func (s *store) SetServerStatus(ctx context.Context, deploymentID int64, st Serv
 }
 
 func (s *store) MarkOffline(ctx context.Context, server string) error {
-	return s.pendingOffline(ctx, server, "", "mark "+server+" offline")
-}
-
-// pendingOffline turns server's pending rows offline, those that also match the SQL condition and (if any); what
-// names the work in an error.
-func (s *store) pendingOffline(ctx context.Context, server, and, what string) error {
 	err := s.b.write(ctx, crashSafe, noticeRows, func(q querier) error {
 		_, err := q.exec(ctx, `UPDATE deployment_servers SET status = 'offline', updated_at = $2
-			WHERE server = $1 AND status = 'pending' `+and, server, now())
+			WHERE server = $1 AND status = 'pending'`, server, now())
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("mark %s offline: %w", server, err)
 	}
 	return nil
 }

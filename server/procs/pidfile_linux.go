@@ -4,25 +4,14 @@ import (
 	"bytes"
 	"os"
 	"strconv"
-	"strings"
 )
 
 // startStamp is when pid started, in clock ticks since boot (/proc/PID/stat's 22nd field): with the pid, it names
 // one process for the life of the machine.
 func startStamp(pid int) (string, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", false
-	}
-	// pid (comm) state ppid ...: comm may hold spaces and parentheses; the fields after the last ')' start at 3.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", false
-	}
-	f := strings.Fields(s[i+1:])
-	const starttime = 22 - 3
-	if len(f) <= starttime {
+	f, ok := statFields(pid)
+	const starttime = 22 - 3 // statFields starts at the third field
+	if !ok || len(f) <= starttime {
 		return "", false
 	}
 	return f[starttime], true

@@ -85,12 +85,21 @@ func Kill(pid int, timeout time.Duration) error {
 
 // zombie reports whether pid has exited and waits for its parent to reap it.
 func zombie(pid int) bool {
+	f, ok := statFields(pid)
+	return ok && len(f) > 0 && f[0] == "Z"
+}
+
+// statFields are /proc/PID/stat's fields from the third (the state) on: comm, before them, may hold spaces and
+// parentheses, so they are what follows its last ')'.
+func statFields(pid int) ([]string, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return false
+		return nil, false
 	}
-	// pid (comm) state ...: comm may hold spaces and parentheses, the state follows the last ')'.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
+	if i < 0 {
+		return nil, false
+	}
+	return strings.Fields(s[i+1:]), true
 }
